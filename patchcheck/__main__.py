@@ -1,0 +1,3 @@
+from patchcheck.cli import console_main
+
+console_main()

@@ -1,0 +1,16 @@
+"""Exit codes of the ``patchcheck`` command (the same table is in README.md)."""
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    #: Nothing at or above ``--fail-on`` was found.
+    OK = 0
+    #: At least one distribution has a verdict at or above ``--fail-on``.
+    FINDINGS = 1
+    #: Usage, input or configuration error (bad flag, malformed requirements line, bad config).
+    USAGE_ERROR = 2
+    #: patchcheck itself or the environment failed (target interpreter unusable, controls
+    #: measured wrongly, a bug); no library verdict is implied.
+    INTERNAL_ERROR = 3

@@ -1,0 +1,66 @@
+"""The public extension API of patchcheck: pluggy hook specifications, grouped by phase.
+
+Every hook runs in the **tool process** (never inside a measured child). Plugins register
+through the ``patchcheck`` entry-point group, or are loaded from ``--probe-path`` folders.
+Hooks that add a capability return lists of typed objects (see ``patchcheck.spec``).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import pluggy
+
+if TYPE_CHECKING:
+    from patchcheck.spec import KnowledgeEntry, ProbeSpec, ReporterSpec, ServiceSpec
+
+PROJECT = "patchcheck"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- planning phase ------------------------------------------------------------------------
+
+
+@hookspec
+def patchcheck_add_probes() -> Sequence[ProbeSpec]:
+    """Return probes this plugin provides.
+
+    A probe's ``path`` names a file that the target interpreter executes in a child process;
+    that file may import only the standard library, gevent/greenlet, ``patchcheck_probe`` and
+    the library under test. Runs in the tool process.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def patchcheck_add_services() -> Sequence[ServiceSpec]:
+    """Return services (loopback servers) that probes can name in ``services=``.
+
+    Runs in the tool process; a service is started at most once per scan and stopped after it.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def patchcheck_add_knowledge() -> Sequence[KnowledgeEntry]:
+    """Return knowledge entries: what is known about a distribution and its remedy.
+
+    Knowledge never overrides a measurement; it is shown beside it. Runs in the tool process.
+
+    .. versionadded:: 0.1
+    """
+
+
+# --- reporting phase -----------------------------------------------------------------------
+
+
+@hookspec
+def patchcheck_add_reporters() -> Sequence[ReporterSpec]:
+    """Return report formats selectable with ``--format NAME``.
+
+    Runs in the tool process after the scan.
+
+    .. versionadded:: 0.1
+    """

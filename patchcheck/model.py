@@ -1,0 +1,328 @@
+"""The result data model shared by every layer of the tool process.
+
+Pure data: no I/O, no gevent. Results are frozen dataclasses; ``to_json()`` gives the
+documented JSON shape (see README "JSON report") and ``from_json()`` reads it back (the cache
+and baselines use it).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping
+
+#: Version of the JSON report document (``patchcheck scan --format json``).
+REPORT_SCHEMA = "patchcheck.report/1"
+
+
+class Severity(enum.IntEnum):
+    """How bad one finding is; a distribution's verdict is the worst of its findings."""
+
+    INFO = 0
+    WARNING = 1
+    BLOCKS = 2
+    BREAKS = 3
+
+    @property
+    def label(self) -> str:
+        return {0: "info", 1: "warning", 2: "blocks", 3: "breaks"}[int(self)]
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        for member in cls:
+            if member.label == text:
+                return member
+        raise ValueError(text)
+
+
+class Verdict(str, enum.Enum):
+    """One verdict per distribution (DESIGN.md "Verdicts")."""
+
+    COOPERATES = "cooperates"
+    UNTESTED = "untested"
+    SKIPPED = "skipped"
+    NOT_INSTALLED = "not-installed"
+    WARNS = "warns"
+    BLOCKS = "blocks"
+    BREAKS = "breaks"
+
+    @property
+    def rank(self) -> int:
+        """Ordering used by ``--fail-on``: higher is worse."""
+        return _VERDICT_RANK[self]
+
+    def __str__(self) -> str:  # pragma: no cover - convenience for f-strings
+        return self.value
+
+
+_VERDICT_RANK = {
+    Verdict.COOPERATES: 0,
+    Verdict.UNTESTED: 1,
+    Verdict.SKIPPED: 1,
+    Verdict.NOT_INSTALLED: 1,
+    Verdict.WARNS: 2,
+    Verdict.BLOCKS: 3,
+    Verdict.BREAKS: 4,
+}
+
+#: ``--fail-on`` levels, mapped to the lowest verdict rank that fails.
+FAIL_ON_LEVELS: Mapping[str, int] = {
+    "untested": 1,
+    "warns": 2,
+    "blocks": 3,
+    "breaks": 4,
+    "never": 99,
+}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement as written by the user, with where it came from."""
+
+    name: str  # the project name as written (not normalised)
+    specifier: str = ""  # e.g. ">=2.0,<3"
+    extras: tuple[str, ...] = ()
+    marker: str | None = None  # environment marker text, evaluated for the target
+    url: str | None = None  # for "name @ url" / "-e url#egg=name"
+    origin: str = "<command line>"  # "path/to/requirements.txt:12"
+    line: str = ""  # the logical line as written
+
+    @property
+    def key(self) -> str:
+        """The PEP 503 normalised name."""
+        return normalize_name(self.name)
+
+
+def normalize_name(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check observed, with a stable code, evidence and (where known) a fix."""
+
+    code: str  # stable, e.g. "PC120"; see patchcheck.verdicts.codes
+    severity: Severity
+    check: str  # "import-after", "import-before", "stale-refs", "threads", "native", "probe:<name>"
+    summary: str  # one line, human readable
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # JSON-able
+    hint: str | None = None
+    waived: str | None = None  # the waiver's reason when a waiver applies
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.label,
+            "check": self.check,
+            "summary": self.summary,
+            "evidence": dict(self.evidence),
+            "hint": self.hint,
+            "waived": self.waived,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            code=data["code"],
+            severity=Severity.parse(data["severity"]),
+            check=data["check"],
+            summary=data["summary"],
+            evidence=dict(data.get("evidence") or {}),
+            hint=data.get("hint"),
+            waived=data.get("waived"),
+        )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What the hub meter measured for one probe run (all times in milliseconds)."""
+
+    outcome: str  # "cooperates" | "blocks" | "cpu-bound" | "breaks" | "skipped"
+    wait_ms: float = 0.0  # how long each call was meant to wait (S)
+    concurrency: int = 0  # K
+    elapsed_ms: float = 0.0  # wall time for K concurrent calls
+    ratio: float = 0.0  # elapsed / S: ~1 cooperating, ~K blocking
+    max_gap_ms: float = 0.0  # largest heartbeat gap
+    cpu_ms: float = 0.0  # CPU time of the process during the calls
+    stack: tuple[str, ...] = ()  # blocking stack from gevent's monitor thread
+    error: str | None = None  # exception text for "breaks"
+    remedy: str | None = None  # the remedy applied for this run, if any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "wait_ms": round(self.wait_ms, 1),
+            "concurrency": self.concurrency,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "ratio": round(self.ratio, 2),
+            "max_gap_ms": round(self.max_gap_ms, 1),
+            "cpu_ms": round(self.cpu_ms, 1),
+            "stack": list(self.stack),
+            "error": self.error,
+            "remedy": self.remedy,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Measurement:
+        return cls(
+            outcome=data["outcome"],
+            wait_ms=float(data.get("wait_ms", 0.0)),
+            concurrency=int(data.get("concurrency", 0)),
+            elapsed_ms=float(data.get("elapsed_ms", 0.0)),
+            ratio=float(data.get("ratio", 0.0)),
+            max_gap_ms=float(data.get("max_gap_ms", 0.0)),
+            cpu_ms=float(data.get("cpu_ms", 0.0)),
+            stack=tuple(data.get("stack") or ()),
+            error=data.get("error"),
+            remedy=data.get("remedy"),
+        )
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """A probe's measured result, plain and with each remedy applied."""
+
+    probe: str  # probe name, e.g. "redis.blpop"
+    origin: str  # where the probe came from: "builtin", "entry point <x>", a path
+    plain: Measurement
+    remedies: tuple[Measurement, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "origin": self.origin,
+            "plain": self.plain.to_json(),
+            "remedies": [m.to_json() for m in self.remedies],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProbeOutcome:
+        return cls(
+            probe=data["probe"],
+            origin=data.get("origin", ""),
+            plain=Measurement.from_json(data["plain"]),
+            remedies=tuple(Measurement.from_json(m) for m in data.get("remedies") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class DistributionResult:
+    """Everything patchcheck concluded about one distribution."""
+
+    name: str  # canonical distribution name as installed (or as required, if missing)
+    verdict: Verdict
+    version: str | None = None
+    requirement: str | None = None  # the requirement line as written
+    origin: str | None = None  # "requirements.txt:3"
+    modules: tuple[str, ...] = ()  # top-level import names that were checked
+    findings: tuple[Finding, ...] = ()
+    probes: tuple[ProbeOutcome, ...] = ()
+    known: tuple[Mapping[str, Any], ...] = ()  # knowledge entries that matched (remedies)
+
+    @property
+    def key(self) -> str:
+        return normalize_name(self.name)
+
+    def with_verdict(self, verdict: Verdict) -> DistributionResult:
+        return replace(self, verdict=verdict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "verdict": self.verdict.value,
+            "requirement": self.requirement,
+            "origin": self.origin,
+            "modules": list(self.modules),
+            "findings": [f.to_json() for f in self.findings],
+            "probes": [p.to_json() for p in self.probes],
+            "known": [dict(k) for k in self.known],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DistributionResult:
+        return cls(
+            name=data["name"],
+            version=data.get("version"),
+            verdict=Verdict(data["verdict"]),
+            requirement=data.get("requirement"),
+            origin=data.get("origin"),
+            modules=tuple(data.get("modules") or ()),
+            findings=tuple(Finding.from_json(f) for f in data.get("findings") or ()),
+            probes=tuple(ProbeOutcome.from_json(p) for p in data.get("probes") or ()),
+            known=tuple(dict(k) for k in data.get("known") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Which interpreter, gevent and greenlet a verdict was measured on."""
+
+    python: str  # path of the target interpreter
+    python_version: str
+    implementation: str
+    platform: str
+    gevent_version: str | None
+    greenlet_version: str | None
+    patch_args: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "python_version": self.python_version,
+            "implementation": self.implementation,
+            "platform": self.platform,
+            "gevent_version": self.gevent_version,
+            "greenlet_version": self.greenlet_version,
+            "patch_args": dict(self.patch_args),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Environment:
+        return cls(
+            python=data["python"],
+            python_version=data["python_version"],
+            implementation=data.get("implementation", ""),
+            platform=data.get("platform", ""),
+            gevent_version=data.get("gevent_version"),
+            greenlet_version=data.get("greenlet_version"),
+            patch_args=dict(data.get("patch_args") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """The whole result of one scan: what reporters render and the exit code is computed from."""
+
+    environment: Environment
+    results: tuple[DistributionResult, ...]
+    controls: tuple[ProbeOutcome, ...] = ()
+    duration_s: float = 0.0
+    problems: tuple[str, ...] = ()  # patchcheck's own failures (exit 3), never library verdicts
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.verdict.value] = counts.get(r.verdict.value, 0) + 1
+        return {
+            "schema": REPORT_SCHEMA,
+            "environment": self.environment.to_json(),
+            "summary": counts,
+            "duration_s": round(self.duration_s, 3),
+            "results": [r.to_json() for r in self.results],
+            "controls": [c.to_json() for c in self.controls],
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ScanReport:
+        if data.get("schema") != REPORT_SCHEMA:
+            raise ValueError(f"unsupported report schema {data.get('schema')!r}")
+        return cls(
+            environment=Environment.from_json(data["environment"]),
+            results=tuple(DistributionResult.from_json(r) for r in data["results"]),
+            controls=tuple(ProbeOutcome.from_json(c) for c in data.get("controls") or ()),
+            duration_s=float(data.get("duration_s", 0.0)),
+            problems=tuple(data.get("problems") or ()),
+        )

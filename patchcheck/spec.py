@@ -1,0 +1,104 @@
+"""Typed objects that plugins return from hooks (probes, services, knowledge, reporters)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+
+if TYPE_CHECKING:
+    from patchcheck.model import ScanReport
+
+
+@dataclass(frozen=True)
+class RemedySpec:
+    """A remedy a probe knows how to apply inside the child before re-running the call."""
+
+    label: str  # shown to users, e.g. "psycogreen.gevent.patch_psycopg()"
+    function: str  # name of a zero-argument function in the probe file that applies it
+
+
+#: The generic remedy for C code that releases the GIL: run the call on gevent's threadpool.
+THREADPOOL_REMEDY = RemedySpec(
+    label="gevent.get_hub().threadpool.apply(call)", function="<threadpool>"
+)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe: a call into a library that waits on a slow loopback peer.
+
+    ``path``/``function`` name a factory executed in the child: it receives a context (the
+    services it asked for, the wait in seconds) and returns a zero-argument callable that
+    performs the waiting call. The meter runs ``concurrency`` of them at once.
+    """
+
+    name: str
+    distributions: tuple[str, ...]
+    path: str
+    function: str
+    services: tuple[str, ...] = ()
+    wait: float = 0.3
+    concurrency: int = 3
+    remedies: tuple[RemedySpec, ...] = ()
+    import_order: str = "after"  # "after": patch_all() then import; "before": the other order
+    origin: str = "builtin"
+    description: str = ""
+    version: str = "1"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How a child reaches a running service (JSON-able; passed in the child's spec)."""
+
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 0
+    url: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # user, password, database, cafile…
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "host": self.host, "port": self.port, "url": self.url,
+                **dict(self.extra)}
+
+
+@dataclass(frozen=True)
+class ServiceUnavailable:
+    """Why a service could not be reached or started, and how to get it."""
+
+    name: str
+    reason: str
+    install_hint: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A loopback service: ``start(delay)`` returns a handle with ``endpoint`` and ``stop()``,
+    or a ``ServiceUnavailable``. ``delay`` is how late the peer answers (seconds), for
+    fixture servers that inject latency; real servers receive 0 and delay server-side."""
+
+    name: str
+    start: Callable[[float], Any]
+    description: str = ""
+    origin: str = "builtin"
+
+
+@dataclass(frozen=True)
+class KnowledgeEntry:
+    """What is known about a distribution under gevent, as data (never overrides measurement)."""
+
+    distribution: str
+    versions: str  # PEP 440 specifier, "" for any
+    finding: str  # e.g. "blocks": what the library does without the remedy
+    summary: str
+    remedy: Optional[str] = None
+    evidence: Sequence[str] = ()  # links to the upstream issue or documentation
+    origin: str = "builtin"
+
+
+@dataclass(frozen=True)
+class ReporterSpec:
+    """A report format: ``render(report) -> str``."""
+
+    name: str
+    render: Callable[[ScanReport], str]
+    description: str = ""
+    origin: str = "builtin"
