@@ -1,0 +1,90 @@
+"""Entry point of every patchcheck child process (run by path, see ``__init__.py``).
+
+Usage: ``python pc_child.py SPEC.json RESULT.json``. Standard library only at import time:
+gevent is imported by the task, at the moment the task chooses (import order is the point).
+"""
+import faulthandler
+import json
+import os
+import sys
+import traceback
+
+RESULT_SCHEMA = "patchcheck.child/1"
+SPEC_SCHEMA = "patchcheck.child-spec/1"
+
+
+def _write_result(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, default=repr)
+    os.replace(tmp, path)
+
+
+def _arm_stack_dumps(spec):
+    # Crash dumps and the hang dump go to a file of their own: stderr belongs to the library.
+    stack_file = spec.get("stack_file")
+    if not stack_file:
+        return None
+    handle = open(stack_file, "w")
+    faulthandler.enable(handle, all_threads=True)
+    after = spec.get("stack_dump_after")
+    if after:
+        faulthandler.dump_traceback_later(float(after), repeat=False, file=handle, exit=False)
+    return handle
+
+
+def _dispatch(spec):
+    task = spec.get("task")
+    if task == "info":
+        import pc_info
+
+        return pc_info.run(spec)
+    if task == "import":
+        import pc_imports
+
+        return pc_imports.run(spec)
+    if task == "probe":
+        import pc_probe
+
+        return pc_probe.run_probe(spec)
+    if task == "control":
+        import pc_probe
+
+        return pc_probe.run_control(spec)
+    raise ValueError("unknown task %r" % (task,))
+
+
+def main(argv):
+    spec_path, result_path = argv[1], argv[2]
+    with open(spec_path, encoding="utf-8") as f:
+        spec = json.load(f)
+    if spec.get("schema") != SPEC_SCHEMA:
+        _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": False,
+                                    "error": "unsupported spec schema %r" % (spec.get("schema"),)})
+        return 3
+    _arm_stack_dumps(spec)
+    try:
+        data = _dispatch(spec)
+    except BaseException as exc:  # the harness itself failed: report it, never as a verdict
+        _write_result(result_path, {
+            "schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": False,
+            "error": "%s: %s" % (type(exc).__name__, exc),
+            "traceback": traceback.format_exc(),
+        })
+        return 3
+    faulthandler.cancel_dump_traceback_later()
+    _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": True,
+                                "data": data})
+    return 0
+
+
+if __name__ == "__main__":
+    # Flush and leave without running atexit handlers or joining library threads: a library's
+    # non-daemon thread must not turn a finished check into a hang.
+    code = main(sys.argv)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    os._exit(code)

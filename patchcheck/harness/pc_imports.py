@@ -1,0 +1,210 @@
+"""The ``import`` task: import a library's modules after (or before) ``patch_all()``.
+
+Spec fields: ``order`` ("after" | "before"), ``modules`` (top-level import names),
+``patch_args`` (``patch_all`` keyword arguments).
+
+Reports, as data (never raised): each module's import outcome with the exception and
+traceback; warnings raised while importing and while patching (``MonkeyPatchWarning`` among
+them); native threads started by the imports; and *stale references*: names in the library's
+modules, classes and default arguments that still hold an original object from
+``gevent.monkey.saved`` after patching (gevent only checks ``ssl.SSLContext``, see
+``monkey.patch_ssl`` and ``_find_module_refs``; a library that ran ``from socket import socket``
+before patching keeps blocking silently).
+"""
+import os
+import sys
+import threading
+import traceback
+import warnings
+
+
+def _native_thread_ids():
+    # /proc lists every OS thread, including ones a C extension started without Python.
+    try:
+        return set(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def _python_threads():
+    # Idents change for the main thread once threading is patched: compare thread objects.
+    return {id(t): t.name for t in threading.enumerate() if t is not threading.main_thread()}
+
+
+def _warning_record(w):
+    return {
+        "category": "%s.%s" % (w.category.__module__, w.category.__name__),
+        "message": str(w.message),
+        "filename": w.filename,
+        "lineno": w.lineno,
+    }
+
+
+def _exception_record(exc):
+    return {
+        "type": "%s.%s" % (type(exc).__module__, type(exc).__name__),
+        "message": str(exc)[:2000],
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-6000:],
+    }
+
+
+def _import_one(name):
+    import importlib
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            importlib.import_module(name)
+            outcome = {"module": name, "ok": True}
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from a library are data
+            outcome = {"module": name, "ok": False, "exception": _exception_record(exc)}
+    outcome["warnings"] = [_warning_record(w) for w in caught]
+    return outcome
+
+
+def _patch(patch_args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            from gevent import monkey
+
+            ret = monkey.patch_all(**patch_args)
+            outcome = {"ok": True, "returned": repr(ret)}
+        except BaseException as exc:
+            outcome = {"ok": False, "exception": _exception_record(exc)}
+    outcome["warnings"] = [_warning_record(w) for w in caught]
+    return outcome
+
+
+def _originals():
+    """{id(original): "module.name"} for every item patching replaced or removed."""
+    try:
+        from gevent.monkey import saved
+    except ImportError:
+        return {}
+    originals = {}
+    for modname, items in list(saved.items()):
+        if modname.startswith("_gevent") or not isinstance(items, dict):
+            continue
+        mod = sys.modules.get(modname)
+        for attr, original in items.items():
+            # Skip values that patching left in place (nothing stale about holding them), and
+            # immutable values such as ints/strings whose identity is meaningless.
+            if original is None or isinstance(original, (int, float, str, bytes, bool)):
+                continue
+            if mod is not None and getattr(mod, attr, None) is original:
+                continue
+            originals[id(original)] = (modname, attr, original)
+    return originals
+
+
+def _library_modules(top_names):
+    prefixes = tuple(n + "." for n in top_names)
+    mods = []
+    seen = set()
+    for name, mod in list(sys.modules.items()):
+        if mod is None or id(mod) in seen:
+            continue
+        if name in top_names or name.startswith(prefixes):
+            # Aliases (requests.packages.urllib3 is urllib3) are reported under the real name.
+            seen.add(id(mod))
+            mods.append((getattr(mod, "__name__", None) or name, mod))
+    return sorted(mods, key=lambda item: item[0])
+
+
+def _describe_original(entry):
+    modname, attr, _ = entry
+    return "%s.%s" % (modname, attr)
+
+
+def find_stale_references(top_names, limit=200):
+    originals = _originals()
+    if not originals:
+        return []
+    stale = []
+    seen = set()
+
+    def note(kind, holder, name, entry):
+        key = (kind, holder, name)
+        if key in seen or len(stale) >= limit:
+            return
+        seen.add(key)
+        stale.append({"kind": kind, "holder": holder, "name": name,
+                      "original": _describe_original(entry)})
+
+    for modname, mod in _library_modules(top_names):
+        try:
+            namespace = dict(vars(mod))
+        except TypeError:
+            continue
+        for name, value in namespace.items():
+            entry = originals.get(id(value))
+            if entry is not None:
+                note("module-attribute", modname, name, entry)
+                continue
+            if isinstance(value, type) and getattr(value, "__module__", None) == modname:
+                _check_class(value, modname, originals, note)
+            elif callable(value) and getattr(value, "__module__", None) == modname:
+                _check_defaults(value, "%s.%s" % (modname, name), originals, note)
+    return stale
+
+
+def _check_class(cls, modname, originals, note):
+    qual = "%s.%s" % (modname, cls.__qualname__)
+    for base in cls.__mro__[1:]:
+        entry = originals.get(id(base))
+        if entry is not None:
+            note("subclass", qual, base.__name__, entry)
+    try:
+        items = list(vars(cls).items())
+    except TypeError:
+        return
+    for name, value in items:
+        raw = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
+        entry = originals.get(id(raw))
+        if entry is not None:
+            note("class-attribute", qual, name, entry)
+        elif callable(raw):
+            _check_defaults(raw, "%s.%s" % (qual, name), originals, note)
+
+
+def _check_defaults(func, qual, originals, note):
+    defaults = getattr(func, "__defaults__", None) or ()
+    kwdefaults = getattr(func, "__kwdefaults__", None) or {}
+    for value in list(defaults) + list(kwdefaults.values()):
+        entry = originals.get(id(value))
+        if entry is not None:
+            note("default-argument", qual, _describe_original(entry).rsplit(".", 1)[-1], entry)
+
+
+def run(spec):
+    order = spec.get("order", "after")
+    modules = list(spec.get("modules") or ())
+    patch_args = dict(spec.get("patch_args") or {})
+    tasks_before = _native_thread_ids()
+    threads_before = _python_threads()
+    result = {"order": order, "modules": []}
+    if order == "before":
+        for name in modules:
+            result["modules"].append(_import_one(name))
+        tasks_mid = _native_thread_ids()
+        result["patch"] = _patch(patch_args)
+    else:
+        result["patch"] = _patch(patch_args)
+        tasks_mid = _native_thread_ids()
+        for name in modules:
+            result["modules"].append(_import_one(name))
+    tasks_after = _native_thread_ids()
+    # Threads the imports started: with patching first, threading.Thread makes greenlets, so a
+    # new OS thread means native code (or an original start_new_thread) started it.
+    if order == "before":
+        new_tasks = (tasks_mid - tasks_before) if tasks_before is not None and tasks_mid is not None else None
+    else:
+        new_tasks = (tasks_after - tasks_mid) if tasks_after is not None and tasks_mid is not None else None
+    threads = _python_threads()
+    result["native_threads_started"] = None if new_tasks is None else len(new_tasks)
+    result["python_threads_started"] = sorted(
+        name for key, name in threads.items() if key not in threads_before)
+    result["stale_references"] = find_stale_references(modules)
+    result["loaded_modules"] = len(sys.modules)
+    return result

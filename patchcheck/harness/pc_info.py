@@ -1,0 +1,179 @@
+"""The ``info`` task: what the target interpreter is and what is installed in it.
+
+Runs without importing any target library (and without patching): only ``importlib.metadata``.
+"""
+import os
+import platform
+import sys
+import sysconfig
+
+try:
+    from importlib import metadata as _md
+except ImportError:  # pragma: no cover - Python < 3.8 is not supported by gevent anyway
+    _md = None
+
+# Top-level names that distributions ship but nobody imports as the library itself.
+_NOT_LIBRARY_NAMES = {"tests", "test", "testing", "docs", "doc", "examples", "example",
+                      "benchmarks", "bench", "scripts", "tools", "build", "_distutils_hack"}
+
+
+def _normalize(name):
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version_of(name):
+    try:
+        return _md.version(name)
+    except Exception:
+        return None
+
+
+def marker_environment():
+    """PEP 508 marker variables of *this* interpreter (the target, not the tool)."""
+    impl = sys.implementation
+    iver = "%d.%d.%d" % impl.version[:3]
+    if impl.version.releaselevel != "final":
+        iver += impl.version.releaselevel[0] + str(impl.version.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": iver,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def _import_names(dist):
+    """Top-level import names: top_level.txt, else RECORD's first path components."""
+    names = []
+    text = None
+    try:
+        text = dist.read_text("top_level.txt")
+    except Exception:
+        text = None
+    if text:
+        names = [n.strip().replace("/", ".") for n in text.splitlines() if n.strip()]
+    if not names:
+        seen = set()
+        for f in dist.files or ():
+            parts = f.parts
+            if not parts:
+                continue
+            first = parts[0]
+            if first.endswith((".dist-info", ".egg-info", ".data")) or first in ("..", "__pycache__"):
+                continue
+            if len(parts) == 1:
+                base = first.split(".", 1)[0]
+                if first.endswith(".py") or _is_extension(first):
+                    if base not in seen:
+                        seen.add(base)
+                        names.append(base)
+            elif any(p == "__init__.py" for p in parts[1:2]) or (
+                    len(parts) >= 2 and parts[-1].endswith(".py")):
+                if first not in seen and first.isidentifier():
+                    seen.add(first)
+                    names.append(first)
+    return [n for n in names
+            if n and n not in _NOT_LIBRARY_NAMES and not n.startswith("_")
+            and all(p.isidentifier() for p in n.split("."))] or [n for n in names if n]
+
+
+_EXT_SUFFIXES = None
+
+
+def _is_extension(filename):
+    global _EXT_SUFFIXES
+    if _EXT_SUFFIXES is None:
+        import importlib.machinery
+
+        _EXT_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    return filename.endswith(_EXT_SUFFIXES) or ".so." in filename or filename.endswith(
+        (".so", ".dylib", ".pyd"))
+
+
+def _describe(dist, requested):
+    files = []
+    native = []
+    for f in dist.files or ():
+        files.append(str(f))
+        if _is_extension(f.name):
+            try:
+                native.append(str(dist.locate_file(f)))
+            except Exception:
+                pass
+    hashes = sorted("%s=%s" % (f, f.hash.value) for f in (dist.files or ()) if f.hash)
+    name = dist.metadata["Name"] or requested
+    return {
+        "requested": requested,
+        "installed": True,
+        "name": name,
+        "version": dist.version,
+        "import_names": _import_names(dist),
+        "native_files": native,
+        "files_digest": _digest("\n".join(hashes) or "\n".join(files)),
+        "requires": list(dist.requires or ()),
+        "location": str(dist.locate_file("")),
+    }
+
+
+def _digest(text):
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+def _find(name):
+    try:
+        return _md.distribution(name)
+    except Exception:
+        pass
+    key = _normalize(name)
+    for dist in _md.distributions():
+        try:
+            if _normalize(dist.metadata["Name"] or "") == key:
+                return dist
+        except Exception:
+            continue
+    return None
+
+
+def run(spec):
+    env = {
+        "executable": sys.executable,
+        "python_version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": sysconfig.get_platform(),
+        "gevent_version": _version_of("gevent"),
+        "greenlet_version": _version_of("greenlet"),
+        "markers": marker_environment(),
+        "prefix": sys.prefix,
+    }
+    dists = []
+    names = list(spec.get("distributions") or ())
+    if spec.get("all_installed"):
+        seen = set()
+        for dist in _md.distributions():
+            n = dist.metadata["Name"]
+            if n and _normalize(n) not in seen:
+                seen.add(_normalize(n))
+                names.append(n)
+    for name in names:
+        dist = _find(name)
+        if dist is None:
+            dists.append({"requested": name, "installed": False})
+            continue
+        try:
+            dists.append(_describe(dist, name))
+        except Exception as exc:  # a broken RECORD must not hide the others
+            dists.append({"requested": name, "installed": True, "name": name,
+                          "version": getattr(dist, "version", None), "import_names": [],
+                          "native_files": [], "error": "%s: %s" % (type(exc).__name__, exc)})
+    return {"environment": env, "distributions": dists}

@@ -1,0 +1,249 @@
+"""Run one harness task in a fresh child process of the target interpreter.
+
+Every way a child can end is a ``ChildResult``, never an exception out of this module: a crash
+by signal, a hang (timeout, with the child's faulthandler stack dump), ``os._exit``, junk on
+stdout, a missing or corrupt result file. The result crosses the boundary as a JSON document on
+a file of its own (``pc_child.py <spec> <result>``), never scraped from stdout (xdist's
+``sendevent``, tox's journal).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Mapping
+
+from patchcheck.harness import CHILD_SCRIPT, RESULT_SCHEMA, SPEC_SCHEMA
+
+#: How much of stdout/stderr we keep as evidence.
+TAIL_BYTES = 8192
+#: Grace between INT → TERM → KILL when stopping a child's process group (tox's escalation).
+STOP_GRACE_S = (0.5, 0.5)
+#: The child dumps its stacks this long before the wall-clock timeout, so a hang has evidence.
+STACK_DUMP_LEAD_S = 0.5
+
+# Environment variables that would change what the child does in ways the user did not ask
+# for while scanning (a startup file printing to stdout, a breakpoint hook waiting on a tty).
+_SCRUBBED_ENV = ("PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONBREAKPOINT")
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """How one child ended and what it reported."""
+
+    returncode: int | None
+    signal: int | None  # the signal that killed it, if any
+    timed_out: bool
+    duration_s: float
+    stdout_tail: str
+    stderr_tail: str
+    stack_dump: str  # faulthandler output (hang) or crash dump, possibly empty
+    result: Mapping[str, Any] | None  # the child's result document, when it wrote a valid one
+    problem: str | None  # why there is no usable result (timeout, signal, no/bad result file)
+
+    @property
+    def data(self) -> Mapping[str, Any] | None:
+        if self.result and self.result.get("ok"):
+            return self.result.get("data")
+        return None
+
+    @property
+    def harness_error(self) -> str | None:
+        """The harness's own failure (``ok: false``), which is patchcheck's problem."""
+        if self.result and not self.result.get("ok"):
+            return str(self.result.get("error") or "harness failed")
+        return None
+
+    def describe_end(self) -> str:
+        """One line saying how the child ended, for evidence."""
+        if self.timed_out:
+            return f"did not finish within {self.duration_s:.1f} s (killed)"
+        if self.signal is not None:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = str(self.signal)
+            return f"killed by signal {name}"
+        if self.problem:
+            return self.problem
+        return f"exited with status {self.returncode}"
+
+
+class _Tail:
+    """Drains a pipe on a thread and keeps its last bytes (a chatty child never blocks)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._buf = bytearray()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = self._stream.read1(65536)  # type: ignore[attr-defined]
+            except (OSError, ValueError):
+                break
+            if not chunk:
+                break
+            self._buf += chunk
+            if len(self._buf) > 4 * TAIL_BYTES:
+                del self._buf[: len(self._buf) - TAIL_BYTES]
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+    def text(self, timeout: float = 2.0) -> str:
+        # A grandchild that inherited the pipe can keep it open after the child died; don't
+        # wait for it forever.
+        self._thread.join(timeout)
+        return bytes(self._buf[-TAIL_BYTES:]).decode("utf-8", "replace")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env["PYTHONFAULTHANDLER"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # The tool process may itself run under a gevent-patched pytest; never let that leak.
+    env.pop("GEVENT_MONITOR_THREAD_ENABLE", None)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """INT, then TERM, then KILL the child's whole process group."""
+    for sig, grace in ((signal.SIGINT, STOP_GRACE_S[0]), (signal.SIGTERM, STOP_GRACE_S[1])):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Even when the leader exited, its children may live on in the group.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:  # pragma: no cover - unkillable (D state)
+        pass
+
+
+def run_child(
+    python: str,
+    spec: Mapping[str, Any],
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> ChildResult:
+    """Run ``spec`` (a harness task) in a fresh child of ``python`` and return how it went."""
+    with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
+        tmpdir = Path(tmp)
+        spec_path = tmpdir / "spec.json"
+        result_path = tmpdir / "result.json"
+        stack_path = tmpdir / "stacks.txt"
+        full_spec = dict(spec)
+        full_spec.update(
+            schema=SPEC_SCHEMA,
+            timeout=timeout,
+            stack_file=str(stack_path),
+            stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S),
+            tmpdir=str(tmpdir),
+        )
+        spec_path.write_text(json.dumps(full_spec), encoding="utf-8")
+        argv = [python, str(CHILD_SCRIPT), str(spec_path), str(result_path)]
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=child_env(env),
+                cwd=cwd,
+                start_new_session=True,  # own session and process group: killpg reaches all
+            )
+        except OSError as exc:
+            return ChildResult(None, None, False, 0.0, "", "", "", None,
+                               f"could not start {python}: {exc.strerror or exc}")
+        out, err = _Tail(proc.stdout), _Tail(proc.stderr)  # type: ignore[arg-type]
+        timed_out = False
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # Whatever the leader did, leave no descendant behind (a library's daemon
+            # process, a hung grandchild).
+            _stop_group(proc)
+        duration = time.monotonic() - start
+        returncode = proc.returncode
+        sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
+        stack = _read_text(stack_path)
+        result, problem = _read_result(result_path)
+        if timed_out:
+            problem = f"timed out after {timeout:g} s"
+        elif sig is not None:
+            problem = f"killed by signal {_signame(sig)}"
+        elif result is None and problem is None:
+            problem = f"exited with status {returncode} without writing a result"
+        return ChildResult(
+            returncode=None if timed_out else returncode,
+            signal=sig,
+            timed_out=timed_out,
+            duration_s=duration,
+            stdout_tail=out.text(),
+            stderr_tail=err.text(),
+            stack_dump=stack,
+            result=result,
+            problem=problem,
+        )
+
+
+def _signame(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8", "replace")[-TAIL_BYTES:]
+    except OSError:
+        return ""
+
+
+def _read_result(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
+    try:
+        raw = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, f"could not read the result file: {exc}"
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        return None, f"the result file is not valid JSON ({exc})"
+    if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
+        return None, f"the result file has an unexpected schema {doc.get('schema') if isinstance(doc, dict) else type(doc).__name__!r}"
+    return doc, None
+
+
+def current_python() -> str:
+    return sys.executable
