@@ -1,0 +1,163 @@
+"""The result cache: one JSON file per (distribution, environment, patchcheck) key.
+
+A cached result is reused only when everything that could change it is the same: the
+distribution's name, version and installed files, the interpreter, gevent and greenlet, the
+patch arguments, the probes, and patchcheck itself. The caller passes those to :meth:`key`.
+
+The cache is an optimisation and never a reason to fail: an entry that is missing, truncated,
+corrupt, unreadable, or whose folder disappeared is a miss, and a write that fails is dropped.
+Each entry is written atomically (temporary file + rename), so parallel writers and a killed
+run never leave half an entry behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from patchcheck.model import DistributionResult
+
+CACHE_SCHEMA = "patchcheck.cache/1"
+CACHE_DIR_ENV = "PATCHCHECK_CACHE_DIR"
+#: Bump when a cached result's meaning changes without the patchcheck version changing.
+_LAYOUT = "v1"
+
+
+def default_cache_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:
+    """Where the cache lives: ``$PATCHCHECK_CACHE_DIR``, else the platform's user cache folder.
+
+    Linux and others: ``$XDG_CACHE_HOME/patchcheck`` or ``~/.cache/patchcheck``; macOS:
+    ``~/Library/Caches/patchcheck``; Windows: ``%LOCALAPPDATA%\\patchcheck\\Cache``.
+    """
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    override = env.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    if platform.startswith("win"):
+        local = env.get("LOCALAPPDATA", "").strip()
+        base = Path(local) if local else Path.home() / "AppData" / "Local"
+        return base / "patchcheck" / "Cache"
+    if platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "patchcheck"
+    xdg = env.get("XDG_CACHE_HOME", "").strip()
+    # The XDG spec says relative paths are invalid and must be ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "patchcheck"
+
+
+def files_digest(hashes: Iterable[str]) -> str:
+    """One sha256 over the installed files' hashes (e.g. RECORD's ``path,sha256=...`` lines).
+
+    Order-independent, so the caller can pass them as they come.
+    """
+    h = hashlib.sha256()
+    for item in sorted(hashes):
+        h.update(item.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cache key part of type {type(value).__name__} is not JSON data: {value!r}")
+
+
+class ResultCache:
+    """Cached :class:`DistributionResult` objects under ``root``."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    @property
+    def _entries(self) -> Path:
+        return self.root / "results" / _LAYOUT
+
+    @staticmethod
+    def key(**parts: Any) -> str:
+        """sha256 of a canonical JSON of ``parts`` plus patchcheck's version.
+
+        Pass everything a result depends on, e.g. ``distribution``, ``version``, ``files``
+        (:func:`files_digest`), ``python`` (path) and ``python_version``, ``gevent``,
+        ``greenlet``, ``patch`` (patch_all kwargs), ``probes`` (name -> version).
+        Values must be JSON data (Paths, tuples and sets are accepted).
+        """
+        from patchcheck import __version__
+
+        data = _canonical(parts)
+        data.setdefault("patchcheck", __version__)
+        data["_schema"] = CACHE_SCHEMA
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def path_for(self, key: str) -> Path:
+        if len(key) < 3 or not all(c in "0123456789abcdef" for c in key):
+            raise ValueError(f"not a cache key: {key!r}")
+        return self._entries / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> DistributionResult | None:
+        """The cached result, or None for a miss (including any unreadable entry)."""
+        path = self.path_for(key)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("schema") != CACHE_SCHEMA or data.get("key") != key:
+                raise ValueError("foreign entry")
+            return DistributionResult.from_json(data["result"])
+        except OSError:
+            return None  # missing, unreadable, or its folder was deleted
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            # Corrupt or truncated: drop it so the next run rewrites it (best effort).
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+
+    def put(self, key: str, result: DistributionResult) -> bool:
+        """Store ``result`` under ``key``; False (never an exception) when it cannot be written."""
+        path = self.path_for(key)
+        text = json.dumps({"schema": CACHE_SCHEMA, "key": key, "result": result.to_json()})
+        tmp: str | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+            tmp = None
+            return True
+        except OSError:
+            return False
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many there were. Missing folder: 0."""
+        count = sum(1 for _ in self._entries.glob("*/*.json")) if self._entries.is_dir() else 0
+        shutil.rmtree(self.root / "results", ignore_errors=True)
+        return count
+
+    def __len__(self) -> int:
+        try:
+            return sum(1 for _ in self._entries.glob("*/*.json"))
+        except OSError:
+            return 0
