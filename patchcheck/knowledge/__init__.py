@@ -1,0 +1,79 @@
+"""What is known about libraries under gevent, as data (``known.toml``), plus plugin entries.
+
+Knowledge never overrides a measurement: the engine attaches matching entries beside the
+measured verdict, and reporters show disagreement or "known, not measured here".
+"""
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from patchcheck.model import DistributionResult, normalize_name
+from patchcheck.spec import KnowledgeEntry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KNOWN_FILE = Path(__file__).with_name("known.toml")
+
+
+@lru_cache(maxsize=1)
+def builtin_entries() -> tuple[KnowledgeEntry, ...]:
+    data = tomllib.loads(KNOWN_FILE.read_text("utf-8"))
+    return tuple(
+        KnowledgeEntry(
+            distribution=e["distribution"],
+            versions=e.get("versions", ""),
+            finding=e["finding"],
+            summary=e["summary"],
+            remedy=e.get("remedy"),
+            evidence=tuple(e.get("evidence", ())),
+        )
+        for e in data.get("entry", ())
+    )
+
+
+def entry_matches(entry: KnowledgeEntry, name: str, version: str | None) -> bool:
+    if normalize_name(entry.distribution) != normalize_name(name):
+        return False
+    if entry.versions and version:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            return Version(version) in SpecifierSet(entry.versions)
+        except (InvalidSpecifier, InvalidVersion):
+            return True
+    return True
+
+
+def matching_entries(pm: Any, result: DistributionResult) -> list[dict[str, Any]]:
+    entries = [e for group in pm.hook.patchcheck_add_knowledge() for e in (group or ())]
+    measured = [p for p in result.probes if p.plain.outcome != "skipped"]
+    out = []
+    for e in entries:
+        if not entry_matches(e, result.name, result.version):
+            continue
+        if measured:
+            plain = measured[0].plain.outcome
+            status = "agrees" if _same(plain, e.finding) else f"disagrees (measured {plain})"
+        else:
+            status = "known, not measured here"
+        out.append({
+            "finding": e.finding, "summary": e.summary, "remedy": e.remedy,
+            "evidence": list(e.evidence), "versions": e.versions, "origin": e.origin,
+            "status": status,
+        })
+    return out
+
+
+def _same(measured: str, known: str) -> bool:
+    if known == "blocks":
+        return measured in ("blocks", "cpu-bound")
+    if known == "breaks":
+        return measured == "breaks"
+    return measured == known

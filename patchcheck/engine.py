@@ -1,0 +1,278 @@
+"""The scan engine: the one API the CLI and the pytest plugin drive.
+
+sources → targets → plan → runner → (harness in children) → verdicts. The engine never imports
+a target library and never patches the tool process.
+"""
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Sequence
+
+from patchcheck.model import (
+    DistributionResult,
+    Finding,
+    ProbeOutcome,
+    Requirement,
+    ScanReport,
+    Verdict,
+    normalize_name,
+)
+from patchcheck.runner.process import ChildResult, run_child
+from patchcheck.targets.resolve import InstalledDistribution, TargetInfo, inspect_target
+from patchcheck.verdicts.fold import CheckOutcome, fold_verdict, import_findings, probe_findings
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What to scan and how; built by the CLI or the pytest plugin from settings."""
+
+    python: str
+    requirements: tuple[Requirement, ...] = ()
+    all_installed: bool = False
+    patch_args: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    jobs: int = max(1, os.cpu_count() or 1)
+    probe_paths: tuple[str, ...] = ()
+    run_probes: bool = True
+    import_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
+    use_cache: bool = True
+    services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
+
+
+def outcome_of(res: ChildResult) -> CheckOutcome:
+    """Plain data of a child's end, for the pure verdict logic."""
+    sig = None
+    if res.signal is not None:
+        import signal as _signal
+
+        try:
+            sig = _signal.Signals(res.signal).name
+        except ValueError:
+            sig = str(res.signal)
+    return CheckOutcome(
+        data=res.data,
+        timed_out=res.timed_out,
+        signal=sig,
+        problem=res.problem,
+        harness_error=res.harness_error,
+        stack_dump=res.stack_dump,
+        stderr_tail=res.stderr_tail,
+        stdout_tail=res.stdout_tail,
+        duration_s=res.duration_s,
+    )
+
+
+def _import_modules(dist: InstalledDistribution, request: ScanRequest) -> tuple[str, ...]:
+    override = request.import_names.get(normalize_name(dist.name)) or request.import_names.get(dist.name)
+    if override:
+        return tuple(override)
+    return dist.import_names
+
+
+class Scan:
+    """One scan. ``run()`` returns the report; patchcheck's own failures become ``problems``."""
+
+    def __init__(self, request: ScanRequest, *, progress: ProgressFn | None = None,
+                 plugin_manager: Any = None) -> None:
+        self.request = request
+        self.progress = progress or (lambda label: None)
+        self._pm = plugin_manager
+        self.problems: list[str] = []
+
+    # -- plan ---------------------------------------------------------------------------
+    def _pm_or_build(self) -> Any:
+        if self._pm is None:
+            from patchcheck.plugins import make_plugin_manager
+
+            self._pm = make_plugin_manager(self.request.probe_paths)
+        return self._pm
+
+    def _applicable(self, target: TargetInfo) -> tuple[list[Requirement], list[Requirement]]:
+        """Requirements whose markers hold for the target; the others are reported as notes."""
+        from packaging.markers import InvalidMarker, Marker
+
+        keep, dropped = [], []
+        for req in self.request.requirements:
+            if req.marker:
+                try:
+                    applies = Marker(req.marker).evaluate(dict(target.markers))
+                except InvalidMarker:
+                    applies = True
+                if not applies:
+                    dropped.append(req)
+                    continue
+            if normalize_name(req.name) in {normalize_name(s) for s in self.request.skip}:
+                dropped.append(req)
+                continue
+            keep.append(req)
+        return keep, dropped
+
+    # -- run ----------------------------------------------------------------------------
+    def run(self) -> ScanReport:
+        started = time.monotonic()
+        req = self.request
+        names = [r.name for r in req.requirements]
+        target = inspect_target(req.python, names, all_installed=req.all_installed,
+                                timeout=req.timeout, patch_args=req.patch_args)
+        requirements, _dropped = self._applicable(target)
+        if req.all_installed:
+            seen = {normalize_name(r.name) for r in requirements}
+            for dist in target.installed.values():
+                if dist.key not in seen and dist.key not in {normalize_name(s) for s in req.skip}:
+                    requirements.append(Requirement(name=dist.name, origin="<installed>"))
+                    seen.add(dist.key)
+
+        pm = self._pm_or_build()
+        probes = self._probes_by_distribution(pm) if req.run_probes else {}
+        jobs = max(1, req.jobs)
+        results: dict[str, DistributionResult] = {}
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="patchcheck") as pool:
+            futures = {}
+            for r in requirements:
+                dist = target.installed.get(normalize_name(r.name))
+                if dist is None:
+                    continue
+                modules = _import_modules(dist, req)
+                futures[r.key] = (
+                    pool.submit(self._import_check, dist, modules, "after"),
+                    pool.submit(self._import_check, dist, modules, "before"),
+                )
+            for r in requirements:
+                dist = target.installed.get(normalize_name(r.name))
+                if dist is None:
+                    results[r.key] = DistributionResult(
+                        name=r.name, verdict=Verdict.NOT_INSTALLED, requirement=r.line or r.name,
+                        origin=r.origin,
+                        findings=(Finding(
+                            code="PC000", severity=_info(), check="targets",
+                            summary=f"{r.name} is not installed in {target.environment.python}",
+                            hint=f"{target.environment.python} -m pip install '{r.line or r.name}', "
+                                 "or scan with --install"),),
+                    )
+                    continue
+                after_f, before_f = futures[r.key]
+                after, before = after_f.result(), before_f.result()
+                findings = import_findings(after, before)
+                findings += self._native_findings(dist)
+                if dist.version and r.specifier:
+                    findings += _version_findings(r, dist)
+                for out in (after, before):
+                    if out.harness_error:
+                        self.problems.append(f"{dist.name}: harness failed: {out.harness_error}")
+                verdict, folded = fold_verdict(findings, installed=True)
+                results[r.key] = DistributionResult(
+                    name=dist.name, version=dist.version, verdict=verdict,
+                    requirement=r.line or str(r.name), origin=r.origin,
+                    modules=_import_modules(dist, req), findings=folded)
+                self.progress(f"{dist.name} imported")
+
+        # Probes run after the import checks so that CPU-heavy imports do not share the
+        # machine with timing-sensitive measurements.
+        controls: tuple[ProbeOutcome, ...] = ()
+        if probes and any(normalize_name(k) in probes for k in results):
+            from patchcheck.runner.probing import ProbeRunner
+
+            with ProbeRunner(req, pm, progress=self.progress) as runner:
+                controls = runner.run_controls()
+                bad = [c for c in controls if not runner.control_ok(c)]
+                if bad:
+                    self.problems.append(
+                        "the hub meter is unreliable on this machine: control "
+                        + ", ".join(f"{c.probe} measured {c.plain.outcome}" for c in bad)
+                        + " (run 'patchcheck doctor' for details)")
+                else:
+                    measured = runner.run_all(
+                        {key: probes[key] for key in results if key in probes},
+                        {key: results[key] for key in results})
+                    for key, outcomes in measured.items():
+                        results[key] = _with_probes(results[key], outcomes)
+        ordered = tuple(results[r.key] for r in requirements if r.key in results)
+        ordered = tuple(self._with_knowledge(pm, r) for r in ordered)
+        return ScanReport(
+            environment=target.environment,
+            results=ordered,
+            controls=controls,
+            duration_s=time.monotonic() - started,
+            problems=tuple(self.problems),
+        )
+
+    def _import_check(self, dist: InstalledDistribution, modules: Sequence[str],
+                      order: str) -> CheckOutcome:
+        res = run_child(self.request.python,
+                        {"task": "import", "order": order, "modules": list(modules),
+                         "patch_args": dict(self.request.patch_args)},
+                        timeout=self.request.timeout)
+        return outcome_of(res)
+
+    def _native_findings(self, dist: InstalledDistribution) -> list[Finding]:
+        if not dist.native_files:
+            return []
+        try:
+            from patchcheck.targets.native import findings_for, scan_distribution
+        except ImportError:  # pragma: no cover - during development
+            return []
+        try:
+            return list(findings_for(scan_distribution(list(dist.native_files))))
+        except Exception as exc:  # a detector never takes the scan down
+            self.problems.append(f"{dist.name}: native-code check failed: {exc}")
+            return []
+
+    def _probes_by_distribution(self, pm: Any) -> dict[str, list[Any]]:
+        by_dist: dict[str, list[Any]] = {}
+        for group in pm.hook.patchcheck_add_probes():
+            for spec in group or ():
+                for dist in spec.distributions:
+                    by_dist.setdefault(normalize_name(dist), []).append(spec)
+        return by_dist
+
+    def _with_knowledge(self, pm: Any, result: DistributionResult) -> DistributionResult:
+        from patchcheck.knowledge import matching_entries
+
+        try:
+            entries = matching_entries(pm, result)
+        except Exception as exc:  # knowledge is advisory
+            self.problems.append(f"knowledge lookup failed: {exc}")
+            return result
+        return replace(result, known=tuple(entries)) if entries else result
+
+
+def _info() -> Any:
+    from patchcheck.model import Severity
+
+    return Severity.INFO
+
+
+def _version_findings(req: Requirement, dist: InstalledDistribution) -> list[Finding]:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        ok = Version(dist.version or "") in SpecifierSet(req.specifier)
+    except (InvalidSpecifier, InvalidVersion):
+        return []
+    if ok:
+        return []
+    return [Finding(code="PC001", severity=_info(), check="targets",
+                    summary=f"installed {dist.name} {dist.version} does not satisfy "
+                            f"'{req.specifier}' ({req.origin}): the installed version was scanned",
+                    evidence={"installed": dist.version, "required": req.specifier})]
+
+
+def _with_probes(result: DistributionResult,
+                 outcomes: Sequence[ProbeOutcome]) -> DistributionResult:
+    findings = list(result.findings)
+    for o in outcomes:
+        findings += probe_findings(o)
+    verdict, folded = fold_verdict(findings, installed=True, probes=outcomes)
+    return replace(result, verdict=verdict, findings=folded, probes=tuple(outcomes))
+
+
+def scan(request: ScanRequest, *, progress: ProgressFn | None = None,
+         plugin_manager: Any = None) -> ScanReport:
+    return Scan(request, progress=progress, plugin_manager=plugin_manager).run()

@@ -1,0 +1,167 @@
+"""Run probes and controls in children, with the services they need, and remedies.
+
+Tool side only: services are started here (outside the measured child), endpoints are handed
+to the child in its spec, and the child's measurement comes back as ``Measurement`` JSON.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
+
+from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
+from patchcheck.runner.process import ChildResult, run_child
+from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
+
+#: Controls check the meter itself: originals must block, patched objects must cooperate.
+CONTROLS: Mapping[str, str] = {
+    "sleep-original": "blocks",
+    "sleep-patched": "cooperates",
+    "socket-original": "blocks",
+    "socket-patched": "cooperates",
+    "select-original": "blocks",
+    "select-patched": "cooperates",
+}
+CONTROL_SERVICES: Mapping[str, tuple[str, ...]] = {
+    "socket-original": ("slow_tcp",),
+    "socket-patched": ("slow_tcp",),
+    "select-original": ("slow_tcp",),
+    "select-patched": ("slow_tcp",),
+}
+CONTROL_WAIT_S = 0.3
+_BAD = ("blocks", "cpu-bound", "breaks")
+
+
+def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
+                   remedy: str | None = None) -> Measurement:
+    if res.data is not None:
+        data = dict(res.data)
+        data.setdefault("remedy", remedy)
+        return Measurement.from_json(data)
+    if res.timed_out:
+        error = f"did not return: the probe timed out after {res.duration_s:.0f} s"
+    elif res.signal is not None:
+        error = f"the process crashed: {res.describe_end()}"
+    else:
+        error = res.harness_error or res.problem or "no result"
+    stack = tuple((res.stack_dump or res.stderr_tail).strip().splitlines()[-40:])
+    return Measurement(outcome="breaks", wait_ms=wait * 1000, concurrency=concurrency,
+                       elapsed_ms=res.duration_s * 1000, error=error, stack=stack, remedy=remedy)
+
+
+class ProbeRunner:
+    """Owns the services for one scan's probes; runs probes, remedies and controls."""
+
+    def __init__(self, request: Any, pm: Any, *, progress: Any = None) -> None:
+        self.request = request
+        self.pm = pm
+        self.progress = progress or (lambda label: None)
+        self.registry: Any = None
+
+    def __enter__(self) -> ProbeRunner:
+        from patchcheck.services import ServiceRegistry
+
+        specs = [s for group in self.pm.hook.patchcheck_add_services() for s in (group or ())]
+        self.registry = ServiceRegistry(specs, urls=dict(getattr(self.request, "services", {}) or {}))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.registry is not None:
+            self.registry.close()
+
+    # -- controls -------------------------------------------------------------------------
+    def run_controls(self) -> tuple[ProbeOutcome, ...]:
+        def one(name: str) -> ProbeOutcome:
+            services, missing = self._endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
+            if missing:
+                m = Measurement(outcome="skipped", error=missing[0].reason)
+            else:
+                res = run_child(self.request.python,
+                                {"task": "control", "control": name, "services": services,
+                                 "wait": CONTROL_WAIT_S, "patch_args": {}},
+                                timeout=min(self.request.timeout, 30.0))
+                m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
+            return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m)
+
+        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+            return tuple(pool.map(one, CONTROLS))
+
+    @staticmethod
+    def control_ok(outcome: ProbeOutcome) -> bool:
+        expected = CONTROLS[outcome.probe.split(":", 1)[1]]
+        if outcome.plain.outcome == "skipped":
+            return True  # a missing fixture is reported by doctor, not an unreliable meter
+        return outcome.plain.outcome == expected
+
+    # -- probes ---------------------------------------------------------------------------
+    def _endpoints(self, names: Sequence[str], delay: float
+                   ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
+        endpoints: dict[str, Any] = {}
+        missing: list[ServiceUnavailable] = []
+        for name in names:
+            got = self.registry.endpoint(name, delay=delay)
+            if isinstance(got, Endpoint):
+                endpoints[name] = got.to_json()
+            else:
+                missing.append(got)
+        return endpoints, missing
+
+    def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
+               order: str, remedy: RemedySpec | None) -> Measurement:
+        child_spec = {
+            "task": "probe",
+            "probe": {
+                "name": spec.name, "path": spec.path, "function": spec.function,
+                "wait": spec.wait, "concurrency": spec.concurrency, "import_order": order,
+                "remedy": None if remedy is None else {"label": remedy.label,
+                                                       "function": remedy.function},
+            },
+            "services": dict(services),
+            "modules": list(modules),
+            "patch_args": dict(self.request.patch_args),
+        }
+        # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
+        budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
+        res = run_child(self.request.python, child_spec, timeout=budget)
+        return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
+                              remedy=None if remedy is None else remedy.label)
+
+    def run_probe(self, spec: ProbeSpec, modules: Sequence[str]) -> list[ProbeOutcome]:
+        services, missing = self._endpoints(spec.services, spec.wait)
+        if missing:
+            why = "; ".join(f"{m.name}: {m.reason}" + (f" (install: {m.install_hint})"
+                                                       if m.install_hint else "") for m in missing)
+            return [ProbeOutcome(probe=spec.name, origin=spec.origin,
+                                 plain=Measurement(outcome="skipped", error=why,
+                                                   wait_ms=spec.wait * 1000))]
+        order = "before" if spec.import_order == "before" else "after"
+        plain = self._child(spec, services, modules, order, None)
+        remedies: list[Measurement] = []
+        if plain.outcome in _BAD:
+            tried = list(spec.remedies)
+            if plain.outcome == "blocks" and THREADPOOL_REMEDY not in tried:
+                tried.append(THREADPOOL_REMEDY)
+            for remedy in tried:
+                remedies.append(self._child(spec, services, modules, order, remedy))
+        outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
+                                 remedies=tuple(remedies))]
+        if spec.import_order == "both":
+            before = self._child(spec, services, modules, "before", None)
+            if before.outcome == "blocks" and plain.outcome == "cooperates":
+                before = Measurement(**{**before.__dict__, "outcome": "order-blocks"})
+            outcomes.append(ProbeOutcome(probe=f"{spec.name} (imported before patch_all)",
+                                         origin=spec.origin, plain=before))
+        self.progress(f"probe {spec.name}")
+        return outcomes
+
+    def run_all(self, probes: Mapping[str, Sequence[ProbeSpec]],
+                results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
+        out: dict[str, list[ProbeOutcome]] = {}
+        jobs = []
+        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+            for key, specs in probes.items():
+                modules = results[key].modules
+                for spec in specs:
+                    jobs.append((key, pool.submit(self.run_probe, spec, modules)))
+            for key, fut in jobs:
+                out.setdefault(normalize_name(key), []).extend(fut.result())
+        return out

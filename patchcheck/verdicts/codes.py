@@ -1,0 +1,114 @@
+"""Stable finding codes. A code never changes meaning; retired codes are never reused.
+
+The README's "Finding codes" table is generated from ``CODES`` (and a test checks it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patchcheck.model import Severity
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    severity: Severity
+    title: str
+    hint: str
+
+
+_ALL = [
+    # --- targets --------------------------------------------------------------------------
+    Code("PC000", "not-installed", Severity.INFO,
+         "not installed in the target interpreter",
+         "Install it in the target environment, or scan with --install."),
+    Code("PC001", "version-mismatch", Severity.INFO,
+         "the installed version does not satisfy the requirement",
+         "The installed version was scanned; install the required one to scan that."),
+    # --- import checks --------------------------------------------------------------------
+    Code("PC100", "import-breaks", Severity.BREAKS,
+         "import fails after patch_all()",
+         "The library cannot be imported in a gevent-patched process. Check the traceback; "
+         "if it needs a primitive gevent removes (select.epoll, selectors.EpollSelector), "
+         "patch with select=False or use a gevent-aware alternative."),
+    Code("PC101", "import-crash", Severity.BREAKS,
+         "the process crashed while importing under patch_all()",
+         "A native extension crashed. Try importing it without gevent to see whether the "
+         "crash is gevent-related; report it upstream with the stack dump."),
+    Code("PC102", "import-hang", Severity.BREAKS,
+         "import did not finish under patch_all()",
+         "Importing the library hangs once gevent is patched (often a lock or a native thread "
+         "waiting on a greenlet). The stack dump shows where it waits."),
+    Code("PC103", "import-exits", Severity.BREAKS,
+         "the process ended during import",
+         "Something called sys.exit() or os._exit() while importing the library."),
+    Code("PC104", "import-fails-unpatched", Severity.BREAKS,
+         "import fails even without gevent",
+         "The library does not import in this environment at all, patched or not: check its "
+         "installation and dependencies (this is not a gevent problem)."),
+    Code("PC105", "patch-fails", Severity.BREAKS,
+         "patch_all() fails after importing the library",
+         "patch_all() raised once the library was imported; a gevent plugin or the library's "
+         "import-time side effects conflict with patching."),
+    Code("PC110", "monkeypatch-warning", Severity.WARNING,
+         "gevent warns when the library is imported before patch_all()",
+         "Call gevent.monkey.patch_all() before anything else imports the library (first lines "
+         "of your entry point, gunicorn -k gevent, or python -m gevent.monkey)."),
+    Code("PC111", "import-warning", Severity.INFO,
+         "the import emits warnings under patch_all()",
+         "Usually harmless; shown so that -W error does not surprise you."),
+    Code("PC120", "stale-reference", Severity.WARNING,
+         "keeps unpatched originals when imported before patch_all()",
+         "The library captured the original (blocking) objects at import time. Patch before "
+         "importing it: call gevent.monkey.patch_all() first."),
+    Code("PC121", "order-sensitive", Severity.WARNING,
+         "behaves differently depending on import order",
+         "Import the library only after gevent.monkey.patch_all()."),
+    Code("PC130", "native-thread", Severity.WARNING,
+         "starts native threads at import",
+         "Native threads are invisible to gevent; code in them that touches gevent objects "
+         "(sockets, locks) can raise LoopExit or 'cannot switch to a different thread'."),
+    # --- native code (patchcheck.targets.native) -----------------------------------------
+    Code("PC140", "native-blocking-calls", Severity.WARNING,
+         "native code calls blocking libc functions",
+         "A C extension that does its own I/O cannot be monkey-patched and may block the hub. "
+         "A probe measures it; without one, treat it as a risk."),
+    Code("PC141", "native-client-library", Severity.WARNING,
+         "links a network client library",
+         "A C client library (libpq, libmysqlclient, libcurl, …) does its own I/O and blocks "
+         "the hub unless the library offers an async/wait-callback hook."),
+    # --- probes (the hub meter) ----------------------------------------------------------
+    Code("PC200", "probe-blocks", Severity.BLOCKS,
+         "blocks the gevent hub while waiting on I/O",
+         "Every greenlet stops while this call waits. Use the remedy shown, or run the call "
+         "on gevent's threadpool."),
+    Code("PC201", "probe-cpu-bound", Severity.BLOCKS,
+         "holds the hub while burning CPU",
+         "The call computes without yielding; run it on a threadpool or split the work."),
+    Code("PC202", "probe-breaks", Severity.BREAKS,
+         "the call fails under patch_all()",
+         "The library raises when used in a patched process; see the exception."),
+    Code("PC203", "probe-hangs", Severity.BREAKS,
+         "the call hangs under patch_all()",
+         "The call never returned; the stacks show where it waits."),
+    Code("PC204", "probe-cooperates", Severity.INFO,
+         "cooperates: the hub kept running while the call waited",
+         ""),
+    Code("PC205", "probe-skipped", Severity.INFO,
+         "probe skipped: a service it needs is unavailable",
+         "Start the service or point patchcheck at one (see the message)."),
+    Code("PC206", "order-blocks", Severity.WARNING,
+         "blocks when imported before patch_all()",
+         "The library chooses its I/O strategy at import time; import it only after patching."),
+    # --- knowledge -----------------------------------------------------------------------
+    Code("PC300", "known-issue", Severity.INFO,
+         "known issue (not measured here)",
+         ""),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _ALL}
+
+
+def code(code_id: str) -> Code:
+    return CODES[code_id]

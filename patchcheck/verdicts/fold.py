@@ -1,0 +1,240 @@
+"""Turn what the checks observed into findings, and findings into one verdict. Pure logic.
+
+Inputs are plain data (``CheckOutcome``: what a child reported, or how it ended), so this is
+tested on in-memory values; the engine builds them from ``runner.ChildResult``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Sequence
+
+from patchcheck.model import Finding, ProbeOutcome, Severity, Verdict
+from patchcheck.verdicts.codes import CODES
+
+# Codes a measured "cooperates" clears: the call the probe exercised went through that code.
+_CLEARED_BY_MEASUREMENT = {"PC140", "PC141"}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """How one child check ended: its data, or why there is none."""
+
+    data: Mapping[str, Any] | None
+    timed_out: bool = False
+    signal: str | None = None  # e.g. "SIGSEGV"
+    problem: str | None = None  # no usable result (and why)
+    harness_error: str | None = None  # the harness itself failed (patchcheck's problem)
+    stack_dump: str = ""
+    stderr_tail: str = ""
+    stdout_tail: str = ""
+    duration_s: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def make_finding(code: str, check: str, summary: str | None = None, *,
+                 evidence: Mapping[str, Any] | None = None, hint: str | None = None,
+                 severity: Severity | None = None) -> Finding:
+    c = CODES[code]
+    return Finding(
+        code=code,
+        severity=c.severity if severity is None else severity,
+        check=check,
+        summary=summary or c.title,
+        evidence=dict(evidence or {}),
+        hint=hint if hint is not None else (c.hint or None),
+    )
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _ended_badly(check: str, out: CheckOutcome, what: str) -> list[Finding]:
+    """Findings for a child that produced no data: hang, crash, exit."""
+    evidence: dict[str, Any] = {"duration_s": round(out.duration_s, 2)}
+    if out.stack_dump.strip():
+        evidence["stack"] = _tail(out.stack_dump, 40)
+    if out.stderr_tail.strip():
+        evidence["stderr"] = _tail(out.stderr_tail)
+    if out.stdout_tail.strip():
+        evidence["stdout"] = _tail(out.stdout_tail, 5)
+    if out.timed_out:
+        return [make_finding("PC102", check, f"{what} did not finish within "
+                             f"{out.duration_s:.0f} s (killed)", evidence=evidence)]
+    if out.signal:
+        evidence["signal"] = out.signal
+        return [make_finding("PC101", check, f"{what} crashed the process ({out.signal})",
+                             evidence=evidence)]
+    evidence["end"] = out.problem
+    return [make_finding("PC103", check, f"{what}: {out.problem}", evidence=evidence)]
+
+
+def _warnings_summary(warnings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    seen = set()
+    out = []
+    for w in warnings:
+        key = (w.get("category"), w.get("message"))
+        if key not in seen:
+            seen.add(key)
+            out.append(w)
+    return out
+
+
+def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Finding]:
+    """Findings of the import checks: patch-then-import, and import-then-patch."""
+    findings: list[Finding] = []
+    after_failed: set[str] = set()
+    if after.data is None:
+        findings += _ended_badly("import-after", after, "import after patch_all()")
+    else:
+        for mod in after.data.get("modules", ()):
+            if not mod.get("ok"):
+                after_failed.add(mod["module"])
+        for mod in after.data.get("modules", ()):
+            if mod.get("ok"):
+                ws = [w for w in mod.get("warnings", ())
+                      if not w.get("category", "").endswith("MonkeyPatchWarning")]
+                if ws:
+                    findings.append(make_finding(
+                        "PC111", "import-after",
+                        f"importing {mod['module']} warns: {ws[0]['category'].rsplit('.', 1)[-1]}: "
+                        f"{ws[0]['message'][:120]}",
+                        evidence={"module": mod["module"], "warnings": _warnings_summary(ws)[:5]}))
+        threads = after.data.get("native_threads_started")
+        if threads:
+            findings.append(make_finding(
+                "PC130", "threads",
+                f"importing {', '.join(after.data.get('imported', []) or [m['module'] for m in after.data.get('modules', ())])} "
+                f"started {threads} native thread{'s' if threads != 1 else ''}",
+                evidence={"native_threads": threads,
+                          "python_threads": list(after.data.get("python_threads_started", ()))}))
+
+    before_failed: set[str] = set()
+    if before is not None:
+        if before.data is None:
+            if after.data is not None:
+                f = _ended_badly("import-before", before, "import before patch_all()")
+                findings += [replace(x, severity=Severity.WARNING, code="PC121",
+                                     summary=x.summary + " (but imports fine after patching)")
+                             for x in f]
+        else:
+            for mod in before.data.get("modules", ()):
+                if not mod.get("ok"):
+                    before_failed.add(mod["module"])
+            patch = before.data.get("patch") or {}
+            if not patch.get("ok", True) and patch.get("exception"):
+                exc = patch["exception"]
+                findings.append(make_finding(
+                    "PC105", "import-before",
+                    f"patch_all() raised {exc['type'].rsplit('.', 1)[-1]} after importing the library",
+                    evidence={"exception": exc["type"], "message": exc["message"],
+                              "traceback": _tail(exc["traceback"])}))
+            mpw = [w for w in patch.get("warnings", ())
+                   if w.get("category", "").endswith("MonkeyPatchWarning")]
+            if mpw:
+                findings.append(make_finding(
+                    "PC110", "import-before",
+                    "gevent warns when patching after this import: " + mpw[0]["message"][:160],
+                    evidence={"warnings": _warnings_summary(mpw)[:5]}))
+            stale = list(before.data.get("stale_references", ()))
+            if stale:
+                holders = sorted({f"{s['holder']}.{s['name']} → {s['original']}" for s in stale})
+                findings.append(make_finding(
+                    "PC120", "stale-refs",
+                    f"{len(holders)} reference{'s' if len(holders) != 1 else ''} to unpatched "
+                    f"originals when imported before patch_all(): {holders[0]}"
+                    + (f" (+{len(holders) - 1} more)" if len(holders) > 1 else ""),
+                    evidence={"references": stale[:50]}))
+
+    # A module that fails in both orders does not import at all: not gevent's doing.
+    both = after_failed & before_failed if before is not None and before.data is not None else set()
+    if after.data is not None:
+        for mod in after.data.get("modules", ()):
+            if mod.get("ok"):
+                continue
+            exc = mod.get("exception") or {}
+            ev = {"module": mod["module"], "exception": exc.get("type"),
+                  "message": exc.get("message"), "traceback": _tail(exc.get("traceback", ""))}
+            short = exc.get("type", "?").rsplit(".", 1)[-1]
+            if mod["module"] in both:
+                findings.append(make_finding(
+                    "PC104", "import-after",
+                    f"import {mod['module']} fails even without gevent: {short}: "
+                    f"{(exc.get('message') or '')[:120]}", evidence=ev))
+            else:
+                findings.append(make_finding(
+                    "PC100", "import-after",
+                    f"import {mod['module']} fails after patch_all(): {short}: "
+                    f"{(exc.get('message') or '')[:120]}", evidence=ev))
+    if before is not None and before.data is not None:
+        for name in sorted(before_failed - after_failed):
+            findings.append(make_finding(
+                "PC121", "import-before",
+                f"import {name} fails when imported before patch_all() but works after it",
+                evidence={"module": name}))
+    return findings
+
+
+def probe_findings(outcome: ProbeOutcome) -> list[Finding]:
+    """One finding for a probe's plain measurement (the remedies ride along as evidence)."""
+    m = outcome.plain
+    check = f"probe:{outcome.probe}"
+    evidence: dict[str, Any] = {"probe": outcome.probe, **m.to_json()}
+    if outcome.remedies:
+        evidence["remedies"] = [r.to_json() for r in outcome.remedies]
+    if m.outcome == "blocks":
+        return [make_finding("PC200", check,
+                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms while waiting "
+                             f"(ratio {m.ratio:.1f}× for {m.concurrency} concurrent calls)",
+                             evidence=evidence)]
+    if m.outcome == "cpu-bound":
+        return [make_finding("PC201", check,
+                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms, CPU-bound",
+                             evidence=evidence)]
+    if m.outcome == "breaks":
+        err = (m.error or "").strip().splitlines()
+        hang = "did not return" in (m.error or "") or "timed out" in (m.error or "")
+        return [make_finding("PC203" if hang else "PC202", check,
+                             f"{outcome.probe}: {err[-1] if err else 'failed'}"[:200],
+                             evidence=evidence)]
+    if m.outcome == "order-blocks":
+        return [make_finding("PC206", check,
+                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms when the library "
+                             f"is imported before patch_all()", evidence=evidence)]
+    if m.outcome == "skipped":
+        return [make_finding("PC205", check, f"{outcome.probe}: skipped: {m.error or ''}",
+                             evidence=evidence)]
+    return [make_finding("PC204", check,
+                         f"{outcome.probe}: cooperates (largest hub gap {m.max_gap_ms:.0f} ms, "
+                         f"ratio {m.ratio:.1f}×)", evidence=evidence)]
+
+
+def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
+                 probes: Sequence[ProbeOutcome] = ()) -> tuple[Verdict, tuple[Finding, ...]]:
+    """The verdict (worst non-waived finding) and the findings as reported.
+
+    A probe that measured ``cooperates`` downgrades the native-code warnings to info: the
+    measurement outranks the suspicion for the calls it exercised (issue #3).
+    """
+    if not installed:
+        return Verdict.NOT_INSTALLED, tuple(findings)
+    measured_ok = [p.probe for p in probes if p.plain.outcome == "cooperates"]
+    out: list[Finding] = []
+    for f in findings:
+        if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity == Severity.WARNING:
+            f = replace(f, severity=Severity.INFO,
+                        summary=f.summary + f" (cleared: {', '.join(measured_ok)} measured cooperates)")
+        out.append(f)
+    active = [f for f in out if not f.waived]
+    worst = max((f.severity for f in active), default=Severity.INFO)
+    if worst == Severity.BREAKS:
+        return Verdict.BREAKS, tuple(out)
+    if worst == Severity.BLOCKS:
+        return Verdict.BLOCKS, tuple(out)
+    if worst == Severity.WARNING:
+        return Verdict.WARNS, tuple(out)
+    if measured_ok:
+        return Verdict.COOPERATES, tuple(out)
+    if probes and all(p.plain.outcome == "skipped" for p in probes):
+        return Verdict.SKIPPED, tuple(out)
+    return Verdict.UNTESTED, tuple(out)
