@@ -1,0 +1,154 @@
+"""Requirement sources: turn what the user names into ``patchcheck.model.Requirement`` objects.
+
+``load_sources(["requirements.txt", "redis"], base_dir=...)`` is the entry point for the CLI
+and the pytest plugin; the per-format parsers are public for callers that know the format.
+Markers are *not* evaluated here: call ``applicable(source, env)`` (or ``evaluate_marker``)
+with the target interpreter's marker environment.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from typing import Mapping, Sequence
+
+from patchcheck.errors import SourceError
+from patchcheck.sources.base import (
+    ALL,
+    ParsedSource,
+    Selection,
+    applicable,
+    evaluate_marker,
+    load_toml,
+    merge_sources,
+)
+from patchcheck.sources.lockfiles import parse_pylock, parse_uv_lock
+from patchcheck.sources.pyproject import parse_pyproject
+from patchcheck.sources.requirements import parse_requirement_strings, parse_requirements_file
+
+__all__ = [
+    "ALL",
+    "ParsedSource",
+    "applicable",
+    "evaluate_marker",
+    "load_sources",
+    "merge_sources",
+    "parse_pylock",
+    "parse_pyproject",
+    "parse_requirement_strings",
+    "parse_requirements_file",
+    "parse_uv_lock",
+    "source_kind",
+]
+
+_PATH_SUFFIXES = (".txt", ".in", ".toml", ".lock", ".cfg")
+# Formats people reasonably try that we do not read: say how to get a file we do read.
+_UNSUPPORTED = {
+    "poetry.lock": "export it with 'poetry export -f requirements.txt -o requirements.txt'",
+    "pipfile.lock": "export it with 'pipenv requirements > requirements.txt'",
+    "pipfile": "export it with 'pipenv requirements > requirements.txt'",
+    "setup.py": "list the dependencies in pyproject.toml or a requirements file",
+    "setup.cfg": "list the dependencies in pyproject.toml or a requirements file",
+    "pdm.lock": "export it with 'pdm export -o requirements.txt'",
+}
+
+
+def source_kind(path: str) -> str:
+    """Which parser reads the existing file ``path``: "pyproject", "pylock", "uv-lock" or
+    "requirements"."""
+    name = os.path.basename(path).lower()
+    if name in _UNSUPPORTED:
+        raise SourceError(f"{path}: {os.path.basename(path)} is not a supported input",
+                          hint=_UNSUPPORTED[name])
+    if name == "pyproject.toml":
+        return "pyproject"
+    if name == "pylock.toml" or fnmatch.fnmatch(name, "pylock.*.toml"):
+        return "pylock"
+    if name == "uv.lock":
+        return "uv-lock"
+    if name.endswith(".toml"):
+        # Another name: tell a lock from a project by its keys (PEP 751 / PEP 621 / PEP 735).
+        data = load_toml(path, path)
+        if "lock-version" in data:
+            return "pylock"
+        if "project" in data or "dependency-groups" in data:
+            return "pyproject"
+        raise SourceError(f"{path}: neither a pyproject.toml nor a pylock.toml",
+                          hint="name a pyproject.toml, pylock.toml, uv.lock or requirements file")
+    return "requirements"
+
+
+def _looks_like_path(arg: str) -> bool:
+    if ";" in arg or "@" in arg:
+        return False  # a PEP 508 marker or URL: "name @ https://..."
+    return "/" in arg or os.sep in arg or arg.lower().endswith(_PATH_SUFFIXES)
+
+
+def load_sources(
+    paths_or_names: Sequence[str],
+    *,
+    base_dir: str | os.PathLike[str],
+    groups: Selection = ALL,
+    extras: Selection = ALL,
+    environ: Mapping[str, str] | None = None,
+) -> ParsedSource:
+    """Read every argument of ``patchcheck scan`` and merge them, in order.
+
+    Each argument is an existing file (dispatched by name: ``pyproject.toml``,
+    ``pylock.toml``/``pylock.*.toml``, ``uv.lock``, any other ``.toml`` by content, anything
+    else as a requirements file) or a requirement string (``redis``, ``'psycopg2-binary>=2.9'``).
+    An argument that looks like a path (contains ``/`` or ends in ``.txt``, ``.in``,
+    ``.toml``, ``.lock``, ``.cfg``) but does not exist is an error, not a package name.
+    Relative paths are resolved against ``base_dir`` but shown as written.
+
+    :param groups: pyproject dependency groups to include (``"all"``, names, or none).
+    :param extras: pyproject extras to include, same convention. For a pylock.toml both
+        select what its ``extras``/``dependency_groups`` markers see.
+    :param environ: variables for ``${VAR}`` in requirements files (default ``os.environ``).
+    """
+    base = os.fspath(base_dir)
+    parts: list[ParsedSource] = []
+    names: list[str] = []
+
+    def flush_names() -> None:
+        if names:
+            parts.append(parse_requirement_strings(names, base_dir=base))
+            names.clear()
+
+    for arg in paths_or_names:
+        if not arg.strip():
+            continue
+        full = os.path.join(base, os.path.expanduser(arg))
+        if os.path.isfile(full):
+            flush_names()
+            parts.append(_load_file(full, arg, groups=groups, extras=extras, environ=environ))
+        elif os.path.isdir(full) and (_looks_like_path(arg) or arg in (".", "..")):
+            found = [n for n in ("pyproject.toml", "pylock.toml", "uv.lock", "requirements.txt")
+                     if os.path.isfile(os.path.join(full, n))]
+            raise SourceError(
+                f"{arg}: is a directory; name a file inside it",
+                hint=("found: " + ", ".join(os.path.join(arg, n) for n in found)) if found
+                else "give a requirements file, pyproject.toml, pylock.toml or uv.lock",
+            )
+        elif _looks_like_path(arg):
+            raise SourceError(
+                f"{arg}: file not found (looked in {base})",
+                hint="check the path; to scan a distribution by name, give just its name, "
+                     "e.g. 'redis'",
+            )
+        else:
+            names.append(arg)
+    flush_names()
+    return merge_sources(parts)
+
+
+def _load_file(path: str, display: str, *, groups: Selection, extras: Selection,
+               environ: Mapping[str, str] | None) -> ParsedSource:
+    kind = source_kind(path)
+    if kind == "pyproject":
+        return parse_pyproject(path, groups=groups, extras=extras, display=display)
+    if kind == "pylock":
+        return parse_pylock(path, extras=extras, groups=groups, display=display)
+    if kind == "uv-lock":
+        return parse_uv_lock(path, display=display)
+    return parse_requirements_file(path, display=display, environ=environ)
+
