@@ -17,7 +17,10 @@ DISABLE_AUTOLOAD_ENV = "PATCHCHECK_DISABLE_PLUGIN_AUTOLOAD"
 
 #: Built-in plugins, registered like any third-party plugin.
 BUILTIN_PLUGINS = (
-    "patchcheck.builtin",
+    "patchcheck.builtin",  # built-in probes (the probes/ folder)
+    "patchcheck.services",  # loopback fixture servers and real services
+    "patchcheck.knowledge",  # known.toml
+    "patchcheck.reporters",  # table, json, junit, sarif, markdown, github
 )
 
 

@@ -77,3 +77,11 @@ def _same(measured: str, known: str) -> bool:
     if known == "breaks":
         return measured == "breaks"
     return measured == known
+
+
+from patchcheck.hookspecs import hookimpl  # noqa: E402  (built-in plugin: this module)
+
+
+@hookimpl
+def patchcheck_add_knowledge() -> list[KnowledgeEntry]:
+    return list(builtin_entries())

@@ -1,0 +1,202 @@
+"""The sub-commands behind ``patchcheck``: settings → engine → policy → reporters."""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from patchcheck.errors import UsageError
+from patchcheck.exitcode import ExitCode
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    handler = {"scan": cmd_scan, "probes": cmd_probes, "doctor": cmd_doctor,
+               "explain": cmd_explain}[args.command]
+    return handler(args)
+
+
+def _note(text: str) -> None:
+    print(f"patchcheck: {text}", file=sys.stderr)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from patchcheck.config import load_settings
+
+    cli = {
+        "python": getattr(args, "python", None),
+        "timeout": getattr(args, "timeout", None),
+        "format": getattr(args, "format", None),
+        "output": getattr(args, "output", None),
+        "jobs": getattr(args, "jobs", None),
+        "fail_on": getattr(args, "fail_on", None),
+        "patch": getattr(args, "patch", None),
+        "probe_paths": getattr(args, "probe_path", None),
+        "skip": getattr(args, "skip", None),
+        "baseline": getattr(args, "baseline", None),
+        "no_cache": True if getattr(args, "no_cache", False) else None,
+    }
+    config = Path(args.config) if getattr(args, "config", None) else None
+    return load_settings({k: v for k, v in cli.items() if v is not None}, cwd=Path.cwd(),
+                         config_path=config)
+
+
+def cmd_scan(args: argparse.Namespace) -> ExitCode:
+    from patchcheck.engine import ScanRequest, scan
+    from patchcheck.plugins import make_plugin_manager
+    from patchcheck.sources import load_sources
+    from patchcheck.targets.resolve import resolve_python
+
+    settings = _settings(args)
+    if not args.targets and not args.all_installed:
+        raise UsageError("nothing to scan: name requirements files, requirement strings, "
+                         "or --all", hint="patchcheck scan requirements.txt")
+    if args.update_baseline and not settings.baseline:
+        raise UsageError("--update-baseline needs --baseline FILE (or 'baseline' in the config)")
+    fmt = settings.format or "table"
+    pm = make_plugin_manager([str(p) for p in settings.probe_paths])
+    reporters = _reporters(pm)
+    if fmt not in reporters:
+        raise UsageError(f"--format {fmt}: unknown format",
+                         hint="choose one of " + ", ".join(sorted(reporters)))
+    source = load_sources(list(args.targets), base_dir=os.getcwd()) if args.targets else None
+    for note in (source.notes if source else ()):
+        _note(note)
+    python = resolve_python(settings.python)
+    if args.install:
+        from patchcheck.install import ensure_environment
+
+        python = ensure_environment(python, source.requirements if source else (),
+                                    progress=_note)
+    request = ScanRequest(
+        python=python,
+        requirements=tuple(source.requirements) if source else (),
+        all_installed=bool(args.all_installed),
+        patch_args=dict(settings.patch),
+        timeout=settings.timeout,
+        jobs=settings.jobs,
+        probe_paths=tuple(str(p) for p in settings.probe_paths),
+        run_probes=not args.no_probes,
+        import_names={k: tuple(v) for k, v in settings.import_names.items()},
+        skip=tuple(settings.skip),
+        use_cache=settings.cache,
+        services=dict(settings.services),
+    )
+    progress = _progress()
+    try:
+        report = scan(request, progress=progress.advance, plugin_manager=pm)
+    finally:
+        progress.close()
+    if settings.waivers:
+        from patchcheck.verdicts.waivers import apply_waivers
+
+        report, notes = apply_waivers(report, settings.waivers, _dt.date.today())
+        for note in notes:
+            _note(note)
+    text = _render(reporters, fmt, report, settings)
+    from patchcheck.cli import write_output
+
+    write_output(text, str(settings.output) if settings.output else None)
+    for problem in report.problems:
+        _note(f"problem: {problem}")
+    return _exit_code(report, settings, update=args.update_baseline)
+
+
+def _exit_code(report: Any, settings: Any, *, update: bool) -> ExitCode:
+    from patchcheck.verdicts.policy import exit_code_for
+
+    if settings.baseline:
+        from patchcheck.verdicts.baseline import compare, gate, load_baseline, write_baseline
+
+        path = Path(settings.baseline)
+        if update:
+            write_baseline(report, path)
+            _note(f"baseline written to {path}")
+            return ExitCode.INTERNAL_ERROR if report.problems else ExitCode.OK
+        baseline = load_baseline(path)
+        diff = compare(report, baseline)
+        for line in diff.describe() if hasattr(diff, "describe") else ():
+            _note(line)
+        return gate(report, baseline, settings.fail_on)
+    return exit_code_for(report, settings.fail_on)
+
+
+def _reporters(pm: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for group in pm.hook.patchcheck_add_reporters():
+        for spec in group or ():
+            out.setdefault(spec.name, spec)
+    return out
+
+
+def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any) -> str:
+    from patchcheck.reporters import RenderOptions
+
+    color = sys.stdout.isatty() and not settings.output and not os.environ.get("NO_COLOR")
+    try:
+        width = os.get_terminal_size().columns
+    except OSError:
+        width = 100
+    options = RenderOptions(color=color, width=width, fail_on=settings.fail_on)
+    return reporters[fmt].render(report, options)
+
+
+class _NoProgress:
+    def advance(self, label: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress() -> Any:
+    try:
+        from patchcheck.reporters.table import ProgressDisplay
+    except ImportError:  # pragma: no cover
+        return _NoProgress()
+    return ProgressDisplay()
+
+
+def cmd_probes(args: argparse.Namespace) -> ExitCode:
+    from patchcheck.plugins import make_plugin_manager
+
+    pm = make_plugin_manager(args.probe_path or ())
+    probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+    probes.sort(key=lambda p: p.name)
+    if args.format == "json":
+        print(json.dumps([{
+            "name": p.name, "distributions": list(p.distributions),
+            "services": list(p.services), "wait_s": p.wait, "concurrency": p.concurrency,
+            "remedies": [r.label for r in p.remedies], "import_order": p.import_order,
+            "origin": p.origin, "path": p.path, "description": p.description,
+        } for p in probes], indent=2))
+        return ExitCode.OK
+    rows = [("probe", "distributions", "services", "origin")]
+    rows += [(p.name, ", ".join(p.distributions), ", ".join(p.services) or "-", p.origin)
+             for p in probes]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"\n{len(probes)} probes", file=sys.stderr)
+    return ExitCode.OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> ExitCode:
+    from patchcheck.doctor import render_doctor, run_doctor
+    from patchcheck.targets.resolve import resolve_python
+
+    python = resolve_python(args.python)
+    report = run_doctor(python, timeout=args.timeout)
+    print(render_doctor(report, fmt=args.format))
+    return ExitCode.OK if getattr(report, "ok", True) else ExitCode.INTERNAL_ERROR
+
+
+def cmd_explain(args: argparse.Namespace) -> ExitCode:
+    from patchcheck.explain import explain
+
+    text, found = explain(args.name, fmt=args.format)
+    print(text)
+    return ExitCode.OK if found else ExitCode.USAGE_ERROR
