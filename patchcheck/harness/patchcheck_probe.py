@@ -1,0 +1,186 @@
+"""The probe-writing API: ``from patchcheck_probe import probe``.
+
+This module is imported in two places, so it uses the standard library only:
+
+* in the **child**, by name: the harness folder is ``sys.path[0]``;
+* in the **tool process**, where ``sys.modules["patchcheck_probe"]`` is an alias of
+  ``patchcheck.harness.patchcheck_probe`` while probe files are loaded (``probeloader``).
+
+A probe is a *factory*: it receives a :class:`Context` and returns the zero-argument call to
+measure, which must wait about ``ctx.wait`` seconds on a slow loopback peer::
+
+    from patchcheck_probe import probe
+
+    def _remedy_green():            # runs in the child after patch_all(), before the probe
+        import mylib.green  # noqa
+
+    @probe(distributions=["mylib"], services=["slow_tcp"], wait=0.3,
+           remedies={"mylib.green": _remedy_green})
+    def mylib_get(ctx):
+        import mylib                            # imported in the child only
+        peer = ctx.service("slow_tcp")
+        client = mylib.Client(peer.host, peer.port)
+        return lambda: client.get("key")        # the measured call
+
+The factory runs once per concurrent copy (``concurrency`` times), each in its own greenlet,
+before the copies are released together; only the returned calls are timed. Never import the
+library at module top level: the tool process loads this file too, and the child decides when
+the library is imported relative to ``patch_all()``.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+__all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "PROBE_ATTR"]
+
+#: The attribute the decorator sets on a probe function.
+PROBE_ATTR = "__patchcheck_probe__"
+
+_IMPORT_ORDERS = ("after", "before")
+
+
+class Skip(Exception):
+    """Raise from a probe factory when the probe cannot run here (e.g. a resolver backend is
+    missing); the measurement becomes ``skipped`` with this message, not ``breaks``."""
+
+
+class ProbeInfo:
+    """The metadata ``@probe`` records; the tool side turns it into a ``ProbeSpec``."""
+
+    __slots__ = ("name", "distributions", "services", "wait", "concurrency", "remedies",
+                 "import_order", "description", "version")
+
+    def __init__(self, name: str, distributions: Tuple[str, ...], services: Tuple[str, ...],
+                 wait: float, concurrency: int, remedies: Tuple[Tuple[str, Callable[[], Any]], ...],
+                 import_order: str, description: str, version: str) -> None:
+        self.name = name
+        self.distributions = distributions
+        self.services = services
+        self.wait = wait
+        self.concurrency = concurrency
+        self.remedies = remedies  # (label, zero-argument function defined in the probe file)
+        self.import_order = import_order
+        self.description = description
+        self.version = version
+
+    def __repr__(self) -> str:
+        return "ProbeInfo(%r, distributions=%r)" % (self.name, self.distributions)
+
+
+def _default_name(fn_name: str, distributions: Sequence[str]) -> str:
+    # "mylib_get" for distribution "mylib" -> "mylib.get"; anything else keeps its name.
+    if distributions:
+        prefix = distributions[0].replace("-", "_").replace(".", "_").lower() + "_"
+        if fn_name.lower().startswith(prefix) and len(fn_name) > len(prefix):
+            return distributions[0] + "." + fn_name[len(prefix):]
+    return fn_name
+
+
+def probe(name: Optional[str] = None, *, distributions: Sequence[str],
+          services: Sequence[str] = (), wait: float = 0.3, concurrency: int = 3,
+          remedies: Optional[Mapping[str, Callable[[], Any]]] = None,
+          import_order: str = "after", description: str = "", version: str = "1",
+          ) -> Callable[[Callable[["Context"], Callable[[], Any]]],
+                        Callable[["Context"], Callable[[], Any]]]:
+    """Mark a factory function as a probe. Records metadata only; never runs anything.
+
+    :param name: the probe's name (default: ``<distribution>.<rest of the function name>``).
+    :param distributions: the distributions the probe applies to (``"python"`` = stdlib).
+    :param services: loopback services the probe needs (``ctx.service(name)``).
+    :param wait: how long (seconds) the peer delays its answer; the call should wait that long.
+    :param concurrency: how many copies run at once (K, at least 2 for the ratio).
+    :param remedies: label -> zero-argument function of this file, run after patching.
+    :param import_order: ``"after"`` (patch, then import) or ``"before"`` (import the
+        distribution's modules, then patch: for libraries that choose at import time).
+    """
+    if isinstance(distributions, str):
+        distributions = [distributions]
+    if not distributions:
+        raise ValueError("@probe needs distributions=[...]")
+    if import_order not in _IMPORT_ORDERS:
+        raise ValueError("@probe import_order must be one of %r, not %r"
+                         % (_IMPORT_ORDERS, import_order))
+    if not (isinstance(wait, (int, float)) and wait > 0):
+        raise ValueError("@probe wait must be a positive number of seconds, not %r" % (wait,))
+    if not (isinstance(concurrency, int) and concurrency >= 1):
+        raise ValueError("@probe concurrency must be an integer >= 1, not %r" % (concurrency,))
+    remedy_items = tuple((remedies or {}).items())
+    for label, fn in remedy_items:
+        if not callable(fn):
+            raise ValueError("@probe remedy %r must be a function, not %r" % (label, fn))
+
+    def decorate(fn: Callable[["Context"], Callable[[], Any]]
+                 ) -> Callable[["Context"], Callable[[], Any]]:
+        info = ProbeInfo(
+            name=name or _default_name(fn.__name__, distributions),
+            distributions=tuple(distributions),
+            services=tuple(services),
+            wait=float(wait),
+            concurrency=int(concurrency),
+            remedies=remedy_items,
+            import_order=import_order,
+            description=description or (fn.__doc__ or "").strip().split("\n")[0],
+            version=str(version),
+        )
+        setattr(fn, PROBE_ATTR, info)
+        return fn
+
+    return decorate
+
+
+class Service:
+    """How to reach one service: ``host``, ``port``, ``url`` and any extra field as attributes
+    (``user``, ``password``, ``database``, ``cafile`` …, whatever the service provides)."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self._fields = dict(fields)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._fields[name]
+        except KeyError:
+            raise AttributeError("service %r has no field %r (it has: %s)"
+                                 % (self._fields.get("name"), name,
+                                    ", ".join(sorted(self._fields)))) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._fields.get(name, default)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return dict(self._fields)
+
+    def __repr__(self) -> str:
+        return "Service(%r)" % (self._fields,)
+
+
+_unique_counter = itertools.count(1)
+
+
+class Context:
+    """What a probe factory receives (one per concurrent copy)."""
+
+    def __init__(self, services: Mapping[str, Mapping[str, Any]], wait: float, tmpdir: str,
+                 index: int = 0, concurrency: int = 1) -> None:
+        self._services = {k: Service(dict(v, name=v.get("name", k)))
+                          for k, v in services.items()}
+        #: seconds the peer delays its answer; the measured call should wait about this long
+        self.wait = wait
+        #: a scratch directory of this child, removed afterwards
+        self.tmpdir = tmpdir
+        #: which copy this is (0 … concurrency-1)
+        self.index = index
+        self.concurrency = concurrency
+
+    def service(self, name: str) -> Service:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise LookupError("service %r was not started for this probe; declare it in "
+                              "@probe(services=[...]) (started: %s)"
+                              % (name, ", ".join(sorted(self._services)) or "none")) from None
+
+    def unique(self, prefix: str = "pc") -> str:
+        """A name unique to this child and copy, for keys, queues, tables, files."""
+        return "%s_%d_%d_%d" % (prefix, os.getpid(), self.index, next(_unique_counter))
