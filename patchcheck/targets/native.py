@@ -481,12 +481,12 @@ _HINT_LIBRARY = (
 
 
 def _display(path: str) -> str:
-    """A short name for summaries: the part after site-packages, else the file name."""
+    """A short name for summaries: the part after site-packages, else ``folder/file``."""
     norm = path.replace(os.sep, "/")
     for marker in ("/site-packages/", "/dist-packages/"):
         if marker in norm:
             return norm.split(marker, 1)[1]
-    return os.path.basename(path)
+    return "/".join(norm.rsplit("/", 2)[-2:])
 
 
 def _evidence(report: NativeFileReport) -> dict[str, Any]:
