@@ -14,6 +14,7 @@ one explicitly.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 import ipaddress
 import os
@@ -171,6 +172,8 @@ def show(value: Any) -> str:
         text = "true" if value else "false"
     elif isinstance(value, Path):
         text = repr(str(value))
+    elif isinstance(value, (_dt.date, _dt.time)):
+        text = value.isoformat()  # as TOML writes it
     else:
         text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
