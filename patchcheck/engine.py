@@ -56,7 +56,9 @@ def outcome_of(res: ChildResult) -> CheckOutcome:
         except ValueError:
             sig = str(res.signal)
     return CheckOutcome(
-        data=res.data,
+        # A child that was stopped for running too long may still have written a result on
+        # its way out (SIGINT raised KeyboardInterrupt inside the import): the hang is the fact.
+        data=None if res.timed_out else res.data,
         timed_out=res.timed_out,
         signal=sig,
         problem=res.problem,

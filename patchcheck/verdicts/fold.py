@@ -11,8 +11,10 @@ from typing import Any, Mapping, Sequence
 from patchcheck.model import Finding, ProbeOutcome, Severity, Verdict
 from patchcheck.verdicts.codes import CODES
 
-# Codes a measured "cooperates" clears: the call the probe exercised went through that code.
-_CLEARED_BY_MEASUREMENT = {"PC140", "PC141"}
+# Codes a measured "cooperates" clears: the call the probe exercised went through that native
+# code, or the library was measured cooperating when imported in the right order (patch first).
+# The findings stay in the report as info: import order still matters to the app.
+_CLEARED_BY_MEASUREMENT = {"PC140", "PC141", "PC110", "PC120", "PC121"}
 
 
 @dataclass(frozen=True)
