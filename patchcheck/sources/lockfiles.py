@@ -88,6 +88,10 @@ def parse_uv_lock(path: str | os.PathLike[str], *, display: str | None = None) -
             continue  # the project being locked, not a dependency
         markers = package.get("resolution-markers") or []
         marker = _any_of(markers, origin) if markers else None
+        if marker and re.search(r"\bextra\b", marker):
+            # uv encodes conflicting extras/groups as "extra == 'extra-5-proj-a'", which no
+            # interpreter environment can decide: keep the package for every target instead.
+            marker = None
         out.add(_pinned(package, origin=origin, hint=_UV_HINT, marker=marker,
                         notes=out.notes))
     return out.result()

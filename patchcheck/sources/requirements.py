@@ -161,21 +161,34 @@ class _FileParser:
         finally:
             self.stack.pop()
 
-    def _expand(self, line: str, origin: str) -> str:
+    def _expand(self, line: str) -> tuple[str, list[str]]:
+        unset = []
         for var, name in _ENV_VAR_RE.findall(line):
             value = self.environ.get(name)
             if not value:
-                # pip leaves unset variables as written; say so, the line will likely fail.
-                self.out.notes.append(f"{origin}: environment variable {name} is not set; "
-                                      f"{var} left as written")
+                unset.append(name)  # pip leaves unset variables as written
                 continue
             line = line.replace(var, value)
-        return line
+        return line, unset
 
     def _line(self, path: str, display: str, number: int, written: str,
               constraint: bool) -> None:
         origin = f"{display}:{number}"
-        line = self._expand(written, origin)
+        line, unset = self._expand(written)
+        if not unset:
+            self._parse_line(path, display, origin, written, line, constraint)
+            return
+        names = ", ".join(unset)
+        try:
+            self._parse_line(path, display, origin, written, line, constraint)
+        except SourceError as exc:
+            raise SourceError(f"{exc.message} (environment variable {names} is not set)",
+                              hint=f"set {names}, or write the value into the file") from None
+        self.out.notes.append(f"{origin}: environment variable {names} is not set; "
+                              "left as written")
+
+    def _parse_line(self, path: str, display: str, origin: str, written: str, line: str,
+                    constraint: bool) -> None:
         args, options_text = _break_args_options(line)
         written_args, _ = _break_args_options(written)
         options = _parse_options(options_text, origin, line)
