@@ -149,6 +149,8 @@ class Collector:
     def add(self, req: Requirement) -> None:
         key = (req.key, req.marker)
         first = self._seen.get(key)
+        if first is not None and (first.origin, first.line) == (req.origin, req.line):
+            return  # the same entry reached twice (a group included by two groups)
         if first is not None:
             same = "listed again" if _same(first, req) else f"conflicts with {first.line!r}"
             self.notes.append(
@@ -257,6 +259,8 @@ def load_toml(path: str, display: str) -> dict[str, Any]:
         message = str(exc)
         match = re.search(r"\(at line (\d+), column \d+\)$", message)
         where = f"{display}:{match.group(1)}" if match else display
+        if match:
+            message = message[: match.start()].rstrip()
         raise SourceError(f"{where}: invalid TOML: {message}",
                           hint="fix the TOML syntax (https://toml.io)") from None
 
