@@ -8,8 +8,9 @@ import argparse
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from patchcheck import __version__
 from patchcheck.errors import PatchcheckError, UsageError

@@ -7,8 +7,9 @@ and baselines use it).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 #: Version of the JSON report document (``patchcheck scan --format json``).
 REPORT_SCHEMA = "patchcheck.report/1"

@@ -79,6 +79,9 @@ class ServiceSpec:
     start: Callable[[float], Any]
     description: str = ""
     origin: str = "builtin"
+    #: False when ``start`` ignores ``delay`` (a real server): the registry then starts it once
+    #: per scan instead of once per delay.
+    uses_delay: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,24 @@ class KnowledgeEntry:
 
 
 @dataclass(frozen=True)
+class RenderOptions:
+    """What a reporter may need besides the report; the CLI and the pytest plugin fill it in.
+
+    A reporter uses the options it needs and ignores the others.
+    """
+
+    color: bool = False  # ANSI colour (terminal formats only)
+    width: int = 100  # terminal columns (terminal formats only)
+    fail_on: int = 3  # lowest verdict rank that counts as a failure: FAIL_ON_LEVELS["blocks"]
+    root: Optional[str] = None  # directory requirement-file paths are relative to (SARIF)
+
+
+@dataclass(frozen=True)
 class ReporterSpec:
-    """A report format: ``render(report) -> str``."""
+    """A report format: ``render(report, options) -> str``, the whole document as text
+    (the caller writes it to stdout or ``--output``; a reporter does no I/O)."""
 
     name: str
-    render: Callable[[ScanReport], str]
+    render: Callable[[ScanReport, RenderOptions], str]
     description: str = ""
     origin: str = "builtin"

@@ -38,7 +38,8 @@ __all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "PROBE_ATTR"]
 #: The attribute the decorator sets on a probe function.
 PROBE_ATTR = "__patchcheck_probe__"
 
-_IMPORT_ORDERS = ("after", "before")
+# "both": the tool side runs the probe in each order and compares.
+_IMPORT_ORDERS = ("after", "before", "both")
 
 
 class Skip(Exception):

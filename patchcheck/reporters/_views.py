@@ -178,6 +178,21 @@ def stale_names(value: Any) -> list[str]:
     return names
 
 
+def json_safe(value: Any) -> Any:
+    """Plain JSON data: non-finite floats (a ratio over a zero wait) become None, stray
+    objects (a Path in evidence) become text. Evidence is free-form and must never make a
+    report unparseable ("NaN" is not JSON for jq or JavaScript)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
 def parse_origin(origin: str | None) -> tuple[str, int] | None:
     """``"requirements.txt:3"`` → ``("requirements.txt", 3)``; anything else → None."""
     if not origin:
@@ -537,7 +552,10 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
         out.append(line)
         out.extend(f"  {fact}" for fact in f.facts)
         for block in f.blocks:
-            out.append(f"  {block.title}:" + (f" (last {len(block.lines)} lines)" if block.omitted else ""))
+            title = f"  {block.title}:"
+            if block.omitted:
+                title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
+            out.append(title)
             out.extend(f"    {line}" for line in block.lines)
         if f.hint:
             out.append(f"  hint: {f.hint}")

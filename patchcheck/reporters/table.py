@@ -203,12 +203,15 @@ class ProgressDisplay:
 
     def __init__(
         self,
-        total: int,
+        total: int = 0,
         *,
         stream: TextIO | None = None,
-        verb: str = "scanning",
+        verb: str = "",
         enabled: bool | None = None,
     ) -> None:
+        """``total``: how many items (0: unknown, shown as ``[12]``); ``verb``: put before each
+        label (``"scanning"`` → ``[12/40] scanning redis…``); ``enabled``: force on or off
+        (default: on for a terminal outside CI)."""
         self._stream = stream if stream is not None else sys.stderr
         self._total = total
         self._verb = verb
@@ -219,6 +222,11 @@ class ProgressDisplay:
         if enabled is None:
             enabled = self.stream_wants_progress(self._stream)
         self.enabled = enabled
+
+    def set_total(self, total: int) -> None:
+        """The item count, once known (the planner knows it after resolving targets)."""
+        with self._lock:
+            self._total = total
 
     @staticmethod
     def stream_wants_progress(stream: TextIO) -> bool:
@@ -244,7 +252,8 @@ class ProgressDisplay:
                 return
             self._done += 1
             count = f"[{self._done}/{self._total}]" if self._total else f"[{self._done}]"
-            text = v.shorten(f"{count} {self._verb} {label}…", max(self._columns() - 1, 10))
+            words = f"{self._verb} {label}" if self._verb else label
+            text = v.shorten(f"{count} {words}…", max(self._columns() - 1, 10))
             # \r returns to column 0, \x1b[K clears what a longer previous label left behind.
             self._write(f"\r{text}\x1b[K")
             self._shown = True

@@ -5,8 +5,9 @@ to the child in its spec, and the child's measurement comes back as ``Measuremen
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
 from patchcheck.runner.process import ChildResult, run_child

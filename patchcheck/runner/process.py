@@ -16,9 +16,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any
 
 from patchcheck.harness import CHILD_SCRIPT, RESULT_SCHEMA, SPEC_SCHEMA
 

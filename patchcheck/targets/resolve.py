@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from patchcheck.errors import EnvironmentProblem, UsageError
 from patchcheck.model import Environment, normalize_name

@@ -5,8 +5,9 @@ tested on in-memory values; the engine builds them from ``runner.ChildResult``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from patchcheck.model import Finding, ProbeOutcome, Severity, Verdict
 from patchcheck.verdicts.codes import CODES

@@ -1,0 +1,61 @@
+"""Standard library: DNS resolution (``socket.getaddrinfo``) against a slow DNS server.
+
+What is measured: the *patched* ``socket.getaddrinfo`` (``gevent.socket.getaddrinfo``), routed
+through gevent's c-ares resolver pointed at the slow DNS fixture on 127.0.0.1:<port>. The
+default gevent resolver (``GEVENT_RESOLVER=thread``) runs the system's ``getaddrinfo`` in
+gevent's threadpool; the system resolver reads ``/etc/resolv.conf``, which cannot name a port,
+so it cannot be pointed at a loopback fixture, and patchcheck never contacts the machine's own
+nameservers. That path cooperates by construction (it *is* the threadpool remedy) and is not
+measured here. When ``socket.getaddrinfo`` is not patched (``dns=False``) or c-ares is not
+available, the probe is skipped rather than send a query off the machine.
+"""
+from __future__ import annotations
+
+from patchcheck_probe import Skip, probe
+
+_installed = {}
+
+
+def _ares_resolver(peer, wait):
+    """One c-ares resolver per child, shared by the concurrent copies, installed on the hub."""
+    key = (peer.host, int(peer.port))
+    if key in _installed:
+        return _installed[key]
+    import gevent
+
+    try:
+        from gevent.resolver.ares import Resolver
+    except Exception as exc:  # built without c-ares (some PyPy builds)
+        raise Skip("gevent's c-ares resolver is not available (%s); the system resolver "
+                   "cannot be pointed at a loopback port" % (exc,))
+    hub = gevent.get_hub()
+    options = dict(servers=[peer.host], udp_port=int(peer.port), tcp_port=int(peer.port),
+                   tries=1, timeout=max(5.0, wait * 10))
+    try:
+        resolver = Resolver(hub=hub, use_environ=False, **options)
+    except TypeError:  # gevent without use_environ
+        resolver = Resolver(hub=hub, **options)
+    hub.resolver = resolver
+    _installed[key] = resolver
+    return resolver
+
+
+@probe("stdlib.dns", distributions=["python"], services=["slow_dns"], wait=0.3)
+def stdlib_dns(ctx):
+    """socket.getaddrinfo of a unique name; the DNS server answers after ``wait``."""
+    import socket
+
+    from gevent import monkey
+
+    if not monkey.is_object_patched("socket", "getaddrinfo"):
+        raise Skip("socket.getaddrinfo is not patched (patch_all(dns=False)?): the system "
+                   "resolver would query the machine's nameservers, which patchcheck never does")
+    _ares_resolver(ctx.service("slow_dns"), ctx.wait)
+    name = ctx.unique("q").replace("_", "-") + ".patchcheck.test"
+
+    def call():
+        infos = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)
+        if not infos:
+            raise LookupError("no address for %s" % (name,))
+
+    return call

@@ -1,0 +1,184 @@
+"""End to end: ``patchcheck scan`` in a subprocess against the test packages in a real venv.
+
+Each test package gets the verdict its behaviour deserves, with the evidence that shows why.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from pc_testutil import by_name, json_report, run_patchcheck
+
+
+@pytest.fixture(scope="module")
+def scanned(target_python: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("scan")
+    req = tmp / "requirements.txt"
+    req.write_text(
+        "# the test packages, one per behaviour\n"
+        "pc_coop\npc_stale\npc_epoll\npc_hang\npc_segv\npc_native_thread\n"
+        "pc_native_io\npc_native_compute\n"
+        "not-a-real-distribution-xyz>=1.0\n"
+        "pc_coop_windows_only ; sys_platform == 'win32'\n")
+    proc = run_patchcheck("scan", str(req), "--python", target_python, "--format", "json",
+                          "--timeout", "10", "--no-probes", "--no-cache", cwd=tmp)
+    report = json_report(proc)
+    report["_exit"] = proc.returncode
+    report["_stderr"] = proc.stderr
+    return report
+
+
+def _codes(result: dict) -> set[str]:
+    return {f["code"] for f in result["findings"]}
+
+
+def test_environment_is_recorded(scanned: dict, target_python: str) -> None:
+    env = scanned["environment"]
+    assert env["gevent_version"] and env["greenlet_version"]
+    assert env["python_version"].startswith(f"{sys.version_info[0]}.{sys.version_info[1]}")
+    assert scanned["schema"] == "patchcheck.report/1"
+
+
+def test_exit_code_is_findings(scanned: dict) -> None:
+    assert scanned["_exit"] == 1, scanned["_stderr"]
+
+
+def test_marker_false_requirement_is_not_scanned(scanned: dict) -> None:
+    assert "pc-coop-windows-only" not in by_name(scanned)
+
+
+def test_cooperating_package_imports_clean(scanned: dict) -> None:
+    r = by_name(scanned)["pc-coop"]
+    # Without a probe nothing measured it: it imports fine and is untested, with no warning.
+    assert r["verdict"] == "untested"
+    assert not [f for f in r["findings"] if f["severity"] != "info"]
+
+
+def test_stale_references_are_named(scanned: dict) -> None:
+    r = by_name(scanned)["pc-stale"]
+    assert r["verdict"] == "warns"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC120"]
+    refs = {(x["holder"], x["name"], x["original"]) for x in finding["evidence"]["references"]}
+    assert ("pc_stale", "socket", "socket.socket") in refs
+    assert ("pc_stale", "sleep", "time.sleep") in refs
+    # the default argument captured at import is found too
+    assert any(x["kind"] == "default-argument" and x["original"] == "time.sleep"
+               for x in finding["evidence"]["references"])
+
+
+def test_needs_epoll_breaks(scanned: dict) -> None:
+    r = by_name(scanned)["pc-epoll"]
+    assert r["verdict"] == "breaks"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC100"]
+    assert "epoll" in finding["evidence"]["message"]
+    assert "AttributeError" in finding["evidence"]["exception"]
+
+
+def test_hang_at_import_breaks_with_stack(scanned: dict) -> None:
+    r = by_name(scanned)["pc-hang"]
+    assert r["verdict"] == "breaks"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC102"]
+    assert "pc_hang" in finding["evidence"]["stack"]  # the faulthandler dump names the file
+
+
+def test_segfault_at_import_breaks(scanned: dict) -> None:
+    r = by_name(scanned)["pc-segv"]
+    assert r["verdict"] == "breaks"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC101"]
+    assert finding["evidence"]["signal"] == "SIGSEGV"
+
+
+def test_native_thread_at_import_warns(scanned: dict) -> None:
+    r = by_name(scanned)["pc-native-thread"]
+    assert r["verdict"] == "warns"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC130"]
+    assert finding["evidence"]["native_threads"] >= 1
+
+
+def test_c_extension_doing_io_warns_with_symbols(scanned: dict) -> None:
+    r = by_name(scanned)["pc-native-io"]
+    assert r["verdict"] == "warns"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC140"]
+    text = json.dumps(finding["evidence"])
+    assert "connect" in text and "recv" in text
+
+
+def test_compute_only_extension_is_not_flagged(scanned: dict) -> None:
+    r = by_name(scanned)["pc-native-compute"]
+    assert r["verdict"] == "untested"
+    assert "PC140" not in _codes(r) and "PC141" not in _codes(r)
+
+
+def test_missing_distribution_is_not_installed(scanned: dict) -> None:
+    r = by_name(scanned)["not-a-real-distribution-xyz"]
+    assert r["verdict"] == "not-installed"
+    assert r["origin"].endswith("requirements.txt:9")
+
+
+def test_malformed_line_is_a_one_line_error(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("redis\nrequests>=>2\n")
+    proc = run_patchcheck("scan", str(req), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("patchcheck: error: ") and "requirements.txt:2" in first
+
+
+def test_missing_python_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "redis", "--python", str(tmp_path / "nope" / "python"),
+                          cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no such interpreter" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_interpreter_without_gevent_is_named(tmp_path: Path) -> None:
+    import subprocess
+
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    proc = run_patchcheck("scan", "redis", "--python", str(python), cwd=tmp_path)
+    assert proc.returncode == 3
+    assert "gevent is not installed in the target interpreter" in proc.stderr
+    assert str(python) in proc.stderr or "bare" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_requirement_strings_and_module_entry_point(target_python: str, tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "pc_coop", "pc_native_compute", "--python", target_python,
+                          "--format", "json", "--no-probes", "--no-cache", cwd=tmp_path)
+    report = json_report(proc)
+    assert {r["verdict"] for r in report["results"]} == {"untested"}
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_patch_args_are_passed_to_patch_all(target_python: str, tmp_path: Path) -> None:
+    # With select=False gevent leaves select.epoll alone, so the epoll package imports fine.
+    proc = run_patchcheck("scan", "pc_epoll", "--python", target_python, "--format", "json",
+                          "--patch", "select=false", "--no-probes", "--no-cache", cwd=tmp_path)
+    report = json_report(proc)
+    r = by_name(report)["pc-epoll"]
+    assert "PC100" not in _codes(r)
+    assert report["environment"]["patch_args"] == {"select": False}
+
+
+def test_table_output_shows_verdicts(target_python: str, tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "pc_epoll", "pc_coop", "--python", target_python,
+                          "--no-probes", "--no-cache", cwd=tmp_path,
+                          env={"CI": "true"})
+    assert proc.returncode == 1
+    assert "breaks" in proc.stdout and "untested" in proc.stdout
+    assert "\r" not in proc.stderr  # no progress display when not on a terminal / in CI
+
+
+def test_fail_on_breaks_ignores_warnings(target_python: str, tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on", "breaks",
+                          "--no-probes", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert by_name(json_report(proc))["pc-stale"]["verdict"] == "warns"
+    assert proc.returncode == 0
+    proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on", "warns",
+                          "--no-probes", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 1
