@@ -28,8 +28,9 @@ from pathlib import Path
 
 PACKAGES = Path(__file__).resolve().parent
 
-#: The test packages in this folder.
-NAMES = ("pc_native_io", "pc_native_compute")
+#: The C-extension test packages (the native-code check's); any folder here with a
+#: pyproject.toml installs the same way.
+NATIVE = ("pc_native_io", "pc_native_compute")
 
 _INFO = (
     "import json, sys, sysconfig; "

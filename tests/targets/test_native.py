@@ -1,0 +1,393 @@
+"""The native-code check (patchcheck.targets.native) on real compiled files.
+
+The C test packages are compiled once per session with the real compiler; synthetic shared
+libraries (a bundled "client library" chain) are compiled with gcc directly. Nothing is
+imported from the scanned files by the scanner itself; the venv test imports pc_native_io in a
+child interpreter only to prove the package the other tests rely on really works.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from patchcheck.model import Severity
+from patchcheck.targets import native
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ROOT / "tests" / "packages"
+
+
+def _load_build() -> ModuleType:
+    # tests/ is not necessarily a package: load the helper by path.
+    spec = importlib.util.spec_from_file_location("pc_packages_build", PACKAGES / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+
+
+@pytest.fixture(scope="session")
+def native_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both C test packages compiled and installed into one --target folder."""
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    target = tmp_path_factory.mktemp("native-site")
+    for name in build.NATIVE:
+        build.build_and_install(PACKAGES / name, sys.executable, target_dir=target)
+    return target
+
+
+def _dist_files(site: Path, name: str) -> list[str]:
+    """A distribution's files as the targets layer gets them: importlib.metadata RECORD."""
+    dists = [d for d in importlib.metadata.distributions(path=[str(site)])
+             if d.metadata["Name"] == name]
+    assert dists, f"{name} not installed in {site}"
+    return [str(f.locate()) for f in dists[0].files or ()]
+
+
+def _extension(site: Path, package: str) -> Path:
+    found = sorted((site / package).glob("*.so"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --- the two test packages ------------------------------------------------------------------
+def test_io_extension_reports_network_calls(native_site: Path) -> None:
+    report = native.scan_file(_extension(native_site, "pc_native_io"))
+
+    assert report is not None and report.error is None
+    assert report.is_extension
+    assert {"connect", "recv"} <= set(report.symbols["network"])
+    assert "dns" not in report.symbols  # numeric addresses only, by design of the package
+    assert report.calls_blocking
+
+
+def test_io_distribution_gives_one_pc140(native_site: Path) -> None:
+    reports = native.scan_distribution(_dist_files(native_site, "pc-native-io"))
+    findings = native.findings_for(reports)
+
+    assert [f.code for f in findings] == ["PC140"]
+    finding = findings[0]
+    assert finding.severity == Severity.WARNING
+    assert finding.check == "native"
+    assert "connect" in finding.summary and "pc_native_io/_io" in finding.summary
+    assert finding.evidence["file"].endswith(".so")
+    assert {"connect", "recv"} <= set(finding.evidence["symbols"]["network"])
+    assert finding.evidence["libraries"] == []
+    assert finding.hint and "probe" in finding.hint
+    # The evidence is JSON (it goes into reports and the cache as is).
+    assert type(finding).from_json(finding.to_json()) == finding
+
+
+def test_compute_extension_reports_nothing(native_site: Path) -> None:
+    report = native.scan_file(_extension(native_site, "pc_native_compute"))
+    assert report is not None and report.error is None
+    assert report.is_extension
+    assert not report.primary_symbols and not report.libraries
+    assert not report.has_findings
+
+    reports = native.scan_distribution(_dist_files(native_site, "pc-native-compute"))
+    assert reports == []
+    assert native.findings_for(reports) == []
+
+
+def test_pure_python_files_are_not_opened(native_site: Path, tmp_path: Path) -> None:
+    files = [str(p) for p in (native_site / "pc_native_io").rglob("*.py")]
+    assert files
+    assert native.scan_distribution(files + [str(tmp_path / "missing.py")]) == []
+
+
+def _slow_server(reply: bytes, delay: float) -> tuple[socket.socket, threading.Thread]:
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(100)
+                time.sleep(delay)
+                try:
+                    conn.sendall(reply)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_pc_native_io_installs_and_works_in_a_venv(tmp_path: Path) -> None:
+    """build_and_install() into ``venv --system-site-packages``; fetch() really does I/O."""
+    if shutil.which("gcc") is None and shutil.which("cc") is None:
+        pytest.skip("no C compiler")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                    str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    # --without-pip: the system pip is visible through --system-site-packages, and creating
+    # the venv is 5x faster.
+    site = build.build_and_install(PACKAGES / "pc_native_io", python)
+    assert (site / "pc_native_io").is_dir()
+    assert str(site).startswith(str(venv))
+
+    server, thread = _slow_server(b"pong", delay=0.2)
+    port = server.getsockname()[1]
+    code = (
+        "import sys, pc_native_io\n"
+        "assert pc_native_io.__file__.startswith(sys.prefix), pc_native_io.__file__\n"
+        f"print(pc_native_io.fetch('127.0.0.1', {port}, 5.0, request=b'ping'))\n"
+        "try:\n"
+        f"    pc_native_io.fetch('127.0.0.1', {port}, 0.05, request=b'ping')\n"
+        "except TimeoutError:\n"
+        "    print('timeout')\n"
+    )
+    try:
+        proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
+                              timeout=60)
+    finally:
+        server.close()
+        thread.join(5)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["b'pong'", "timeout"]
+
+
+def test_build_and_install_refuses_the_system_interpreter() -> None:
+    if sys.prefix != sys.base_prefix:
+        pytest.skip("running inside a venv")
+    with pytest.raises(build.BuildError, match="not a virtual environment"):
+        build.build_and_install(PACKAGES / "pc_native_compute", sys.executable)
+
+
+# --- a bundled client library chain, compiled here ------------------------------------------
+_NET_LIB = r"""
+#include <sys/socket.h>
+int pc_dial(int fd, const struct sockaddr *a, socklen_t n) { return connect(fd, a, n); }
+"""
+_CLIENT_LIB = r"""
+int pc_query(void) { return 42; }
+"""
+_EXT = r"""
+extern int pc_dial(void *, void *, int);
+extern int pc_query(void);
+void *PyInit_fake(void) { return (void *)(long)(pc_dial(0, 0, 0) + pc_query()); }
+"""
+_EXT2 = r"""
+extern int pc_dial(void *, void *, int);
+void *PyInit_plain(void) { return (void *)(long)pc_dial(0, 0, 0); }
+"""
+
+
+@pytest.fixture(scope="session")
+def fake_wheel(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """An auditwheel-shaped install: ext → fake.libs/libpcnet-….so (calls connect), and
+    ext → fake.libs/libpq-deadbeef.so.5 (a "client library" by name); plus an unlinked lib."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    root = tmp_path_factory.mktemp("fake-wheel")
+    libs = root / "fake.libs"
+    pkg = root / "fake"
+    libs.mkdir()
+    pkg.mkdir()
+    out = {
+        "net": libs / "libpcnet-0a1b2c3d.so.1",
+        "pq": libs / "libpq-deadbeef.so.5",
+        "loose": libs / "libpcloose-11223344.so",
+        "ext": pkg / "_fake.cpython-311-x86_64-linux-gnu.so",
+        "ext2": pkg / "_plain.cpython-311-x86_64-linux-gnu.so",
+    }
+    for key, source in (("net", _NET_LIB), ("pq", _CLIENT_LIB), ("loose", _NET_LIB)):
+        src = root / f"{key}.c"
+        src.write_text(source)
+        subprocess.run([cc, "-shared", "-fPIC", "-o", str(out[key]), str(src),
+                        f"-Wl,-soname,{out[key].name}"], check=True, timeout=120)
+    # Link against the exact file names, as auditwheel rewrites DT_NEEDED to them.
+    for key, source, linked in (("ext", _EXT, ("net", "pq")), ("ext2", _EXT2, ("net",))):
+        src = root / f"{key}.c"
+        src.write_text(source)
+        subprocess.run([cc, "-shared", "-fPIC", "-o", str(out[key]), str(src), f"-L{libs}",
+                        *(f"-l:{out[k].name}" for k in linked),
+                        "-Wl,-rpath,$ORIGIN/../fake.libs"], check=True, timeout=120)
+    return out
+
+
+def test_bundled_chain_counts_towards_the_extension(fake_wheel: dict[str, Path]) -> None:
+    files = [str(p) for k, p in fake_wheel.items() if k != "ext2"]
+    reports = native.scan_distribution(files)
+    by_path = {r.path: r for r in reports}
+
+    ext = by_path[str(fake_wheel["ext"])]
+    assert ext.is_extension
+    assert not ext.primary_symbols  # the extension itself calls no libc I/O…
+    via = {Path(v.path).name: v for v in ext.via}
+    assert set(via) == {fake_wheel["net"].name, fake_wheel["pq"].name}
+    assert via[fake_wheel["net"].name].symbols["network"] == ("connect",)
+    assert via[fake_wheel["net"].name].needed_by == str(fake_wheel["ext"])
+    assert ext.calls_blocking  # …but a library it loads does
+    assert [lib.soname for lib in ext.libraries] == [fake_wheel["pq"].name]
+
+    # Libraries reached from an extension are folded into it; an unlinked bundled library
+    # with findings (loaded by ctypes, say) is reported on its own.
+    assert str(fake_wheel["net"]) not in by_path
+    assert str(fake_wheel["pq"]) not in by_path
+    assert by_path[str(fake_wheel["loose"])].symbols["network"] == ("connect",)
+
+    findings = {f.evidence["file"]: f for f in native.findings_for(reports)}
+    f_ext = findings[str(fake_wheel["ext"])]
+    assert f_ext.code == "PC141"
+    assert "PostgreSQL" in f_ext.summary and fake_wheel["pq"].name in f_ext.summary
+    assert f_ext.evidence["symbols"]["network"] == ["connect"]
+    assert {Path(v["file"]).name for v in f_ext.evidence["via"]} == set(via)
+    assert findings[str(fake_wheel["loose"])].code == "PC140"
+
+
+def test_chain_without_client_library_is_pc140_through_bundled(
+        fake_wheel: dict[str, Path]) -> None:
+    files = [str(fake_wheel["ext2"]), str(fake_wheel["net"])]  # links no client library
+    (finding,) = native.findings_for(native.scan_distribution(files))
+    assert finding.code == "PC140"
+    assert "through bundled" in finding.summary and fake_wheel["net"].name in finding.summary
+
+
+# --- real wheels in this environment --------------------------------------------------------
+def _installed_files(name: str) -> list[str]:
+    try:
+        dist = importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip(f"{name} is not installed here (pip install {name})")
+    return [str(f.locate()) for f in dist.files or ()]
+
+
+def test_psycopg2_binary_names_bundled_libpq() -> None:
+    files = _installed_files("psycopg2-binary")
+    reports = native.scan_distribution(files)
+    findings = native.findings_for(reports)
+
+    ext = [f for f in findings if "_psycopg" in f.evidence["file"]]
+    assert len(ext) == 1, [f.summary for f in findings]
+    finding = ext[0]
+    assert finding.code == "PC141"
+    assert "libpq" in finding.summary
+    libpq = [v for v in finding.evidence["via"] if Path(v["file"]).name.startswith("libpq")]
+    assert libpq, finding.evidence["via"]
+    assert "psycopg2_binary.libs" in libpq[0]["file"]
+    assert "connect" in libpq[0]["symbols"]["network"]
+
+
+@pytest.mark.parametrize("name", ["numpy", "scipy"])
+def test_compute_wheels_with_bundled_runtimes_are_not_flagged(name: str) -> None:
+    """numpy/scipy bundle OpenBLAS (pthread_cond_wait) and libgfortran (sleep, system):
+    secondary categories, so no finding."""
+    reports = native.scan_distribution(_installed_files(name))
+    assert native.findings_for(reports) == []
+
+
+# --- bad input never raises -----------------------------------------------------------------
+@pytest.mark.parametrize("content", [
+    b"",
+    b"not a shared object at all\n",
+    b"\xcf\xfa\xed\xfe" + b"\0" * 60,  # Mach-O 64 (a macOS .so)
+    b"MZ\x90\0" + b"\0" * 60,  # PE (a Windows .pyd)
+])
+def test_non_elf_files_are_skipped(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "_mod.cpython-311-darwin.so"
+    path.write_bytes(content)
+    assert native.scan_file(path) is None
+    assert native.scan_distribution([str(path)]) == []
+
+
+def test_corrupt_elf_gives_an_error_report(tmp_path: Path, native_site: Path) -> None:
+    garbage = tmp_path / "garbage.so"
+    garbage.write_bytes(b"\x7fELF" + bytes(range(256)) * 4)
+    real = _extension(native_site, "pc_native_io").read_bytes()
+    truncated = tmp_path / "truncated.so"
+    truncated.write_bytes(real[:300])  # header intact, section headers gone
+
+    for path in (garbage, truncated):
+        report = native.scan_file(path)
+        assert report is not None, path
+        assert report.error, path
+        reports = native.scan_distribution([str(path)])
+        assert reports and reports[0].error
+        assert native.findings_for(reports) == []  # patchcheck's problem, not a verdict
+        assert native.problems_for(reports) == [f"native check: {path}: {report.error}"]
+
+
+def test_unreadable_file_gives_an_error_report(tmp_path: Path) -> None:
+    report = native.scan_file(tmp_path / "gone.so")
+    assert report is not None and report.error and "cannot read" in report.error
+
+
+# --- tables ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("connect", "connect"),
+    ("connect@GLIBC_2.2.5", "connect"),
+    ("recv@@GLIBC_2.2.5", "recv"),
+    ("__recv_chk", "recv"),
+    ("__poll_chk", "poll"),
+    ("__ppoll64_chk", "ppoll"),
+    ("__nanosleep64", "nanosleep"),
+    ("__clock_nanosleep_time64", "clock_nanosleep"),
+    ("__res_query", "res_query"),
+    ("SSL_read", "SSL_read"),
+    ("read", None),
+    ("write", None),
+    ("memcpy", None),
+    ("__memcpy_chk", None),
+    ("connector_init", None),
+])
+def test_canonical_symbol(raw: str, expected: str | None) -> None:
+    assert native.canonical_symbol(raw) == expected
+
+
+@pytest.mark.parametrize(("soname", "expected"), [
+    ("libpq.so.5", "libpq"),
+    ("libpq-a17e3caa.so.5.17", "libpq"),
+    ("libmysqlclient.so.21", "libmysqlclient"),
+    ("libmariadb.so.3", "libmariadb"),
+    ("libcurl-gnutls.so.4", "libcurl"),
+    ("libzmq-4a2b6e1c.so.5.2.5", "libzmq"),
+    ("librdkafka.so.1", "librdkafka"),
+    ("libldap-2.5.so.0", "libldap"),
+    ("libodbc.so.2", "ODBC"),
+    ("libssl.so.3", None),
+    ("libcrypto-fb8d5b21.so.3", None),
+    ("libsasl2.so.2", None),
+    ("libpqxx-7.8.so", None),
+    ("libc.so.6", None),
+])
+def test_client_library_patterns(soname: str, expected: str | None) -> None:
+    human = native._client_library(soname)
+    if expected is None:
+        assert human is None
+    else:
+        assert human is not None and expected in human
+
+
+def test_every_symbol_has_one_category() -> None:
+    seen: dict[str, str] = {}
+    for category, names in native.BLOCKING_SYMBOLS.items():
+        for name in names:
+            assert name not in seen, (name, category, seen.get(name))
+            seen[name] = category
+    assert native.PRIMARY_CATEGORIES <= set(native.BLOCKING_SYMBOLS)
+    assert not {"read", "write"} & set(seen)
+
