@@ -209,6 +209,18 @@ def _decide_lock_clauses(marker: str, chosen: dict[str, set[str]]) -> str | None
         return _TRUE if present == (op == "in") else _FALSE
 
     decided = str(Marker(_LOCK_CLAUSE.sub(decide, marker)))
+    if " or " not in decided:
+        # A plain conjunction (the usual shape): drop true clauses, any false one decides.
+        clauses = [c.strip("() ") for c in decided.split(" and ")]
+        if _FALSE in clauses:
+            return _FALSE
+        kept = [c for c in clauses if c != _TRUE]
+        if not kept:
+            return None
+        try:
+            return str(Marker(" and ".join(kept)))
+        except InvalidMarker:  # " and " inside a quoted value: keep the marker whole
+            return decided
     rest = decided.replace(_TRUE, "").replace(_FALSE, "")
     if re.fullmatch(r"[\s()]*((and|or)[\s()]*)*", rest):
         # Nothing left that depends on the interpreter: the package is always or never used.
