@@ -90,10 +90,12 @@ def _table(report: ScanReport, width: int, paint) -> list[str]:
     def cell(text: str, w: int) -> str:
         return v.shorten(text, w).ljust(w)
 
+    evidence_w = max(evidence_w, 1)  # a very narrow terminal: evidence shrinks to "…"
     lines = [
         paint(_GAP.join((cell(headers[0], name_w), cell(headers[1], ver_w),
-                         cell(headers[2], verdict_w), headers[3])), "bold"),
-        _GAP.join(("─" * name_w, "─" * ver_w, "─" * verdict_w, "─" * max(evidence_w, 0))),
+                         cell(headers[2], verdict_w), v.shorten(headers[3], evidence_w))),
+              "bold"),
+        _GAP.join(("─" * name_w, "─" * ver_w, "─" * verdict_w, "─" * evidence_w)),
     ]
     for name, version, verdict, evidence in rows:
         # Pad before painting: escape codes must not count towards the column width.
@@ -115,6 +117,10 @@ def _details(result, width: int, paint) -> list[str]:
     if result.origin:
         head += f"  ({result.origin})"
     out = [head]
+    if result.origin and len(v.display_name(result) + result.verdict.value + result.origin) + 7 > width:
+        # Too long for one line: the origin goes on its own line rather than off-screen.
+        out[0] = head[: head.rindex("  (")]
+        out.append(v.shorten_code(f"  ({result.origin})", width))
     for f in view.findings:
         tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
         # The code is painted after wrapping so the escape codes do not skew the wrap width.
@@ -129,7 +135,7 @@ def _details(result, width: int, paint) -> list[str]:
             title = f"{block.title}:"
             if block.omitted:
                 title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
-            out.append("      " + title)
+            out.extend(_wrap(title, width, "      ", "        "))
             out.extend(
                 paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
             )
@@ -239,9 +245,10 @@ class ProgressDisplay:
 
     def _columns(self) -> int:
         try:
-            return os.get_terminal_size(self._stream.fileno()).columns
+            columns = os.get_terminal_size(self._stream.fileno()).columns
         except (AttributeError, ValueError, OSError):
             return 80
+        return columns or 80  # a fresh pty (docker exec, some CI runners) reports 0
 
     def advance(self, label: str) -> None:
         """Count one more item and show ``label`` as the one being worked on."""

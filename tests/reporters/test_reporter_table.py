@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+import pty
+import re
+import threading
+
+import pytest
+
+from patchcheck.model import DistributionResult, ScanReport, Verdict
+from patchcheck.reporters.table import ProgressDisplay, render_table
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def test_table_matches_golden(sample_report, golden):
+    golden("table-100.txt", render_table(sample_report, color=False, width=100))
+
+
+def test_narrow_table_matches_golden(sample_report, golden):
+    golden("table-60.txt", render_table(sample_report, color=False, width=60))
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100, 160])
+def test_no_line_is_wider_than_the_terminal(sample_report, width):
+    text = render_table(sample_report, color=False, width=width)
+    too_wide = [line for line in text.splitlines() if len(line) > width]
+    assert too_wide == []
+
+
+def test_colour_is_only_ansi_decoration(sample_report):
+    plain = render_table(sample_report, color=False, width=100)
+    coloured = render_table(sample_report, color=True, width=100)
+    assert "\x1b[" not in plain
+    assert "\x1b[1;31mbreaks" in coloured  # breaks in bold red
+    assert "\x1b[32mcooperates" in coloured
+    # Removing the escape codes gives back the plain report exactly: colour never shifts
+    # columns or changes words.
+    assert ANSI.sub("", coloured) == plain
+
+
+def test_rows_carry_the_key_evidence(sample_report):
+    text = render_table(sample_report, color=False, width=120)
+    rows = {line.split()[0]: line for line in text.splitlines()[2:10]}
+    assert "stall 503 ms, ratio 2.9×" in rows["psycopg2-binary"]
+    assert rows["grpcio"].endswith("LoopExit")
+    assert "stale: redis.connection.socket" in rows["redis"]
+    assert "native: connect, recv, send" in rows["pyzmq"]
+    assert "needs mariadb" in rows["mysqlclient"]
+    assert re.search(r"uvloop\s+-\s+not-installed", rows["uvloop"])
+
+
+def test_details_only_for_non_clean_distributions(sample_report):
+    text = render_table(sample_report, color=False, width=200)
+    details = text.split("\nDetails\n", 1)[1]
+    heads = re.findall(r"^(\S+) \S+ — (\S+)", details, flags=re.M)
+    assert heads == [
+        ("psycopg2-binary", "blocks"),
+        ("grpcio", "breaks"),
+        ("redis", "warns"),
+        ("pyzmq", "warns"),
+        ("mysqlclient", "skipped"),
+    ]
+    assert "requests 2.32.3 —" not in details
+    # The blocking stack is cut to its innermost 8 lines.
+    assert "(last 8 of 10 lines)" in details
+    assert "pc_meter.py" in details and "greenlet.py" not in details
+    assert ("blocks (stall 503 ms, ratio 2.9×) → cooperates with "
+            "psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)") in details
+    assert "known, not measured here:" in details
+    assert "waived: psycogreen is applied in gunicorn.conf.py" in details
+
+
+def test_ends_with_summary_and_environment(sample_report):
+    lines = render_table(sample_report, color=False, width=200).splitlines()
+    assert lines[-2] == (
+        "8 distributions in 14.2 s: 1 breaks, 1 blocks, 2 warns, 1 untested, 1 skipped, "
+        "1 not-installed, 1 cooperates"
+    )
+    assert lines[-1] == "measured on CPython 3.11.2, gevent 26.9.0, greenlet 3.2.4 (linux-x86_64)"
+
+
+def test_problems_are_shown_apart_from_verdicts(sample_report):
+    report = dataclasses.replace(
+        sample_report, problems=("control.blocking measured ratio 1.0× (expected ≥ 2): "
+                                 "the machine is too loaded to trust",)
+    )
+    text = render_table(report, color=False, width=100)
+    assert "patchcheck problems (not library verdicts)" in text
+    assert "  - control.blocking measured ratio 1.0×" in text
+
+
+def test_empty_report(sample_report):
+    report = ScanReport(environment=sample_report.environment, results=())
+    text = render_table(report, color=False, width=80)
+    assert text.startswith("no distributions scanned\n")
+    assert "0 distributions" in text
+
+
+def test_odd_evidence_never_crashes(sample_report):
+    from patchcheck.model import Finding, Severity
+
+    weird = DistributionResult(
+        name="weird",
+        version="0.0.1",
+        verdict=Verdict.BREAKS,
+        origin="<command line>",
+        findings=(
+            Finding(
+                code="PC100",
+                severity=Severity.BREAKS,
+                check="import-after",
+                summary="import failed",
+                evidence={"exception": "", "traceback": "line1\n\tline2\x00", "nested": {"a": [1, float("nan")]},
+                          "stale": "not-a-list", "symbols": [], "stack": 42},
+            ),
+        ),
+    )
+    report = dataclasses.replace(sample_report, results=(weird,))
+    text = render_table(report, color=False, width=70)
+    assert "weird 0.0.1 — breaks" in text
+    assert "nested:" in text
+
+
+# --- ProgressDisplay ----------------------------------------------------------------------
+
+
+class _PtyReader:
+    """The master side of a real pseudo-terminal, drained on a thread (a full pty buffer
+    would block the writer)."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        self.stream = os.fdopen(self.slave, "w", encoding="utf-8", buffering=1)
+        self.chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.chunks.append(data)
+
+    def text(self) -> str:
+        self.stream.close()
+        self._thread.join(timeout=5)
+        os.close(self.master)
+        return b"".join(self.chunks).decode("utf-8")
+
+
+def test_progress_is_silent_when_not_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with open(tmp_path / "stderr.txt", "w", encoding="utf-8") as stream:
+        progress = ProgressDisplay(3, stream=stream, verb="scanning")
+        assert not progress.enabled
+        progress.advance("redis")
+        progress.close()
+    assert (tmp_path / "stderr.txt").read_text() == ""
+
+
+def test_progress_on_a_terminal_rewrites_one_line(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    reader = _PtyReader()
+    progress = ProgressDisplay(40, stream=reader.stream, verb="scanning")
+    assert progress.enabled
+    progress.advance("requests")
+    progress.advance("redis")
+    progress.close()
+    progress.close()  # idempotent
+    progress.advance("late")  # after close: nothing
+    out = reader.text()
+    assert "[1/40] scanning requests…" in out
+    assert "[2/40] scanning redis…" in out
+    assert "\n" not in out.replace("\r\n", "")  # never a new line, only carriage returns
+    assert out.endswith("\r\x1b[K")  # the line is erased for the report that follows
+    assert "late" not in out
+
+
+def test_progress_is_off_in_ci_even_on_a_terminal(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    reader = _PtyReader()
+    progress = ProgressDisplay(2, stream=reader.stream)
+    assert not progress.enabled
+    progress.advance("redis")
+    progress.close()
+    assert reader.text() == ""
+
+
+def test_progress_counts_every_advance_from_many_threads(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    reader = _PtyReader()
+    progress = ProgressDisplay(stream=reader.stream)  # total unknown at first
+    progress.set_total(8 * 25)
+
+    def work(n: int) -> None:
+        for i in range(25):
+            progress.advance(f"dist-{n}-{i}")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    progress.close()
+    out = reader.text()
+    counts = [int(m) for m in re.findall(r"\[(\d+)/200\]", out)]
+    # Every advance wrote exactly one whole update, in order, none lost or interleaved.
+    assert counts == list(range(1, 201))
