@@ -20,9 +20,10 @@ import ipaddress
 import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
 from patchcheck.errors import ConfigError
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 PYPROJECT = "pyproject.toml"
 STANDALONE = "patchcheck.toml"
-TABLE = ("tool", "patchcheck")
+TABLE: tuple[str, ...] = ("tool", "patchcheck")
 ENV_PREFIX = "PATCHCHECK_"
 
 #: ``gevent.monkey.patch_all()``'s keyword parameters (gevent 23.7 .. 26.x), all booleans.
@@ -84,6 +85,13 @@ SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name not in ("config
 # --- where a value came from --------------------------------------------------------------
 
 
+def _header_re(parts: tuple[str, ...], *, double: bool = False) -> re.Pattern[str]:
+    """Matches the ``[a.b]`` (or ``[[a.b]]``) header line, spaces around dots allowed."""
+    dotted = r"\s*\.\s*".join(re.escape(p) for p in parts)
+    return re.compile(rf"^\s*\[\[\s*{dotted}\s*\]\]" if double
+                      else rf"^\s*\[\s*{dotted}\s*\](?!\])")
+
+
 @dataclass(frozen=True)
 class ConfigOrigin:
     """A config file and its text, to put ``file:line`` and the table name in messages."""
@@ -105,58 +113,37 @@ class ConfigOrigin:
     def line_of(self, key: str, *, array: str | None = None, index: int = 0) -> int | None:
         """The 1-based line where ``key`` is set, searched in the text (best effort).
 
-        ``array``/``index`` look inside the index-th ``[[<table>.<array>]]`` block.
+        ``array``/``index`` look inside the index-th ``[[<table>.<array>]]`` block (``key=""``
+        gives the block's own line). None when the key cannot be found.
         """
         lines = self.text.splitlines()
-        key_re = re.compile(r"""^\s*["']?%s["']?\s*[=.]""" % re.escape(key))
-        header_re = re.compile(r"^\s*\[")
-        start = 0
         if array is not None:
-            name = ".".join((*self.table, array))
-            block_re = re.compile(r"^\s*\[\[\s*%s\s*\]\]" % re.escape(name).replace(r"\.", r"\s*\.\s*"))
-            seen = -1
-            for i, line in enumerate(lines):
-                if block_re.match(line):
-                    seen += 1
-                    if seen == index:
-                        if key == "":
-                            return i + 1
-                        for j in range(i + 1, len(lines)):
-                            if header_re.match(lines[j]):
-                                break
-                            if key_re.match(lines[j]):
-                                return j + 1
-                        return i + 1
-            # waivers = [{...}, ...] written inline: point at the array's key
-            return self.line_of(array)
-        if self.table:
-            table_re = re.compile(
-                r"^\s*\[\s*%s\s*\]" % re.escape(".".join(self.table)).replace(r"\.", r"\s*\.\s*")
-            )
-            for i, line in enumerate(lines):
-                if table_re.match(line):
-                    start = i + 1
-                    break
-            for j in range(start, len(lines)):
-                if header_re.match(lines[j]):
-                    break
-                if key_re.match(lines[j]):
-                    return j + 1
-            # [tool.patchcheck.<key>] sub-table
-            sub_re = re.compile(
-                r"^\s*\[\s*%s\s*\]"
-                % re.escape(".".join((*self.table, key))).replace(r"\.", r"\s*\.\s*")
-            )
-            for i, line in enumerate(lines):
-                if sub_re.match(line):
-                    return i + 1
-            return None
-        for j, line in enumerate(lines):
-            if header_re.match(line):
-                if re.match(r"^\s*\[\[?\s*%s\s*\]" % re.escape(key), line):
-                    return j + 1
-                continue
-            if key_re.match(line):
+            blocks = [i for i, line in enumerate(lines)
+                      if _header_re((*self.table, array), double=True).match(line)]
+            if index >= len(blocks):
+                return self.line_of(array)  # waivers = [{...}] written inline
+            start = blocks[index]
+            return (self._find_key(lines, key, start + 1) if key else None) or start + 1
+        if not self.table:
+            found = self._find_key(lines, key, 0)
+        else:
+            starts = [i for i, line in enumerate(lines) if _header_re(self.table).match(line)]
+            found = self._find_key(lines, key, starts[0] + 1) if starts else None
+        if found is None:  # a [<table>.<key>] sub-table or [[<table>.<key>]] array
+            sub = _header_re((*self.table, key))
+            sub_array = _header_re((*self.table, key), double=True)
+            found = next((i + 1 for i, line in enumerate(lines)
+                          if sub.match(line) or sub_array.match(line)), None)
+        return found
+
+    @staticmethod
+    def _find_key(lines: list[str], key: str, start: int) -> int | None:
+        """The first ``key = ...`` (or dotted ``key.x = ...``) from ``start`` to the next header."""
+        key_re = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[=.]""")
+        for j in range(start, len(lines)):
+            if lines[j].lstrip().startswith("["):
+                return None
+            if key_re.match(lines[j]):
                 return j + 1
         return None
 
@@ -514,13 +501,12 @@ def _has_table(pyproject: Path) -> bool:
 
 
 def _display(path: Path, cwd: Path) -> str:
-    try:
-        return os.path.relpath(path, cwd) if path.is_relative_to(cwd) else str(path)
-    except AttributeError:  # pragma: no cover - Python 3.8 has no is_relative_to
-        return str(path)
+    return os.path.relpath(path, cwd) if path.is_relative_to(cwd) else str(path)
 
 
-def read_config(path: Path, table: tuple[str, ...], cwd: Path) -> tuple[dict[str, Any], ConfigOrigin]:
+def read_config(
+    path: Path, table: tuple[str, ...], cwd: Path
+) -> tuple[dict[str, Any], ConfigOrigin]:
     """Parse ``path`` and return the settings table (raw TOML values) and its origin."""
     shown = _display(path, cwd)
     try:
@@ -562,7 +548,9 @@ def _toml_message(shown: str, message: str) -> str:
     return f"{shown}: invalid TOML: {message}"
 
 
-def settings_from_table(raw: Mapping[str, Any], origin: ConfigOrigin) -> tuple[dict[str, Any], dict[str, str]]:
+def settings_from_table(
+    raw: Mapping[str, Any], origin: ConfigOrigin
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validate a config table: returns (setting name -> value, setting name -> file:line)."""
     from patchcheck.verdicts.waivers import parse_waivers
 
@@ -692,7 +680,8 @@ def load_settings(
     if found is not None:
         config_file, table = found
         raw, origin = read_config(config_file, table, cwd)
-        if not table and set(raw) == {"tool"} and isinstance(raw["tool"], dict) and "patchcheck" in raw["tool"]:
+        tool = raw.get("tool")
+        if not table and set(raw) == {"tool"} and isinstance(tool, dict) and "patchcheck" in tool:
             # --config ci.toml written in pyproject style
             raw, origin = read_config(config_file, TABLE, cwd)
         file_values, file_where = settings_from_table(raw, origin)

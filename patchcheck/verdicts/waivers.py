@@ -17,8 +17,9 @@ Pure: no I/O.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 from patchcheck.errors import ConfigError
 from patchcheck.model import DistributionResult, Finding, ScanReport, normalize_name

@@ -38,7 +38,9 @@ def f(code: str, severity: Severity, waived: str | None = None) -> Finding:
     return Finding(code=code, severity=severity, check="c", summary=code, waived=waived)
 
 
-def res(name: str, verdict: Verdict, *findings: Finding, version: str = "1.0") -> DistributionResult:
+def res(
+    name: str, verdict: Verdict, *findings: Finding, version: str = "1.0"
+) -> DistributionResult:
     return DistributionResult(name=name, verdict=verdict, version=version, findings=findings)
 
 

@@ -12,7 +12,9 @@ ENV = Environment("/usr/bin/python3", "3.11.7", "CPython", "linux", "26.9.0", "3
 
 
 def report(*verdicts: Verdict, problems: tuple[str, ...] = ()) -> ScanReport:
-    results = tuple(DistributionResult(name=f"d{i}-{v.value}", verdict=v) for i, v in enumerate(verdicts))
+    results = tuple(
+        DistributionResult(name=f"d{i}-{v.value}", verdict=v) for i, v in enumerate(verdicts)
+    )
     return ScanReport(environment=ENV, results=results, problems=problems)
 
 

@@ -193,7 +193,9 @@ def test_first_matching_waiver_gives_the_reason() -> None:
     r = report(result("a", Verdict.WARNS, finding("PC130", Severity.WARNING)))
     new, notes = apply_waivers(r, [Waiver("a", "first", ("PC130",)), Waiver("a", "second")], TODAY)
     assert new.results[0].findings[0].waived == "first"
-    assert notes == ["waiver for a matched no finding; remove it if the problem is fixed [<waiver>]"]
+    assert notes == [
+        "waiver for a matched no finding; remove it if the problem is fixed [<waiver>]"
+    ]
 
 
 def test_expired_waiver_stops_waiving_and_leaves_a_note() -> None:
@@ -236,7 +238,8 @@ def test_effective_verdict_keeps_verdicts_not_from_findings() -> None:
 def test_effective_verdict_agrees_with_fold() -> None:
     fold = pytest.importorskip("patchcheck.verdicts.fold")
     cases = [
-        ([finding("PC200", Severity.BLOCKS), finding("PC140", Severity.WARNING)], [probe("blocks")]),
+        ([finding("PC200", Severity.BLOCKS), finding("PC140", Severity.WARNING)],
+         [probe("blocks")]),
         ([finding("PC100", Severity.BREAKS)], []),
         ([finding("PC130", Severity.WARNING)], [probe("cooperates")]),
         ([finding("PC204", Severity.INFO)], [probe("cooperates")]),
