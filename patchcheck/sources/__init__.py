@@ -52,12 +52,13 @@ _UNSUPPORTED = {
 }
 
 
-def source_kind(path: str) -> str:
+def source_kind(path: str, display: str | None = None) -> str:
     """Which parser reads the existing file ``path``: "pyproject", "pylock", "uv-lock" or
-    "requirements"."""
+    "requirements". ``display`` names the file in messages (default ``path``)."""
+    display = display or path
     name = os.path.basename(path).lower()
     if name in _UNSUPPORTED:
-        raise SourceError(f"{path}: {os.path.basename(path)} is not a supported input",
+        raise SourceError(f"{display}: {os.path.basename(path)} is not a supported input",
                           hint=_UNSUPPORTED[name])
     if name == "pyproject.toml":
         return "pyproject"
@@ -67,12 +68,12 @@ def source_kind(path: str) -> str:
         return "uv-lock"
     if name.endswith(".toml"):
         # Another name: tell a lock from a project by its keys (PEP 751 / PEP 621 / PEP 735).
-        data = load_toml(path, path)
+        data = load_toml(path, display)
         if "lock-version" in data:
             return "pylock"
         if "project" in data or "dependency-groups" in data:
             return "pyproject"
-        raise SourceError(f"{path}: neither a pyproject.toml nor a pylock.toml",
+        raise SourceError(f"{display}: neither a pyproject.toml nor a pylock.toml",
                           hint="name a pyproject.toml, pylock.toml, uv.lock or requirements file")
     return "requirements"
 
@@ -143,7 +144,7 @@ def load_sources(
 
 def _load_file(path: str, display: str, *, groups: Selection, extras: Selection,
                environ: Mapping[str, str] | None) -> ParsedSource:
-    kind = source_kind(path)
+    kind = source_kind(path, display)
     if kind == "pyproject":
         return parse_pyproject(path, groups=groups, extras=extras, display=display)
     if kind == "pylock":
