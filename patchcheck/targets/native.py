@@ -303,7 +303,7 @@ def _scan_elf(path: str, stream: Any) -> NativeFileReport:
     elf = ELFFile(stream)
     needed: list[str] = []
     soname: str | None = None
-    dynamic = elf.get_section_by_name(".dynamic")
+    dynamic = elf.get_section_by_name(".dynamic") or _dynamic_segment(elf)
     if dynamic is not None and hasattr(dynamic, "iter_tags"):
         for tag in dynamic.iter_tags():
             if tag.entry.d_tag == "DT_NEEDED":
@@ -355,12 +355,13 @@ def _dynamic_symbols(elf: Any) -> Iterator[tuple[str, bool, int]]:
     """
     section = elf.get_section_by_name(".dynsym")
     if section is None:
-        # No section headers (rare, sstrip'ed): fall back to the dynamic segment, slowly.
-        for segment in elf.iter_segments():
-            if segment.header.p_type == "PT_DYNAMIC" and hasattr(segment, "iter_symbols"):
-                for sym in segment.iter_symbols():
-                    yield (sym.name, sym.entry.st_shndx != "SHN_UNDEF",
-                           _binding_number(sym.entry.st_info.bind))
+        # No section headers (rare: sstrip'ed): the loader's view, the dynamic segment.
+        # pyelftools' Symbol objects are slow, but this path almost never runs.
+        segment = _dynamic_segment(elf)
+        if segment is not None and hasattr(segment, "iter_symbols"):
+            for sym in segment.iter_symbols():
+                yield (sym.name, sym.entry.st_shndx != "SHN_UNDEF",
+                       _binding_number(sym.entry.st_info.bind))
         return
     strtab = elf.get_section(section.header.sh_link).data()
     data = section.data()
@@ -380,6 +381,13 @@ def _dynamic_symbols(elf: Any) -> Iterator[tuple[str, bool, int]]:
         end = strtab.find(b"\0", offset)
         name = strtab[offset:end if end >= 0 else None].decode("ascii", "replace")
         yield name, entry[shndx_i] != _SHN_UNDEF, entry[info_i] >> 4
+
+
+def _dynamic_segment(elf: Any) -> Any:
+    for segment in elf.iter_segments():
+        if segment.header.p_type == "PT_DYNAMIC":
+            return segment
+    return None
 
 
 def _binding_number(bind: str) -> int:

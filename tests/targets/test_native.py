@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -334,6 +335,43 @@ def test_corrupt_elf_gives_an_error_report(tmp_path: Path, native_site: Path) ->
 def test_unreadable_file_gives_an_error_report(tmp_path: Path) -> None:
     report = native.scan_file(tmp_path / "gone.so")
     assert report is not None and report.error and "cannot read" in report.error
+
+
+def test_no_section_headers_falls_back_to_the_dynamic_segment(
+        tmp_path: Path, native_site: Path) -> None:
+    """sstrip'ed files have no section headers; the loader (and we) use PT_DYNAMIC."""
+    data = bytearray(_extension(native_site, "pc_native_io").read_bytes())
+    if data[4:6] != b"\x02\x01":
+        pytest.skip("this test edits a 64-bit little-endian ELF header")
+    struct.pack_into("<Q", data, 0x28, 0)  # e_shoff
+    struct.pack_into("<HHH", data, 0x3A, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
+    stripped = tmp_path / "_io.so"
+    stripped.write_bytes(bytes(data))
+
+    report = native.scan_file(stripped)
+    assert report is not None and report.error is None
+    assert report.is_extension
+    assert {"connect", "recv"} <= set(report.symbols["network"])
+    assert "libc.so.6" in report.needed
+
+
+def test_32_bit_elf(tmp_path: Path) -> None:
+    """The .dynsym entry layout differs for ELFCLASS32; build one with gcc -m32 and ld."""
+    src = tmp_path / "t32.c"
+    src.write_text("extern int connect(int, void *, int);\n"
+                   "int PyInit_t32(int a, void *b, int c) { return connect(a, b, c); }\n")
+    obj, lib = tmp_path / "t32.o", tmp_path / "t32.so"
+    try:
+        subprocess.run(["gcc", "-m32", "-fPIC", "-c", "-o", str(obj), str(src)],
+                       check=True, capture_output=True, timeout=60)
+        subprocess.run(["ld", "-m", "elf_i386", "-shared", "-o", str(lib), str(obj)],
+                       check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no 32-bit toolchain (gcc -m32, ld -m elf_i386)")
+    report = native.scan_file(lib)
+    assert report is not None and report.error is None
+    assert report.is_extension
+    assert report.symbols == {"network": ("connect",)}
 
 
 # --- tables ---------------------------------------------------------------------------------
