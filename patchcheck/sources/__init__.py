@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from patchcheck.errors import SourceError
 from patchcheck.sources.base import (

@@ -11,15 +11,15 @@ import codecs
 import os
 import re
 import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Union
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement as PackagingRequirement
 
 from patchcheck.errors import SourceError
 from patchcheck.model import Requirement
-
 
 #: Select every extra or every dependency group.
 ALL = "all"

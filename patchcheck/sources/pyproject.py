@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from packaging.requirements import InvalidRequirement
 from packaging.requirements import Requirement as PackagingRequirement
@@ -28,6 +29,7 @@ from patchcheck.sources.base import (
     load_toml,
     read_text,
 )
+
 
 def parse_pyproject(
     path: str | os.PathLike[str],

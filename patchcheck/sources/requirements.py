@@ -14,8 +14,8 @@ import re
 import shlex
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Iterator, Mapping
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement
@@ -266,9 +266,10 @@ def _parse_options(text: str, origin: str, line: str) -> list[tuple[_Option, str
             if eq:
                 value = inline
         elif token.startswith("-") and len(token) >= 2:
-            option = _BY_SHORT.get(token[:2])
-            if option is None:
+            short = _BY_SHORT.get(token[:2])
+            if short is None:
                 raise _unknown_option(token[:2], origin, line)
+            option = short
             if len(token) > 2:
                 value = token[2:].lstrip("=")
         else:

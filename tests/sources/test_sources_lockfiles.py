@@ -27,7 +27,7 @@ dependencies = [
     { name = "greenlet", marker = "platform_python_implementation == 'CPython'" },
     { name = "zope-event" },
 ]
-sdist = { url = "https://files.pythonhosted.org/packages/gevent-24.11.1.tar.gz", hash = "sha256:00", size = 5971686 }
+sdist = { url = "https://files.example/gevent-24.11.1.tar.gz", hash = "sha256:00", size = 59 }
 
 [[package]]
 name = "numpy"
@@ -135,7 +135,7 @@ name = 'gevent'
 version = '24.11.1'
 index = 'https://pypi.org/simple'
 wheels = [
-  {name = 'gevent-24.11.1-cp311-cp311-manylinux_2_28_x86_64.whl', upload-time = 2024-11-11T00:00:00Z, url = 'https://files.pythonhosted.org/gevent.whl', size = 1, hashes = {sha256 = '00'}},
+  {name = 'gevent-24.11.1-cp311-cp311-linux_x86_64.whl', size = 1, hashes = {sha256 = '00'}},
 ]
 
 [[packages]]
