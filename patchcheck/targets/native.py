@@ -156,6 +156,8 @@ CLIENT_LIBRARIES: Mapping[str, str] = {
     r"librdkafka(?:\+\+)?": "Kafka client (librdkafka)",
     r"libmemcached": "memcached client (libmemcached)",
     r"libgrpc(?:\+\+)?(?:_unsecure)?": "gRPC core (libgrpc)",
+    # c-ares is non-blocking by design, but its sockets are polled by whoever embeds it,
+    # not by gevent's hub (gevent's own resolver compiles it in statically instead).
     r"libcares": "DNS resolver (c-ares)",
     r"libldap(?:_r)?": "LDAP client (libldap)",
     r"libodbc|libiodbc": "ODBC driver manager (drivers do network I/O)",
