@@ -114,7 +114,7 @@ def test_compute_only_extension_is_not_flagged(scanned: dict) -> None:
 def test_missing_distribution_is_not_installed(scanned: dict) -> None:
     r = by_name(scanned)["not-a-real-distribution-xyz"]
     assert r["verdict"] == "not-installed"
-    assert r["origin"].endswith("requirements.txt:9")
+    assert r["origin"].endswith("requirements.txt:10")  # line 1 is a comment
 
 
 def test_malformed_line_is_a_one_line_error(tmp_path: Path) -> None:

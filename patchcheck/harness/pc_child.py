@@ -3,11 +3,17 @@
 Usage: ``python pc_child.py SPEC.json RESULT.json``. Standard library only at import time:
 gevent is imported by the task, at the moment the task chooses (import order is the point).
 """
+import _thread
 import faulthandler
 import json
 import os
 import sys
+import time
 import traceback
+
+# Captured before any task can monkey-patch: the watchdog below must be a real OS thread.
+_start_native_thread = _thread.start_new_thread
+_native_sleep = time.sleep
 
 RESULT_SCHEMA = "patchcheck.child/1"
 SPEC_SCHEMA = "patchcheck.child-spec/1"
@@ -30,7 +36,31 @@ def _arm_stack_dumps(spec):
     after = spec.get("stack_dump_after")
     if after:
         faulthandler.dump_traceback_later(float(after), repeat=False, file=handle, exit=False)
+        # faulthandler sees OS threads only; a hang inside gevent shows just the hub. Shortly
+        # before the deadline, a native thread also writes every greenlet's stack (if the GIL
+        # is free: a C call holding it leaves only faulthandler's dump, which still works).
+        _start_native_thread(_greenlet_watchdog, (stack_file + ".greenlets", max(0.05, float(after) - 0.3)))
     return handle
+
+
+def _greenlet_watchdog(path, delay):
+    _native_sleep(delay)
+    if "greenlet" not in sys.modules:
+        return
+    try:
+        import gc
+
+        import greenlet
+
+        chunks = []
+        for obj in gc.get_objects():
+            if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+                stack = "".join(traceback.format_stack(obj.gr_frame))
+                chunks.append("Greenlet %r (most recent call last):\n%s" % (obj, stack))
+        with open(path, "w") as f:
+            f.write("\n".join(chunks))
+    except Exception:
+        pass
 
 
 def _dispatch(spec):

@@ -196,6 +196,10 @@ def run_child(
         returncode = proc.returncode
         sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
         stack = _read_text(stack_path)
+        greenlets = _read_text(Path(str(stack_path) + ".greenlets"))
+        if greenlets:
+            # Greenlet stacks first: under gevent the OS thread's stack is just the hub.
+            stack = (greenlets + "\n" + stack).strip()
         result, problem = _read_result(result_path)
         if timed_out:
             problem = f"timed out after {timeout:g} s"
@@ -225,7 +229,7 @@ def _signame(sig: int) -> str:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text("utf-8", "replace")[-TAIL_BYTES:]
+        return path.read_text("utf-8", "replace")[:TAIL_BYTES]
     except OSError:
         return ""
 

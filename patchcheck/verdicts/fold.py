@@ -56,7 +56,7 @@ def _ended_badly(check: str, out: CheckOutcome, what: str) -> list[Finding]:
     """Findings for a child that produced no data: hang, crash, exit."""
     evidence: dict[str, Any] = {"duration_s": round(out.duration_s, 2)}
     if out.stack_dump.strip():
-        evidence["stack"] = _tail(out.stack_dump, 40)
+        evidence["stack"] = "\n".join(out.stack_dump.strip().splitlines()[:60])
     if out.stderr_tail.strip():
         evidence["stderr"] = _tail(out.stderr_tail)
     if out.stdout_tail.strip():
