@@ -74,11 +74,6 @@ REQUIREMENT_HINT = (
 
 # --- markers -------------------------------------------------------------------------------
 
-# PEP 751 lock files may use these two set-valued marker variables (``"dev" in
-# dependency_groups``); packaging only accepts them in its "lock_file" evaluation context.
-_LOCK_VARIABLES = re.compile(r"\b(extras|dependency_groups)\b")
-
-
 def evaluate_marker(req: Requirement, env: Mapping[str, Any]) -> bool:
     """True when ``req`` applies to the interpreter described by ``env``.
 
@@ -96,13 +91,10 @@ def evaluate_marker(req: Requirement, env: Mapping[str, Any]) -> bool:
             f"{req.origin}: invalid environment marker {req.marker!r}: {first_line(exc)}",
             hint=REQUIREMENT_HINT,
         ) from exc
-    environment: dict[str, Any] = dict(env)
+    # pylock.toml's "extras"/"dependency_groups" clauses were decided by parse_pylock, so a
+    # plain PEP 508 environment is enough here.
     try:
-        if _LOCK_VARIABLES.search(req.marker):
-            environment.setdefault("extras", frozenset())
-            environment.setdefault("dependency_groups", frozenset())
-            return bool(marker.evaluate(environment, context="lock_file"))
-        return bool(marker.evaluate(environment))
+        return bool(marker.evaluate(dict(env)))
     except (UndefinedComparison, UndefinedEnvironmentName) as exc:
         raise SourceError(
             f"{req.origin}: cannot evaluate marker {req.marker!r} for the target: {exc}",

@@ -121,7 +121,11 @@ def _valid_marker(text: str, origin: str, hint: str) -> str:
 # --- pylock.toml (PEP 751) -----------------------------------------------------------------
 
 # PEP 751 markers may test what the installer was asked for: '"dev" in dependency_groups'.
-_LOCK_CLAUSE = re.compile(r'"([^"]*)" (not in|in) (extras|dependency_groups)')
+# Decided on the raw text, before packaging parses it: packaging < 25 rejects these names.
+_LOCK_CLAUSE = re.compile(
+    r"""(?P<q>['"])(?P<value>[^'"]*)(?P=q)\s+(?P<op>not\s+in|in)\s+"""
+    r"""(?P<var>extras|dependency_groups)\b"""
+)
 _TRUE, _FALSE = 'python_full_version >= "0"', 'python_full_version < "0"'
 
 
@@ -173,9 +177,10 @@ def parse_pylock(
             if not isinstance(marker, str):
                 raise SourceError(f"{origin}: marker must be a string, got {marker!r}",
                                   hint=_PYLOCK_HINT)
-            marker = _decide_lock_clauses(_valid_marker(marker, origin, _PYLOCK_HINT), chosen)
-            if marker == _FALSE:
+            decided = _decide_lock_clauses(marker, chosen)
+            if decided == _FALSE:
                 continue  # not installed with the chosen extras/groups
+            marker = _valid_marker(decided, origin, _PYLOCK_HINT) if decided else None
         out.add(_pinned(package, origin=origin, hint=_PYLOCK_HINT,
                         marker=marker, notes=out.notes))
     return out.result()
@@ -205,11 +210,13 @@ def _decide_lock_clauses(marker: str, chosen: dict[str, set[str]]) -> str | None
         return marker
 
     def decide(match: re.Match[str]) -> str:
-        value, op, variable = match.groups()
-        present = value in chosen[variable]
-        return _TRUE if present == (op == "in") else _FALSE
+        present = match.group("value") in chosen[match.group("var")]
+        return _TRUE if present == (match.group("op") == "in") else _FALSE
 
-    decided = str(Marker(_LOCK_CLAUSE.sub(decide, marker)))
+    try:
+        decided = str(Marker(_LOCK_CLAUSE.sub(decide, marker)))
+    except InvalidMarker:
+        return marker  # reported with the package's line by the caller
     if " or " not in decided:
         # A plain conjunction (the usual shape): drop true clauses, any false one decides.
         clauses = [c.strip("() ") for c in decided.split(" and ")]

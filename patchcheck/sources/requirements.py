@@ -338,8 +338,10 @@ def parse_one(
     folder without a ``pyproject.toml`` name) is reported in ``notes``, not as an error:
     the rest of the file is still worth scanning.
     """
+    # Only the part before a marker decides: a marker value may contain "/".
+    head = text.split(";", 1)[0].strip()
     if editable or _looks_like_url(text) or (
-        _looks_like_path(text) and not _is_pep508_with_url(text)
+        _looks_like_path(head) and not _is_pep508_with_url(text)
     ):
         return _parse_unnamed(text, origin=origin, line=line, base_dir=base_dir,
                               editable=editable, notes=notes)

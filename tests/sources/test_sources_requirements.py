@@ -68,6 +68,12 @@ def test_comments_only_at_line_start_or_after_whitespace(tmp_path: Path) -> None
     assert reqs["foo"].url == "https://example.com/foo-1.0.tar.gz#sha256=abc"
 
 
+def test_a_slash_in_a_marker_does_not_make_a_path(tmp_path: Path) -> None:
+    source = parse(tmp_path, 'redis; platform_version == "a/b"\n./x-1.0.tar.gz; os_name == "nt"\n')
+    assert [(r.name, r.marker) for r in source.requirements] == [
+        ("redis", 'platform_version == "a/b"'), ("x", 'os_name == "nt"')]
+
+
 def test_hash_glued_to_a_name_is_not_a_comment(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         parse(tmp_path, "redis#5\n")
