@@ -58,10 +58,13 @@ def build_and_install(pkg_dir: str | os.PathLike[str], python: str | os.PathLike
     install into the shared system site-packages.
     """
     pkg = Path(pkg_dir).resolve()
+    # Absolute, but not resolved: a venv's bin/python is a symlink to the base interpreter,
+    # and following it would install into the base environment.
+    python = os.path.abspath(os.fspath(python))
     if not (pkg / "pyproject.toml").exists() and not (pkg / "setup.py").exists():
         raise BuildError(f"{pkg} is not a package source tree (no pyproject.toml/setup.py)")
     info = json.loads(subprocess.run(
-        [os.fspath(python), "-c", _INFO], check=True, capture_output=True, text=True,
+        [python, "-c", _INFO], check=True, capture_output=True, text=True,
         timeout=60,
     ).stdout)
     if target_dir is None and not info["venv"] and not allow_system:
@@ -73,7 +76,7 @@ def build_and_install(pkg_dir: str | os.PathLike[str], python: str | os.PathLike
         src = Path(tmp) / pkg.name
         shutil.copytree(pkg, src, ignore=shutil.ignore_patterns(
             "build", "*.egg-info", "__pycache__", "*.so", "*.o"))
-        cmd = [os.fspath(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+        cmd = [python, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
                "--no-index", "--no-cache-dir", "--disable-pip-version-check", "--no-input",
                "--force-reinstall", "-q"]
         if target_dir is not None:

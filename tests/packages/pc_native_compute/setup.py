@@ -1,5 +1,12 @@
-# The extension is declared here because setuptools' pyproject.toml has no stable table for
-# ext_modules; metadata lives in pyproject.toml.
+# All metadata here, not in pyproject.toml: setuptools releases older than 61 ignore
+# [project], and the C extension needs setup() anyway.
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("pc_native_compute._compute", ["pc_native_compute/_compute.c"])])
+setup(
+    name="pc-native-compute",
+    version="1.0",
+    description="patchcheck test package: a C extension that only computes (must not be flagged).",
+    packages=["pc_native_compute"],
+    ext_modules=[Extension("pc_native_compute._compute", ["pc_native_compute/_compute.c"])],
+    python_requires=">=3.8",
+)
