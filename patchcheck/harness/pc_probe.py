@@ -28,7 +28,10 @@ import sys
 import tempfile
 from typing import Any, Callable, Dict, Mapping, Optional
 
-import pc_meter
+if __package__:  # the tool process imports this as patchcheck.harness.pc_probe (CONTROLS)
+    from . import pc_meter
+else:  # the child: the harness folder is sys.path[0]
+    import pc_meter
 
 THREADPOOL_FUNCTION = "<threadpool>"
 

@@ -1,0 +1,93 @@
+"""The meter's pure parts: classification thresholds, gap arithmetic, the probe decorator."""
+from __future__ import annotations
+
+import pytest
+
+from patchcheck.harness import pc_meter
+from patchcheck.harness import patchcheck_probe as api
+from patchcheck.model import Measurement
+
+
+def test_blocks_threshold_is_halfway_between_1_and_k():
+    assert pc_meter.blocks_threshold(3) == 2.0
+    assert pc_meter.blocks_threshold(4) == 2.5
+
+
+@pytest.mark.parametrize(
+    "k, per_call, elapsed, gap, cpu, expected",
+    [
+        (3, 0.30, 0.31, 0.004, 0.01, "cooperates"),  # overlapping calls
+        (3, 0.30, 0.90, 0.90, 0.02, "blocks"),  # one after the other, hub stalled
+        (3, 0.30, 0.90, 0.90, 0.85, "cpu-bound"),  # stalled while burning CPU
+        (3, 0.30, 0.90, 0.006, 0.02, "cooperates"),  # serialised by a cooperative lock
+        (3, 0.30, 0.45, 0.40, 0.02, "cooperates"),  # a descheduled process, calls overlapped
+        (1, 0.30, 0.30, 0.30, 0.01, "blocks"),  # K=1: the gap decides
+        (1, 0.30, 0.30, 0.005, 0.01, "cooperates"),
+        (3, 0.01, 0.03, 0.02, 0.0, "cooperates"),  # tiny calls: gaps under 25 ms never block
+    ],
+)
+def test_classify(k, per_call, elapsed, gap, cpu, expected):
+    assert pc_meter.classify(concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
+                             max_gap_s=gap, cpu_s=cpu) == expected
+
+
+def test_result_dict_is_measurement_shape():
+    d = pc_meter.result_dict("blocks", wait_s=0.3, concurrency=3, elapsed_s=0.9, ratio=3.0,
+                             max_gap_s=0.9, cpu_s=0.01, stack=["x"], remedy="r")
+    assert Measurement.from_json(d).to_json() == d
+
+
+def test_heartbeat_gap_is_clipped_to_the_window():
+    hb = pc_meter._Heartbeat()
+    hb.beats = [0.0, 0.002, 0.004, 0.5, 0.502]
+    assert hb.max_gap(0.003, 0.503) == pytest.approx(0.496)
+    assert hb.max_gap(0.1, 0.2) == pytest.approx(0.1)  # no beat inside: the whole window
+
+
+def test_trim_frames_starts_at_the_probe_call():
+    frames = ['  File "/x/pc_meter.py", line 1, in worker\n    call()\n',
+              '  File "/lib/mylib.py", line 9, in get\n    sock.recv(1)\n']
+    assert pc_meter._trim_frames(frames) == frames[1:]
+
+
+def test_probe_decorator_records_metadata_only():
+    def _fix():
+        pass
+
+    @api.probe(distributions=["my-lib"], services=["slow_tcp"], wait=0.2,
+               remedies={"my fix": _fix})
+    def my_lib_get(ctx):
+        """Gets a key."""
+        raise AssertionError("never called by the decorator")
+
+    info = getattr(my_lib_get, api.PROBE_ATTR)
+    assert info.name == "my-lib.get"
+    assert info.distributions == ("my-lib",)
+    assert info.services == ("slow_tcp",)
+    assert info.wait == 0.2 and info.concurrency == 3
+    assert info.remedies == (("my fix", _fix),)
+    assert info.description == "Gets a key."
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"distributions": []},
+    {"distributions": ["x"], "wait": 0},
+    {"distributions": ["x"], "concurrency": 0},
+    {"distributions": ["x"], "import_order": "sideways"},
+    {"distributions": ["x"], "remedies": {"r": "not callable"}},
+])
+def test_probe_decorator_rejects_bad_metadata(kwargs):
+    with pytest.raises(ValueError):
+        api.probe(**kwargs)
+
+
+def test_context_service_and_unique(tmp_path):
+    ctx = api.Context({"slow_tcp": {"host": "127.0.0.1", "port": 5, "url": None,
+                                    "framing": "chunk"}}, 0.3, str(tmp_path), index=1)
+    svc = ctx.service("slow_tcp")
+    assert (svc.host, svc.port, svc.framing, svc.name) == ("127.0.0.1", 5, "chunk", "slow_tcp")
+    with pytest.raises(AttributeError, match="has no field 'user'"):
+        svc.user  # noqa: B018
+    with pytest.raises(LookupError, match="not started"):
+        ctx.service("redis")
+    assert ctx.unique("k") != ctx.unique("k")
