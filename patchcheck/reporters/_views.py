@@ -4,28 +4,31 @@ Each reporter decides *layout* (columns, Markdown, XML); what a finding's eviden
 words is decided here once, so the terminal, the PR comment and the CI annotation agree.
 
 Evidence keys this module recognises (a finding's ``evidence`` is free-form JSON; these keys
-get dedicated wording, any other key is shown as ``key: value``):
+get dedicated wording, any other key is shown as ``key: value``). They follow what
+``patchcheck.verdicts.fold`` and ``patchcheck.targets.native`` write:
 
-=================  =====================================================================
-``max_gap_ms``     largest heartbeat gap (the hub stall), with ``ratio``, ``cpu_ms``,
-                   ``wait_ms``, ``concurrency``, ``elapsed_ms`` (used when no probe
-                   outcome is linked to the finding)
-``stack``          blocking stack (list of lines or one string); the last lines are shown
-``exception``      ``"Type: message"``; ``exception_type`` alone also works
-``traceback``      list of lines or one string; the last lines are shown
-``stale``          stale references: strings ``"redis.connection.socket"`` or objects
-                   ``{"module": ..., "name": ..., "original": ...}``
-``symbols``        libc calls an extension module imports (``connect``, ``recv``…)
-``libraries``      client libraries an extension module links (``libpq.so.5``…)
-``extension``      the extension module file
-``threads``        native threads started at import (names)
-``warnings``       warning texts (``warning`` for one)
-``service``        the missing service (skipped), with ``install_hint``
-``stderr_tail``    the child's last stderr lines (crash, hang)
-=================  =====================================================================
+====================  ===============================================================
+probe measurement     ``outcome``, ``max_gap_ms``, ``ratio``, ``cpu_ms``, ``wait_ms``,
+                      ``concurrency``, ``elapsed_ms``, ``stack``, ``error``, ``remedy``,
+                      ``remedies``, ``probe`` (a ``probe:<name>`` finding carries its
+                      ``Measurement.to_json()``; ``result.probes`` wins when present)
+``exception``         exception type (or ``"Type: message"``), with ``message``
+``traceback``         list of lines or one string; the last lines are shown
+``stack``             a stack (monitor report or faulthandler dump); last lines shown
+``stderr``/``stdout``  the child's output tails (crash, hang)
+``references``        stale references: ``{"holder", "name", "original"}`` objects or
+                      ``"module.name"`` strings (``stale`` is accepted too)
+``symbols``           libc calls of an extension: ``{category: [names]}`` or a list
+``libraries``         client libraries it links: ``{"name", "soname"}`` objects or names
+``file``/``via``      the shared object, and bundled libraries it loads
+``native_threads``    how many native threads an import started (``python_threads``)
+``warnings``          ``{"category", "message"}`` objects or strings
+``signal``            the signal that killed the child; ``duration_s`` how long it ran
+``service``           the missing service (skipped), with ``install_hint``
+====================  ===============================================================
 
-A finding whose ``check`` is ``probe:<name>`` is linked to the ``ProbeOutcome`` of that name,
-whose measurement is shown instead of the ``max_gap_ms``… keys.
+A finding whose ``check`` is ``probe:<name>`` is linked to the ``ProbeOutcome`` of that name;
+its measurement is shown as one sentence and its remedies under "remedies measured".
 """
 from __future__ import annotations
 
@@ -60,12 +63,17 @@ VERDICTS_WORST_FIRST: tuple[Verdict, ...] = (
 #: How many lines of a stack or traceback reporters show (the innermost ones).
 STACK_LINES = 8
 
-_HANDLED_KEYS = frozenset(
+#: Keys of a probe finding's evidence that repeat its Measurement (shown as one sentence).
+_MEASUREMENT_KEYS = frozenset(
+    {"outcome", "wait_ms", "concurrency", "elapsed_ms", "ratio", "max_gap_ms", "cpu_ms",
+     "stack", "error", "remedy", "remedies", "probe"}
+)
+_HANDLED_KEYS = _MEASUREMENT_KEYS | frozenset(
     {
-        "max_gap_ms", "ratio", "cpu_ms", "wait_ms", "concurrency", "elapsed_ms", "stack",
-        "exception", "exception_type", "traceback", "stale", "symbols", "libraries",
-        "extension", "threads", "warnings", "warning", "service", "install_hint",
-        "stderr_tail",
+        "exception", "exception_type", "message", "traceback", "stale", "references",
+        "symbols", "libraries", "file", "extension", "via", "native_threads",
+        "python_threads", "threads", "warnings", "warning", "service", "install_hint",
+        "stderr", "stdout", "stderr_tail", "duration_s", "signal",
     }
 )
 
@@ -153,16 +161,37 @@ def compact(value: Any, limit: int = 120) -> str:
     return shorten(text, limit)
 
 
+def error_headline(text: str) -> str:
+    """The line that names the exception: the last one of a traceback, else the first."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if lines[0].startswith("Traceback") or len(lines) > 1 and not lines[-1].startswith("File "):
+        return lines[-1]
+    return lines[0]
+
+
 def exception_type(text: str) -> str:
-    """``"RecursionError: maximum…"`` → ``"RecursionError"``; a dotted path keeps its tail."""
-    head = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    """``"RecursionError: maximum…"`` → ``"RecursionError"``; a dotted path keeps its tail;
+    a whole traceback gives the type of its last line."""
+    head = error_headline(text)
     match = re.match(r"^([A-Za-z_][\w.]*)(?::|$)", head)
     if match:
         return match.group(1).rsplit(".", 1)[-1]
     return shorten(head, 40)
 
 
+def short_path(path: str) -> str:
+    """The part after site-packages (what a reader recognises), else the path as is."""
+    norm = str(path).replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in norm:
+            return norm.split(marker, 1)[1]
+    return str(path)
+
+
 def stale_names(value: Any) -> list[str]:
+    """``holder.name`` for each stale reference (objects or strings)."""
     names: list[str] = []
     if isinstance(value, Mapping):
         value = [value]
@@ -170,12 +199,66 @@ def stale_names(value: Any) -> list[str]:
         return [str(value)] if value else []
     for item in value:
         if isinstance(item, Mapping):
-            holder = item.get("module") or item.get("holder") or item.get("where") or ""
+            holder = item.get("holder") or item.get("module") or item.get("where") or ""
             name = item.get("name") or item.get("attr") or ""
             names.append(".".join(p for p in (str(holder), str(name)) if p) or compact(item, 60))
         else:
             names.append(str(item))
-    return names
+    return list(dict.fromkeys(names))
+
+
+def symbol_names(value: Any) -> list[str]:
+    """libc symbol names from ``{category: [names]}`` or a flat list, de-duplicated."""
+    if isinstance(value, Mapping):
+        flat = [str(n) for names in value.values() for n in (names or ())]
+    elif isinstance(value, (list, tuple)):
+        flat = [str(n) for n in value]
+    else:
+        flat = [str(value)] if value else []
+    return list(dict.fromkeys(flat))
+
+
+def symbol_groups(value: Any) -> str:
+    """``net: connect, recv; dns: getaddrinfo`` (or a flat list)."""
+    if isinstance(value, Mapping):
+        return "; ".join(
+            f"{category}: {list_phrase([str(n) for n in names], 6)}"
+            for category, names in value.items() if names
+        )
+    return list_phrase(symbol_names(value), 8)
+
+
+def library_names(value: Any) -> list[str]:
+    names: list[str] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, Mapping):
+            names.append(str(item.get("name") or item.get("soname") or compact(item, 40)))
+        elif item:
+            names.append(str(item))
+    return list(dict.fromkeys(names))
+
+
+def warning_texts(value: Any) -> list[str]:
+    texts: list[str] = []
+    for item in value if isinstance(value, (list, tuple)) else [value]:
+        if isinstance(item, Mapping):
+            category = str(item.get("category") or "Warning").rsplit(".", 1)[-1]
+            texts.append(f"{category}: {item.get('message', '')}")
+        elif item:
+            texts.append(str(item))
+    return texts
+
+
+def exception_text(ev: Mapping[str, Any]) -> str | None:
+    """``"LoopExit: This operation would block forever"`` from ``exception`` (+ ``message``)."""
+    exc = ev.get("exception") or ev.get("exception_type")
+    if not exc:
+        return None
+    text = str(exc)
+    message = ev.get("message")
+    if message and str(message) not in text:
+        text = f"{text}: {message}"
+    return text
 
 
 def json_safe(value: Any) -> Any:
@@ -272,7 +355,7 @@ def measurement_phrase(m: Measurement) -> str:
 def measurement_sentence(m: Measurement) -> str:
     """The full measurement in one sentence, for details."""
     if m.outcome == "breaks":
-        return f"{m.outcome}: {m.error or 'no error text'}"
+        return f"{m.outcome}: {error_headline(m.error or '') or 'no error text'}"
     if m.outcome == "skipped":
         return f"skipped: {m.error or 'no reason given'}"
     waits = f"{m.concurrency} × {ms(m.wait_ms)} waits" if m.concurrency else "waits"
@@ -291,6 +374,21 @@ def remedy_sentence(plain: Measurement, remedy: Measurement) -> str:
     )
 
 
+def _probe_from_evidence(name: str, ev: Mapping[str, Any]) -> ProbeOutcome | None:
+    """A probe finding carries its measurement as evidence; rebuild it when the result has
+    no ProbeOutcome of that name (a report folded by a plugin, an older cache entry)."""
+    if "outcome" not in ev:
+        return None
+    try:
+        plain = Measurement.from_json(ev)
+        remedies = tuple(
+            Measurement.from_json(r) for r in ev.get("remedies") or () if isinstance(r, Mapping)
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return ProbeOutcome(probe=name, origin="", plain=plain, remedies=remedies)
+
+
 def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
     if not finding.check.startswith("probe:"):
         return None
@@ -298,11 +396,24 @@ def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | No
     for probe in result.probes:
         if probe.probe == name:
             return probe
-    return None
+    return _probe_from_evidence(name, finding.evidence)
 
 
-def _worst_probe(result: DistributionResult, outcome: str) -> ProbeOutcome | None:
-    candidates = [p for p in result.probes if p.plain.outcome == outcome]
+def all_probes(result: DistributionResult) -> list[ProbeOutcome]:
+    """The result's probes, plus those only present as probe findings' evidence."""
+    probes = list(result.probes)
+    names = {p.probe for p in probes}
+    for f in result.findings:
+        if f.check.startswith("probe:") and f.check[len("probe:"):] not in names:
+            probe = probe_for(result, f)
+            if probe is not None:
+                probes.append(probe)
+                names.add(probe.probe)
+    return probes
+
+
+def _worst_probe(result: DistributionResult, *outcomes: str) -> ProbeOutcome | None:
+    candidates = [p for p in all_probes(result) if p.plain.outcome in outcomes]
     if not candidates:
         return None
     return max(candidates, key=lambda p: (p.plain.max_gap_ms, p.plain.ratio))
@@ -316,21 +427,45 @@ def _worst_findings(result: DistributionResult) -> list[Finding]:
     return sorted(active, key=lambda f: -int(f.severity))
 
 
-def _warn_parts(findings: Iterable[Finding]) -> list[str]:
-    parts: list[str] = []
-    for f in findings:
-        ev = f.evidence
-        if ev.get("stale"):
-            parts.append("stale: " + list_phrase(stale_names(ev["stale"]), 2))
-        elif ev.get("symbols"):
-            parts.append("native: " + list_phrase([str(s) for s in ev["symbols"]], 3))
-        elif ev.get("libraries"):
-            parts.append("links: " + list_phrase([str(s) for s in ev["libraries"]], 2))
-        elif ev.get("threads"):
-            parts.append("threads: " + list_phrase([str(s) for s in ev["threads"]], 2))
-        else:
-            parts.append(f.summary)
-    return list(dict.fromkeys(parts))  # de-duplicated, order kept
+def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
+    ev = f.evidence
+    if ev.get("signal"):
+        return f"crash ({ev['signal']})"
+    exc = ev.get("exception") or ev.get("exception_type")
+    if exc:
+        return exception_type(str(exc))
+    probe = probe_for(result, f)
+    if probe is not None and probe.plain.error:
+        if "did not return" in probe.plain.error or "timed out" in probe.plain.error:
+            return "hang"
+        return exception_type(probe.plain.error)
+    if "duration_s" in ev and "stack" in ev:  # killed on timeout, with a faulthandler dump
+        return f"hang (killed after {float(ev['duration_s']):.0f} s)"
+    return f.summary
+
+
+def _warn_phrase(result: DistributionResult, f: Finding) -> str:
+    ev = f.evidence
+    probe = probe_for(result, f)
+    if probe is not None and probe.plain.outcome in ("order-blocks", "blocks"):
+        return f"blocks if imported before patch_all ({measurement_phrase(probe.plain)})"
+    stale = ev.get("references") or ev.get("stale")
+    if stale:
+        return "stale: " + list_phrase(stale_names(stale), 2)
+    if ev.get("libraries"):
+        return "native: links " + list_phrase(library_names(ev["libraries"]), 2)
+    if ev.get("symbols"):
+        return "native: " + list_phrase(symbol_names(ev["symbols"]), 3)
+    if ev.get("native_threads"):
+        n = ev["native_threads"]
+        return f"starts {n} native thread{'s' if n != 1 else ''}" if isinstance(n, int) else (
+            "native threads: " + list_phrase(as_lines(n), 2))
+    if ev.get("threads"):
+        return "native threads: " + list_phrase(as_lines(ev["threads"]), 2)
+    warnings = warning_texts(ev.get("warnings") or ev.get("warning"))
+    if warnings:
+        return exception_type(warnings[0])
+    return f.summary
 
 
 def key_evidence(result: DistributionResult) -> str:
@@ -338,7 +473,7 @@ def key_evidence(result: DistributionResult) -> str:
     verdict = result.verdict
     findings = _worst_findings(result)
     if verdict is Verdict.BLOCKS:
-        probe = _worst_probe(result, "blocks") or _worst_probe(result, "cpu-bound")
+        probe = _worst_probe(result, "blocks", "cpu-bound")
         if probe is not None:
             return measurement_phrase(probe.plain)
         for f in findings:
@@ -349,21 +484,11 @@ def key_evidence(result: DistributionResult) -> str:
                 return phrase
         return findings[0].summary if findings else "hub stalled"
     if verdict is Verdict.BREAKS:
-        for f in findings:
-            if f.severity is not Severity.BREAKS:
-                continue
-            if f.evidence.get("exception_type"):
-                return str(f.evidence["exception_type"])
-            if f.evidence.get("exception"):
-                return exception_type(str(f.evidence["exception"]))
-            probe = probe_for(result, f)
-            if probe is not None and probe.plain.error:
-                return exception_type(probe.plain.error)
-            return f.summary
-        return "breaks"
+        phrases = [_breaks_phrase(result, f) for f in findings if f.severity is Severity.BREAKS]
+        return "; ".join(dict.fromkeys(phrases)) or "breaks"
     if verdict is Verdict.WARNS:
         warn = [f for f in findings if f.severity is Severity.WARNING] or findings
-        return "; ".join(_warn_parts(warn)) or "warnings"
+        return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "cooperates")
         if probe is not None:
@@ -373,6 +498,9 @@ def key_evidence(result: DistributionResult) -> str:
         for f in findings:
             if f.evidence.get("service"):
                 return f"needs {f.evidence['service']}"
+            probe = probe_for(result, f)
+            if probe is not None and probe.plain.outcome == "skipped" and probe.plain.error:
+                return probe.plain.error
         return findings[0].summary if findings else "skipped"
     if verdict is Verdict.NOT_INSTALLED:
         return result.requirement or "not in the target environment"
@@ -413,6 +541,7 @@ class DetailView:
     probes: tuple[str, ...]  # measurements of probes not linked to a finding
     remedies: tuple[str, ...]  # "blocks (…) → cooperates with X (…)"
     known: tuple[str, ...]  # knowledge entries, one sentence each
+    known_title: str = "known, not measured here"
 
     @property
     def empty(self) -> bool:
@@ -433,37 +562,59 @@ def _evidence_facts(ev: Mapping[str, Any], *, probe_linked: bool) -> tuple[list[
         if "cpu_ms" in ev:
             parts.append(f"cpu {ms(ev['cpu_ms'])}")
         facts.append("measured: " + ", ".join(parts))
-    if ev.get("exception"):
-        facts.append(f"exception: {shorten(str(ev['exception']), 300)}")
-    elif ev.get("exception_type"):
-        facts.append(f"exception: {ev['exception_type']}")
-    if ev.get("stale"):
-        facts.append("stale references: " + list_phrase(stale_names(ev["stale"]), 6))
-    if ev.get("symbols"):
-        facts.append("native calls: " + list_phrase([str(s) for s in ev["symbols"]], 8))
+    exc = exception_text(ev)
+    if exc:
+        facts.append(f"exception: {shorten(exc, 300)}")
+    if ev.get("signal"):
+        facts.append(f"killed by {ev['signal']}")
+    if ev.get("duration_s") is not None and (ev.get("signal") or ev.get("stack")
+                                             or ev.get("end")):
+        facts.append(f"ran for {ev['duration_s']} s")
+    stale = ev.get("references") or ev.get("stale")
+    if stale:
+        facts.append("stale references: " + list_phrase(stale_names(stale), 6))
     if ev.get("libraries"):
-        facts.append("links: " + list_phrase([str(s) for s in ev["libraries"]], 6))
-    if ev.get("extension"):
-        facts.append(f"extension: {ev['extension']}")
+        facts.append("links: " + list_phrase(library_names(ev["libraries"]), 6))
+    if ev.get("symbols"):
+        facts.append("native calls: " + symbol_groups(ev["symbols"]))
+    file = ev.get("file") or (ev.get("extension") if isinstance(ev.get("extension"), str) else None)
+    if file:
+        facts.append(f"file: {short_path(file)}")
+    if ev.get("via"):
+        via = [str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
+               if isinstance(item, Mapping) else str(item) for item in ev["via"]]
+        facts.append("loads bundled: " + list_phrase(via, 4))
+    if ev.get("native_threads"):
+        n = ev["native_threads"]
+        facts.append(f"native threads started: {n if isinstance(n, int) else list_phrase(as_lines(n), 6)}")
     if ev.get("threads"):
-        facts.append("native threads: " + list_phrase([str(s) for s in ev["threads"]], 6))
-    for text in as_lines(ev.get("warnings")) + as_lines(ev.get("warning")):
+        facts.append("native threads: " + list_phrase(as_lines(ev["threads"]), 6))
+    if ev.get("python_threads"):
+        facts.append("Python threads started: " + list_phrase(as_lines(ev["python_threads"]), 6))
+    for text in warning_texts(ev.get("warnings")) + warning_texts(ev.get("warning")):
         facts.append(f"warning: {shorten(text, 300)}")
     if ev.get("service"):
         facts.append(f"needs service: {ev['service']}")
     if ev.get("install_hint"):
         facts.append(f"get it: {ev['install_hint']}")
-    for key in sorted(k for k in ev if k not in _HANDLED_KEYS):
+    generic = [k for k in ev if k not in _HANDLED_KEYS]
+    if not probe_linked:  # no measurement sentence: keep what it would have said
+        generic += [k for k in ("outcome", "error", "remedy", "probe") if k in ev]
+    for key in sorted(generic):
+        if ev[key] is None or ev[key] == "" or ev[key] == []:
+            continue
         facts.append(f"{key}: {compact(ev[key])}")
     if not probe_linked and ev.get("stack"):
         lines, omitted = last_lines(ev["stack"])
-        blocks.append(Block("blocking stack", tuple(lines), omitted))
+        title = "blocking stack" if "max_gap_ms" in ev else "stack"
+        blocks.append(Block(title, tuple(lines), omitted))
     if ev.get("traceback"):
         lines, omitted = last_lines(ev["traceback"])
         blocks.append(Block("traceback", tuple(lines), omitted))
-    if ev.get("stderr_tail"):
-        lines, omitted = last_lines(ev["stderr_tail"])
-        blocks.append(Block("stderr", tuple(lines), omitted))
+    for key in ("stderr", "stderr_tail", "stdout"):
+        if ev.get(key):
+            lines, omitted = last_lines(ev[key])
+            blocks.append(Block(key.replace("_tail", ""), tuple(lines), omitted))
     return facts, blocks
 
 
@@ -473,7 +624,14 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     if probe is not None:
         if probe.plain.error and str(finding.evidence.get("exception", "")) == probe.plain.error:
             facts = [f for f in facts if not f.startswith("exception: ")]  # said just below
-        facts.insert(0, f"probe {probe.probe} {measurement_sentence(probe.plain)}")
+        sentence = measurement_sentence(probe.plain)
+        said = probe.plain.outcome == "skipped" and (probe.plain.error or "") in finding.summary
+        if not said:  # a skipped probe's reason is already the finding's summary
+            facts.insert(0, f"probe {probe.probe} {sentence}")
+        error_lines = as_lines(probe.plain.error)
+        if probe.plain.outcome == "breaks" and len(error_lines) > 1:
+            lines, omitted = last_lines(error_lines)
+            blocks.insert(0, Block("traceback", tuple(lines), omitted))
         if probe.plain.stack:
             lines, omitted = last_lines(probe.plain.stack)
             blocks.insert(0, Block("blocking stack", tuple(lines), omitted))
@@ -488,14 +646,20 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     )
 
 
+_NOT_MEASURED = "known, not measured here"
+
+
 def known_sentence(entry: Mapping[str, Any]) -> str:
     finding = entry.get("finding") or "noted"
     versions = entry.get("versions")
     text = f"{finding}"
+    status = entry.get("status")
+    if status and status != _NOT_MEASURED:
+        text = f"[{status}] {text}"
     if versions:
         text += f" ({versions})"
     if entry.get("summary"):
-        text += f": {entry['summary']}"
+        text += f": {str(entry['summary']).rstrip('.')}"
     if entry.get("remedy"):
         text += f"; remedy: {entry['remedy']}"
     links = entry.get("evidence") or ()
@@ -508,14 +672,15 @@ def known_sentence(entry: Mapping[str, Any]) -> str:
 
 def detail_view(result: DistributionResult) -> DetailView:
     linked = {f.check[len("probe:"):] for f in result.findings if f.check.startswith("probe:")}
+    probes_all = all_probes(result)
     probes = tuple(
         f"probe {p.probe} {measurement_sentence(p.plain)}"
-        for p in result.probes
+        for p in probes_all
         if p.probe not in linked
     )
     remedies = tuple(
-        (f"{p.probe}: " if len(result.probes) > 1 else "") + remedy_sentence(p.plain, m)
-        for p in result.probes
+        (f"{p.probe}: " if len(probes_all) > 1 else "") + remedy_sentence(p.plain, m)
+        for p in probes_all
         for m in p.remedies
     )
     findings = tuple(
@@ -528,6 +693,11 @@ def detail_view(result: DistributionResult) -> DetailView:
         probes=probes,
         remedies=remedies,
         known=tuple(known_sentence(k) for k in result.known),
+        known_title=(
+            _NOT_MEASURED
+            if all(k.get("status", _NOT_MEASURED) == _NOT_MEASURED for k in result.known)
+            else "known upstream"
+        ),
     )
 
 
@@ -566,6 +736,6 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
         out.append("remedies measured:")
         out.extend(f"  {r}" for r in view.remedies)
     if view.known:
-        out.append("known, not measured here:")
+        out.append(f"{view.known_title}:")
         out.extend(f"  - {k}" for k in view.known)
     return "\n".join(out)

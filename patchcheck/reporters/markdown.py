@@ -111,7 +111,7 @@ def _details(result: DistributionResult) -> list[str]:
     for heading, lines in (
         ("Probes", view.probes),
         ("Remedies measured", view.remedies),
-        ("Known, not measured here", view.known),
+        (view.known_title.capitalize(), view.known),
     ):
         if lines:
             out.append(f"**{heading}**")

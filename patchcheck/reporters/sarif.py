@@ -54,12 +54,33 @@ _PROBE_RULES = {
 
 
 def _rule_name(finding: Finding) -> tuple[str, str]:
+    """(name, short description) of the finding's rule: from the code table when it knows
+    the code, else from the kind of check."""
+    try:
+        from patchcheck.verdicts.codes import CODES
+    except ImportError:  # pragma: no cover - the verdicts layer is part of patchcheck
+        CODES = {}
+    known = CODES.get(finding.code)
+    if known is not None:
+        name = "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", known.name) if p)
+        return name or finding.code, known.title[:1].upper() + known.title[1:] + "."
     if finding.check.startswith("probe:"):
         return _PROBE_RULES[finding.severity]
     if finding.check in _CHECK_RULES:
         return _CHECK_RULES[finding.check]
     name = "".join(p.capitalize() for p in re.split(r"[^A-Za-z0-9]+", finding.check) if p)
     return name or finding.code, finding.summary
+
+
+def _rule_help(finding: Finding) -> str | None:
+    """The code's general hint (a rule is shared by every distribution); the finding's own
+    hint, which may name one library, goes in the result message."""
+    try:
+        from patchcheck.verdicts.codes import CODES
+    except ImportError:  # pragma: no cover
+        CODES = {}
+    known = CODES.get(finding.code)
+    return (known.hint if known is not None and known.hint else None) or finding.hint
 
 
 def _artifact_uri(path: str, root: str | None) -> tuple[str, str | None]:
@@ -112,8 +133,9 @@ def render_sarif(report: ScanReport, *, root: str | None = None) -> str:
                     "defaultConfiguration": {"level": _LEVEL[finding.severity]},
                     "properties": {"check": finding.check.split(":", 1)[0]},
                 }
-                if finding.hint:
-                    rule["help"] = {"text": finding.hint}
+                help_text = _rule_help(finding)
+                if help_text:
+                    rule["help"] = {"text": help_text}
                 rule_index[finding.code] = len(rules)
                 rules.append(rule)
             results.append(_result(result, finding, rule_index[finding.code], root))

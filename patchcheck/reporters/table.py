@@ -150,7 +150,7 @@ def _details(result, width: int, paint) -> list[str]:
         for remedy in view.remedies:
             out.extend(_wrap(remedy, width, "      ", "        "))
     if view.known:
-        out.append("  known, not measured here:")
+        out.append(f"  {view.known_title}:")
         for known in view.known:
             out.extend(_wrap(known, width, "      - ", "        "))
     return out

@@ -3,7 +3,8 @@
 One distribution per verdict shape: cooperating (with a probe), blocking (probe, stack,
 remedy, knowledge, a waived native finding), breaking (LoopExit with a traceback and a
 remedy), warning (stale references; native code), skipped (missing server), not-installed,
-untested. Numbers are what a loaded 2-core machine measures, not idealised ones.
+untested. Codes and evidence shapes are the ones patchcheck.verdicts.fold and
+patchcheck.targets.native write. Numbers are what a loaded 2-core machine measures.
 """
 from __future__ import annotations
 
@@ -53,6 +54,16 @@ GRPC_TRACEBACK = (
 )
 
 
+def _probe_finding(code: str, severity: Severity, outcome: ProbeOutcome, summary: str,
+                   hint: str | None) -> Finding:
+    """What patchcheck.verdicts.fold.probe_findings writes: the measurement as evidence."""
+    evidence = {"probe": outcome.probe, **outcome.plain.to_json()}
+    if outcome.remedies:
+        evidence["remedies"] = [r.to_json() for r in outcome.remedies]
+    return Finding(code=code, severity=severity, check=f"probe:{outcome.probe}",
+                   summary=summary, evidence=evidence, hint=hint)
+
+
 def _sample_report() -> ScanReport:
     env = Environment(
         python="/srv/app/.venv/bin/python",
@@ -62,6 +73,12 @@ def _sample_report() -> ScanReport:
         gevent_version="26.9.0",
         greenlet_version="3.2.4",
     )
+    requests_probe = ProbeOutcome(
+        probe="requests.get",
+        origin="builtin",
+        plain=Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=318.4,
+                          ratio=1.06, max_gap_ms=4.2, cpu_ms=9.8),
+    )
     requests_ = DistributionResult(
         name="requests",
         version="2.32.3",
@@ -69,15 +86,22 @@ def _sample_report() -> ScanReport:
         requirement="requests>=2.31",
         origin="requirements.txt:1",
         modules=("requests",),
-        probes=(
-            ProbeOutcome(
-                probe="requests.get",
-                origin="builtin",
-                plain=Measurement(
-                    outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=318.4,
-                    ratio=1.06, max_gap_ms=4.2, cpu_ms=9.8,
-                ),
-            ),
+        findings=(
+            _probe_finding("PC204", Severity.INFO, requests_probe,
+                           "requests.get: cooperates (largest hub gap 4 ms, ratio 1.1×)", None),
+        ),
+        probes=(requests_probe,),
+    )
+
+    psycopg_probe = ProbeOutcome(
+        probe="psycopg2.pg_sleep",
+        origin="builtin",
+        plain=Measurement(outcome="blocks", wait_ms=300, concurrency=3, elapsed_ms=870.3,
+                          ratio=2.9, max_gap_ms=503.1, cpu_ms=11.7, stack=PSYCOPG_STACK),
+        remedies=(
+            Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=309.9,
+                        ratio=1.03, max_gap_ms=6.4, cpu_ms=10.2,
+                        remedy="psycogreen.gevent.patch_psycopg()"),
         ),
     )
     psycopg = DistributionResult(
@@ -88,55 +112,58 @@ def _sample_report() -> ScanReport:
         origin="requirements.txt:2",
         modules=("psycopg2",),
         findings=(
-            Finding(
-                code="PC310",
-                severity=Severity.BLOCKS,
-                check="probe:psycopg2.pg_sleep",
-                summary="the hub stalled while psycopg2 waited on PostgreSQL",
-                evidence={"max_gap_ms": 503.1, "ratio": 2.9},
-                hint="call psycogreen.gevent.patch_psycopg() right after patch_all()",
+            _probe_finding(
+                "PC200", Severity.BLOCKS, psycopg_probe,
+                "psycopg2.pg_sleep: hub stalled 503 ms while waiting (ratio 2.9× for 3 "
+                "concurrent calls)",
+                "Every greenlet stops while this call waits. Use the remedy shown, or run the "
+                "call on gevent's threadpool.",
             ),
             Finding(
-                code="PC240",
+                code="PC141",
                 severity=Severity.WARNING,
                 check="native",
-                summary="psycopg2._psycopg links libpq, which does its own socket I/O",
+                summary="psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so links a network "
+                "client library: libpq (bundled: libpq-9b8d7e2c.so.5.16)",
                 evidence={
-                    "extension": "psycopg2/_psycopg.cpython-311-x86_64-linux-gnu.so",
-                    "libraries": ["libpq.so.5"],
-                    "symbols": ["connect", "poll", "recv", "send"],
+                    "file": "/srv/app/.venv/lib/python3.11/site-packages/psycopg2/"
+                    "_psycopg.cpython-311-x86_64-linux-gnu.so",
+                    "extension": True,
+                    "symbols": {"net": ["connect", "poll", "recv", "send"],
+                                "dns": ["getaddrinfo"]},
+                    "libraries": [{"soname": "libpq-9b8d7e2c.so.5.16", "name": "libpq"}],
+                    "via": [{"file": "/srv/app/.venv/lib/python3.11/site-packages/"
+                             "psycopg2_binary.libs/libpq-9b8d7e2c.so.5.16",
+                             "extension": False, "symbols": {}, "libraries": []}],
                 },
-                hint="use the remedy measured above; the probe exercises libpq",
+                hint="libpq does its own network I/O in C; look for the library's wait-callback "
+                "hook (psycogreen for psycopg2) or run the calls on gevent's threadpool.",
                 waived="psycogreen is applied in gunicorn.conf.py (expires 2026-12-31)",
             ),
         ),
-        probes=(
-            ProbeOutcome(
-                probe="psycopg2.pg_sleep",
-                origin="builtin",
-                plain=Measurement(
-                    outcome="blocks", wait_ms=300, concurrency=3, elapsed_ms=870.3,
-                    ratio=2.9, max_gap_ms=503.1, cpu_ms=11.7, stack=PSYCOPG_STACK,
-                ),
-                remedies=(
-                    Measurement(
-                        outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=309.9,
-                        ratio=1.03, max_gap_ms=6.4, cpu_ms=10.2,
-                        remedy="psycogreen.gevent.patch_psycopg()",
-                    ),
-                ),
-            ),
-        ),
+        probes=(psycopg_probe,),
         known=(
             {
-                "distribution": "psycopg2-binary",
-                "versions": "",
                 "finding": "blocks",
-                "summary": "libpq waits on its socket in C; patch_all() cannot reach it",
-                "remedy": "psycogreen.gevent.patch_psycopg()",
+                "summary": "libpq does its own socket I/O in C; queries block the hub.",
+                "remedy": "psycogreen.gevent.patch_psycopg() after patch_all()",
                 "evidence": ["https://github.com/psycopg/psycogreen"],
+                "versions": "",
                 "origin": "builtin",
+                "status": "agrees",
             },
+        ),
+    )
+
+    grpc_probe = ProbeOutcome(
+        probe="grpc.unary",
+        origin="builtin",
+        plain=Measurement(outcome="breaks", wait_ms=300, concurrency=3, elapsed_ms=5012.0,
+                          error="\n".join(GRPC_TRACEBACK)),
+        remedies=(
+            Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=331.0,
+                        ratio=1.1, max_gap_ms=12.9, cpu_ms=40.3,
+                        remedy="grpc.experimental.gevent.init_gevent()"),
         ),
     )
     grpc = DistributionResult(
@@ -147,45 +174,23 @@ def _sample_report() -> ScanReport:
         origin="requirements.txt:3",
         modules=("grpc",),
         findings=(
-            Finding(
-                code="PC150",
-                severity=Severity.BREAKS,
-                check="probe:grpc.unary",
-                summary="a unary call raised LoopExit under patch_all()",
-                evidence={
-                    "exception": "gevent.exceptions.LoopExit: This operation would block forever",
-                    "traceback": list(GRPC_TRACEBACK),
-                },
-                hint="call grpc.experimental.gevent.init_gevent() after patch_all(), "
-                "never in gunicorn's post_fork (gevent #2060)",
+            _probe_finding(
+                "PC202", Severity.BREAKS, grpc_probe,
+                "grpc.unary: gevent.exceptions.LoopExit: This operation would block forever",
+                "call grpc.experimental.gevent.init_gevent() after patch_all(), never in "
+                "gunicorn's post_fork (gevent #2060)",
             ),
         ),
-        probes=(
-            ProbeOutcome(
-                probe="grpc.unary",
-                origin="builtin",
-                plain=Measurement(
-                    outcome="breaks", wait_ms=300, concurrency=3,
-                    error="gevent.exceptions.LoopExit: This operation would block forever",
-                ),
-                remedies=(
-                    Measurement(
-                        outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=331.0,
-                        ratio=1.1, max_gap_ms=12.9, cpu_ms=40.3,
-                        remedy="grpc.experimental.gevent.init_gevent()",
-                    ),
-                ),
-            ),
-        ),
+        probes=(grpc_probe,),
         known=(
             {
-                "distribution": "grpcio",
-                "versions": "<1.24",
                 "finding": "breaks",
                 "summary": "grpc's C core runs its own threads and polls outside the hub",
                 "remedy": "grpc.experimental.gevent.init_gevent()",
                 "evidence": ["https://github.com/gevent/gevent/issues/938"],
+                "versions": "",
                 "origin": "builtin",
+                "status": "agrees",
             },
         ),
     )
@@ -198,28 +203,17 @@ def _sample_report() -> ScanReport:
         modules=("redis",),
         findings=(
             Finding(
-                code="PC220",
+                code="PC120",
                 severity=Severity.WARNING,
                 check="stale-refs",
-                summary="imported before patch_all(), redis keeps the original socket class",
-                evidence={
-                    "stale": [
-                        {"module": "redis.connection", "name": "socket", "original": "socket.socket"},
-                    ],
-                    "order": "import-before",
-                },
-                hint="import redis only after gevent.monkey.patch_all() (first lines of your "
-                "entry point)",
-            ),
-        ),
-        probes=(
-            ProbeOutcome(
-                probe="redis.blpop",
-                origin="builtin",
-                plain=Measurement(
-                    outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=305.2,
-                    ratio=1.02, max_gap_ms=3.1, cpu_ms=6.0,
-                ),
+                summary="1 reference to unpatched originals when imported before patch_all(): "
+                "redis.connection.socket → socket.socket",
+                evidence={"references": [
+                    {"holder": "redis.connection", "name": "socket", "original": "socket.socket",
+                     "kind": "module-attribute"},
+                ]},
+                hint="The library captured the original (blocking) objects at import time. "
+                "Patch before importing it: call gevent.monkey.patch_all() first.",
             ),
         ),
     )
@@ -232,55 +226,68 @@ def _sample_report() -> ScanReport:
         modules=("zmq",),
         findings=(
             Finding(
-                code="PC240",
+                code="PC140",
                 severity=Severity.WARNING,
                 check="native",
-                summary="zmq.backend.cython._zmq does native I/O that no probe exercised",
+                summary="zmq/backend/cython/_zmq.cpython-311-x86_64-linux-gnu.so: native code "
+                "calls blocking libc functions (connect, recv, send, poll, epoll_wait)",
                 evidence={
-                    "extension": "zmq/backend/cython/_zmq.cpython-311-x86_64-linux-gnu.so",
-                    "libraries": ["libzmq.so.5"],
-                    "symbols": ["connect", "recv", "send", "poll", "epoll_wait"],
+                    "file": "/srv/app/.venv/lib/python3.11/site-packages/zmq/backend/cython/"
+                    "_zmq.cpython-311-x86_64-linux-gnu.so",
+                    "extension": True,
+                    "symbols": {"net": ["connect", "recv", "send"], "poll": ["poll", "epoll_wait"]},
+                    "libraries": [],
                 },
-                hint="use zmq.green instead of zmq in gevent code",
+                hint="A C extension that does its own I/O cannot be monkey-patched and may block "
+                "the hub. A probe measures it; without one, treat it as a risk.",
             ),
         ),
         known=(
             {
-                "distribution": "pyzmq",
-                "versions": "",
                 "finding": "blocks",
                 "summary": "blocking zmq sockets wait in libzmq",
                 "remedy": "import zmq.green as zmq",
                 "evidence": ["https://pyzmq.readthedocs.io/en/latest/howto/eventloop.html"],
+                "versions": "",
                 "origin": "builtin",
+                "status": "known, not measured here",
             },
         ),
     )
-    mysqlclient = DistributionResult(
-        name="mysqlclient",
-        version="2.2.4",
+    memcache_probe = ProbeOutcome(
+        probe="pymemcache.get",
+        origin="builtin",
+        plain=Measurement(outcome="skipped",
+                          error="memcached is not running on 127.0.0.1:11211 "
+                          "(apt-get install memcached)"),
+    )
+    pymemcache = DistributionResult(
+        name="pymemcache",
+        version="4.0.0",
         verdict=Verdict.SKIPPED,
-        requirement="mysqlclient",
+        requirement="pymemcache",
         origin="requirements.txt:6",
-        modules=("MySQLdb",),
+        modules=("pymemcache",),
         findings=(
-            Finding(
-                code="PC020",
-                severity=Severity.INFO,
-                check="probe:mysqlclient.sleep",
-                summary="probe skipped: no MySQL/MariaDB server on 127.0.0.1:3306",
-                evidence={
-                    "service": "mariadb",
-                    "install_hint": "apt-get install mariadb-server, or set PATCHCHECK_MARIADB_URL",
-                },
+            _probe_finding(
+                "PC205", Severity.INFO, memcache_probe,
+                "pymemcache.get: skipped: memcached is not running on 127.0.0.1:11211 "
+                "(apt-get install memcached)",
+                "Start the service or point patchcheck at one (see the message).",
             ),
         ),
+        probes=(memcache_probe,),
     )
     uvloop = DistributionResult(
         name="uvloop",
         verdict=Verdict.NOT_INSTALLED,
         requirement="uvloop>=0.19; sys_platform != 'win32'",
         origin="requirements.txt:7",
+        findings=(
+            Finding(code="PC000", severity=Severity.INFO, check="targets",
+                    summary="not installed in the target interpreter",
+                    hint="Install it in the target environment, or scan with --install."),
+        ),
     )
     attrs = DistributionResult(
         name="attrs",
@@ -305,7 +312,7 @@ def _sample_report() -> ScanReport:
     )
     return ScanReport(
         environment=env,
-        results=(requests_, psycopg, grpc, redis, pyzmq, mysqlclient, uvloop, attrs),
+        results=(requests_, psycopg, grpc, redis, pyzmq, pymemcache, uvloop, attrs),
         controls=controls,
         duration_s=14.2,
     )
