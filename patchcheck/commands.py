@@ -100,6 +100,8 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     from patchcheck.cli import write_output
 
     write_output(text, str(settings.output) if settings.output else None)
+    for note in report.notes:
+        _note(note)
     for problem in report.problems:
         _note(f"problem: {problem}")
     return _exit_code(report, settings, update=args.update_baseline)

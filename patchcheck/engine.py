@@ -87,6 +87,7 @@ class Scan:
         self.progress = progress or (lambda label: None)
         self._pm = plugin_manager
         self.problems: list[str] = []
+        self.notes: list[str] = []
 
     # -- plan ---------------------------------------------------------------------------
     def _pm_or_build(self) -> Any:
@@ -96,25 +97,15 @@ class Scan:
             self._pm = make_plugin_manager(self.request.probe_paths)
         return self._pm
 
-    def _applicable(self, target: TargetInfo) -> tuple[list[Requirement], list[Requirement]]:
-        """Requirements whose markers hold for the target; the others are reported as notes."""
-        from packaging.markers import InvalidMarker, Marker
+    def _applicable(self, target: TargetInfo) -> tuple[list[Requirement], tuple[str, ...]]:
+        """Requirements whose markers hold for the *target* interpreter, one per name."""
+        from patchcheck.sources import ParsedSource, applicable
 
-        keep, dropped = [], []
-        for req in self.request.requirements:
-            if req.marker:
-                try:
-                    applies = Marker(req.marker).evaluate(dict(target.markers))
-                except InvalidMarker:
-                    applies = True
-                if not applies:
-                    dropped.append(req)
-                    continue
-            if normalize_name(req.name) in {normalize_name(s) for s in self.request.skip}:
-                dropped.append(req)
-                continue
-            keep.append(req)
-        return keep, dropped
+        skip = {normalize_name(s) for s in self.request.skip}
+        source = applicable(ParsedSource(tuple(self.request.requirements), ()),
+                            {**dict(target.markers), "extra": ""})
+        kept = [r for r in source.requirements if r.key not in skip]
+        return kept, source.notes
 
     # -- run ----------------------------------------------------------------------------
     def run(self) -> ScanReport:
@@ -123,7 +114,8 @@ class Scan:
         names = [r.name for r in req.requirements]
         target = inspect_target(req.python, names, all_installed=req.all_installed,
                                 timeout=req.timeout, patch_args=req.patch_args)
-        requirements, _dropped = self._applicable(target)
+        requirements, notes = self._applicable(target)
+        self.notes = list(notes)
         if req.all_installed:
             seen = {normalize_name(r.name) for r in requirements}
             for dist in target.installed.values():
@@ -203,6 +195,7 @@ class Scan:
             controls=controls,
             duration_s=time.monotonic() - started,
             problems=tuple(self.problems),
+            notes=tuple(self.notes),
         )
 
     def _import_check(self, dist: InstalledDistribution, modules: Sequence[str],

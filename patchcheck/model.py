@@ -301,6 +301,7 @@ class ScanReport:
     controls: tuple[ProbeOutcome, ...] = ()
     duration_s: float = 0.0
     problems: tuple[str, ...] = ()  # patchcheck's own failures (exit 3), never library verdicts
+    notes: tuple[str, ...] = ()  # things the user should know (skipped markers, ignored options)
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
