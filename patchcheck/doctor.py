@@ -1,0 +1,263 @@
+"""``patchcheck doctor``: can this machine and this interpreter be measured at all?
+
+Checks, in a few real children of the target interpreter: which gevent and greenlet it has,
+that ``patch_all()`` works (the patched controls cooperate), that the hub meter sees blocking
+(every control measures its expected outcome, with the numbers), and which loopback services
+probes can reach. Every problem comes with a "what to fix" line.
+"""
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping, Sequence
+
+from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
+from patchcheck.model import Measurement
+
+#: the delay of the controls' slow peer and the controls' wait (seconds)
+CONTROL_WAIT_S = 0.3
+#: a single child never gets more than this, whatever ``timeout`` says
+CHILD_TIMEOUT_CAP_S = 30.0
+
+
+@dataclass(frozen=True)
+class ControlCheck:
+    name: str
+    expected: str
+    outcome: str
+    ok: bool
+    measurement: Mapping[str, Any] = field(default_factory=dict)  # Measurement.to_json()
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    name: str
+    reachable: bool
+    detail: str = ""  # the endpoint URL, or why it is unavailable
+    hint: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    python: str
+    python_version: str | None = None
+    implementation: str | None = None
+    platform: str | None = None
+    gevent_version: str | None = None
+    greenlet_version: str | None = None
+    patching_works: bool = False
+    controls: tuple[ControlCheck, ...] = ()
+    services: tuple[ServiceCheck, ...] = ()
+    problems: tuple[str, ...] = ()  # what is wrong (patchcheck cannot measure reliably)
+    fixes: tuple[str, ...] = ()  # what to do about it, one line each
+    notes: tuple[str, ...] = ()  # not failures: services that probes will skip
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["controls"] = [asdict(c) for c in self.controls]
+        doc["services"] = [asdict(s) for s in self.services]
+        doc["ok"] = self.ok
+        return doc
+
+
+def _info(python: str, timeout: float) -> tuple[Mapping[str, Any] | None, str | None]:
+    from patchcheck.runner.process import run_child
+
+    res = run_child(python, {"task": "info"}, timeout=timeout)
+    if res.data is None:
+        return None, res.harness_error or res.problem or res.describe_end()
+    return res.data.get("environment") or {}, None
+
+
+def _control(python: str, name: str, endpoint: Mapping[str, Any] | None,
+             timeout: float) -> ControlCheck:
+    from patchcheck.runner.process import run_child
+
+    expected = CONTROLS[name]
+    services = {"slow_tcp": dict(endpoint)} if endpoint else {}
+    res = run_child(python, {"task": "control", "control": name, "services": services,
+                             "wait": CONTROL_WAIT_S, "patch_args": {}}, timeout=timeout)
+    if res.data is None:
+        why = res.harness_error or res.problem or res.describe_end()
+        return ControlCheck(name, expected, "breaks", False, problem=why)
+    m = Measurement.from_json(res.data)
+    return ControlCheck(name, expected, m.outcome, m.outcome == expected,
+                        measurement=m.to_json(),
+                        problem=None if m.outcome == expected else m.error)
+
+
+def _check_services(registry: Any, descriptions: Mapping[str, str]) -> list[ServiceCheck]:
+    from patchcheck.spec import Endpoint
+
+    def one(name: str) -> ServiceCheck:
+        try:
+            got = registry.endpoint(name, delay=CONTROL_WAIT_S)
+        except Exception as exc:  # a service plugin's bug: report, don't crash doctor
+            return ServiceCheck(name, False, f"{type(exc).__name__}: {exc}",
+                                description=descriptions.get(name, ""))
+        if isinstance(got, Endpoint):
+            return ServiceCheck(name, True, _redact(got.url) or f"{got.host}:{got.port}",
+                                description=descriptions.get(name, ""))
+        return ServiceCheck(name, False, got.reason, got.install_hint,
+                            description=descriptions.get(name, ""))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, registry.names))
+
+
+def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = True,
+               pm: Any = None) -> DoctorReport:
+    """Check ``python`` (the target interpreter) and this machine; never raises for what it
+    finds (only for patchcheck's own bugs)."""
+    from patchcheck.services import ServiceRegistry
+
+    child_timeout = max(5.0, min(float(timeout), CHILD_TIMEOUT_CAP_S))
+    problems: list[str] = []
+    fixes: list[str] = []
+    notes: list[str] = []
+
+    env, why = _info(python, child_timeout)
+    if env is None:
+        problems.append(f"cannot run the target interpreter {python}: {why}")
+        fixes.append(f"check that {python} is a working Python (--python PATH)")
+        return DoctorReport(python=python, problems=tuple(problems), fixes=tuple(fixes))
+    report_env = dict(python_version=env.get("python_version"),
+                      implementation=env.get("implementation"), platform=env.get("platform"),
+                      gevent_version=env.get("gevent_version"),
+                      greenlet_version=env.get("greenlet_version"))
+    if not env.get("gevent_version"):
+        problems.append(f"gevent is not installed in {python}")
+        fixes.append(f"install it there: {python} -m pip install gevent")
+        return DoctorReport(python=python, problems=tuple(problems), fixes=tuple(fixes),
+                            **report_env)
+
+    if pm is None:
+        from patchcheck.plugins import make_plugin_manager
+
+        pm = make_plugin_manager()
+    specs = [s for group in pm.hook.patchcheck_add_services() for s in (group or ())]
+    descriptions = {s.name: s.description for s in specs}
+    with ServiceRegistry(specs) as registry:
+        slow_tcp = registry.endpoint("slow_tcp", delay=CONTROL_WAIT_S)
+        endpoint = slow_tcp.to_json() if hasattr(slow_tcp, "to_json") else None
+        controls = []
+        # One at a time: the controls measure the meter, so they should not load the machine.
+        for name in CONTROLS:
+            if CONTROL_SERVICES.get(name) and endpoint is None:
+                controls.append(ControlCheck(name, CONTROLS[name], "skipped", False,
+                                             problem="the slow_tcp fixture could not start: "
+                                             + getattr(slow_tcp, "reason", "?")))
+                continue
+            controls.append(_control(python, name, endpoint, child_timeout))
+        services = _check_services(registry, descriptions) if check_services else []
+
+    patched = [c for c in controls if c.name.endswith("-patched")]
+    patching_works = bool(patched) and all(c.ok for c in patched)
+    for c in controls:
+        if c.ok:
+            continue
+        problems.append(f"control {c.name} measured {c.outcome}, expected {c.expected}"
+                        + (f" ({c.problem})" if c.problem else ""))
+        fixes.append(_fix_for_control(c))
+    for s in services:
+        if not s.reachable:
+            notes.append(f"service {s.name} unavailable: {s.detail}; probes that need it "
+                         "will be skipped" + (f" (fix: {s.hint})" if s.hint else ""))
+    return DoctorReport(python=python, patching_works=patching_works,
+                        controls=tuple(controls), services=tuple(services),
+                        problems=tuple(problems), fixes=tuple(_unique(fixes)),
+                        notes=tuple(notes), **report_env)
+
+
+def _fix_for_control(c: ControlCheck) -> str:
+    if c.outcome == "skipped":
+        return "the slow_tcp fixture server must start on 127.0.0.1 (is loopback available?)"
+    if c.outcome == "breaks":
+        return (f"the {c.name} control failed in the child: run 'patchcheck doctor "
+                "--format json' and report it as a patchcheck bug with the output")
+    if c.expected == "blocks":
+        return ("the meter did not see a known blocking call: the machine may be too loaded "
+                "for measurements (rerun with fewer --jobs, or when the machine is idle)")
+    return ("a patched call did not cooperate: check that patch_all() is not restricted "
+            "(patch_args / [tool.patchcheck] patch) and that no gevent plugin raises "
+            "DoNotPatch in this environment")
+
+
+def _redact(url: str | None) -> str | None:
+    """Hide a password in a URL (even a scratch server's does not belong in a report)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def render_doctor(report: DoctorReport, fmt: str = "text") -> str:
+    """Render a doctor report as ``text`` (for people) or ``json``."""
+    if fmt == "json":
+        return json.dumps(report.to_json(), indent=2, sort_keys=False)
+    if fmt != "text":
+        raise ValueError(f"unknown doctor format {fmt!r} (text, json)")
+    lines = [f"python      {report.python}"]
+    if report.python_version:
+        lines.append(f"            {report.implementation} {report.python_version} "
+                     f"({report.platform})")
+    lines.append(f"gevent      {report.gevent_version or 'not installed'}")
+    lines.append(f"greenlet    {report.greenlet_version or 'not installed'}")
+    if report.controls:
+        lines.append(f"patch_all() {'works' if report.patching_works else 'DOES NOT WORK'}")
+        lines.append("")
+        lines.append("controls (the meter itself; K copies of a call waiting 300 ms)")
+        rows = [("control", "expected", "measured", "ratio", "max gap", "cpu", "")]
+        for c in report.controls:
+            m = c.measurement or {}
+            rows.append((c.name, c.expected, c.outcome,
+                         f"{m.get('ratio', 0):.2f}" if m else "-",
+                         f"{m.get('max_gap_ms', 0):.0f} ms" if m else "-",
+                         f"{m.get('cpu_ms', 0):.0f} ms" if m else "-",
+                         "ok" if c.ok else "WRONG"))
+        lines.extend(_table(rows))
+    if report.services:
+        lines.append("")
+        lines.append("services")
+        rows = [("service", "status", "detail")]
+        for s in report.services:
+            rows.append((s.name, "reachable" if s.reachable else "unavailable", s.detail))
+        lines.extend(_table(rows))
+    lines.append("")
+    if report.ok:
+        lines.append("ok: patchcheck can measure this interpreter on this machine")
+    else:
+        lines.append("problems:")
+        lines.extend(f"  - {p}" for p in report.problems)
+        lines.append("what to fix:")
+        lines.extend(f"  - {f}" for f in report.fixes)
+    if report.notes:
+        lines.append("notes:")
+        lines.extend(f"  - {n}" for n in report.notes)
+    return "\n".join(lines)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+            for r in rows]
