@@ -625,8 +625,9 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
         if probe.plain.error and str(finding.evidence.get("exception", "")) == probe.plain.error:
             facts = [f for f in facts if not f.startswith("exception: ")]  # said just below
         sentence = measurement_sentence(probe.plain)
-        said = probe.plain.outcome == "skipped" and (probe.plain.error or "") in finding.summary
-        if not said:  # a skipped probe's reason is already the finding's summary
+        said = (probe.plain.outcome in ("skipped", "breaks")
+                and error_headline(probe.plain.error or "") in finding.summary)
+        if not said:  # a skipped/broken probe's reason is already the finding's summary
             facts.insert(0, f"probe {probe.probe} {sentence}")
         error_lines = as_lines(probe.plain.error)
         if probe.plain.outcome == "breaks" and len(error_lines) > 1:
