@@ -13,6 +13,7 @@ stdout or ``--output``.
 ``github``    GitHub Actions ``::error``/``::warning`` annotations
 ============  ===================================================================
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -30,13 +30,15 @@ probe measurement     ``outcome``, ``max_gap_ms``, ``ratio``, ``cpu_ms``, ``wait
 A finding whose ``check`` is ``probe:<name>`` is linked to the ``ProbeOutcome`` of that name;
 its measurement is shown as one sentence and its remedies under "remedies measured".
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from patchcheck.model import (
     DistributionResult,
@@ -65,15 +67,46 @@ STACK_LINES = 8
 
 #: Keys of a probe finding's evidence that repeat its Measurement (shown as one sentence).
 _MEASUREMENT_KEYS = frozenset(
-    {"outcome", "wait_ms", "concurrency", "elapsed_ms", "ratio", "max_gap_ms", "cpu_ms",
-     "stack", "error", "remedy", "remedies", "probe"}
+    {
+        "outcome",
+        "wait_ms",
+        "concurrency",
+        "elapsed_ms",
+        "ratio",
+        "max_gap_ms",
+        "cpu_ms",
+        "stack",
+        "error",
+        "remedy",
+        "remedies",
+        "probe",
+    }
 )
 _HANDLED_KEYS = _MEASUREMENT_KEYS | frozenset(
     {
-        "exception", "exception_type", "message", "traceback", "stale", "references",
-        "symbols", "libraries", "file", "extension", "via", "native_threads",
-        "python_threads", "threads", "warnings", "warning", "service", "install_hint",
-        "stderr", "stdout", "stderr_tail", "duration_s", "signal",
+        "exception",
+        "exception_type",
+        "message",
+        "traceback",
+        "stale",
+        "references",
+        "symbols",
+        "libraries",
+        "file",
+        "extension",
+        "via",
+        "native_threads",
+        "python_threads",
+        "threads",
+        "warnings",
+        "warning",
+        "service",
+        "install_hint",
+        "stderr",
+        "stdout",
+        "stderr_tail",
+        "duration_s",
+        "signal",
     }
 )
 
@@ -223,7 +256,8 @@ def symbol_groups(value: Any) -> str:
     if isinstance(value, Mapping):
         return "; ".join(
             f"{category}: {list_phrase([str(n) for n in names], 6)}"
-            for category, names in value.items() if names
+            for category, names in value.items()
+            if names
         )
     return list_phrase(symbol_names(value), 8)
 
@@ -319,8 +353,11 @@ def summary_line(report: ScanReport) -> str:
 def environment_line(env: Environment) -> str:
     impl = env.implementation or "Python"
     python = f"{impl} {env.python_version}" if impl != "Python" else f"Python {env.python_version}"
-    parts = [python, f"gevent {env.gevent_version or 'not installed'}",
-             f"greenlet {env.greenlet_version or 'not installed'}"]
+    parts = [
+        python,
+        f"gevent {env.gevent_version or 'not installed'}",
+        f"greenlet {env.greenlet_version or 'not installed'}",
+    ]
     line = "measured on " + ", ".join(parts)
     if env.platform:
         line += f" ({env.platform})"
@@ -333,7 +370,9 @@ def environment_line(env: Environment) -> str:
 def control_line(report: ScanReport) -> str | None:
     if not report.controls:
         return None
-    parts = [f"{c.probe} {c.plain.outcome} ({measurement_phrase(c.plain)})" for c in report.controls]
+    parts = [
+        f"{c.probe} {c.plain.outcome} ({measurement_phrase(c.plain)})" for c in report.controls
+    ]
     return "controls: " + "; ".join(parts)
 
 
@@ -392,7 +431,7 @@ def _probe_from_evidence(name: str, ev: Mapping[str, Any]) -> ProbeOutcome | Non
 def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
     if not finding.check.startswith("probe:"):
         return None
-    name = finding.check[len("probe:"):]
+    name = finding.check[len("probe:") :]
     for probe in result.probes:
         if probe.probe == name:
             return probe
@@ -404,7 +443,7 @@ def all_probes(result: DistributionResult) -> list[ProbeOutcome]:
     probes = list(result.probes)
     names = {p.probe for p in probes}
     for f in result.findings:
-        if f.check.startswith("probe:") and f.check[len("probe:"):] not in names:
+        if f.check.startswith("probe:") and f.check[len("probe:") :] not in names:
             probe = probe_for(result, f)
             if probe is not None:
                 probes.append(probe)
@@ -458,8 +497,11 @@ def _warn_phrase(result: DistributionResult, f: Finding) -> str:
         return "native: " + list_phrase(symbol_names(ev["symbols"]), 3)
     if ev.get("native_threads"):
         n = ev["native_threads"]
-        return f"starts {n} native thread{'s' if n != 1 else ''}" if isinstance(n, int) else (
-            "native threads: " + list_phrase(as_lines(n), 2))
+        return (
+            f"starts {n} native thread{'s' if n != 1 else ''}"
+            if isinstance(n, int)
+            else ("native threads: " + list_phrase(as_lines(n), 2))
+        )
     if ev.get("threads"):
         return "native threads: " + list_phrase(as_lines(ev["threads"]), 2)
     warnings = warning_texts(ev.get("warnings") or ev.get("warning"))
@@ -567,8 +609,7 @@ def _evidence_facts(ev: Mapping[str, Any], *, probe_linked: bool) -> tuple[list[
         facts.append(f"exception: {shorten(exc, 300)}")
     if ev.get("signal"):
         facts.append(f"killed by {ev['signal']}")
-    if ev.get("duration_s") is not None and (ev.get("signal") or ev.get("stack")
-                                             or ev.get("end")):
+    if ev.get("duration_s") is not None and (ev.get("signal") or ev.get("stack") or ev.get("end")):
         facts.append(f"ran for {ev['duration_s']} s")
     stale = ev.get("references") or ev.get("stale")
     if stale:
@@ -581,12 +622,18 @@ def _evidence_facts(ev: Mapping[str, Any], *, probe_linked: bool) -> tuple[list[
     if file:
         facts.append(f"file: {short_path(file)}")
     if ev.get("via"):
-        via = [str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
-               if isinstance(item, Mapping) else str(item) for item in ev["via"]]
+        via = [
+            str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
+            if isinstance(item, Mapping)
+            else str(item)
+            for item in ev["via"]
+        ]
         facts.append("loads bundled: " + list_phrase(via, 4))
     if ev.get("native_threads"):
         n = ev["native_threads"]
-        facts.append(f"native threads started: {n if isinstance(n, int) else list_phrase(as_lines(n), 6)}")
+        facts.append(
+            f"native threads started: {n if isinstance(n, int) else list_phrase(as_lines(n), 6)}"
+        )
     if ev.get("threads"):
         facts.append("native threads: " + list_phrase(as_lines(ev["threads"]), 6))
     if ev.get("python_threads"):
@@ -625,8 +672,10 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
         if probe.plain.error and str(finding.evidence.get("exception", "")) == probe.plain.error:
             facts = [f for f in facts if not f.startswith("exception: ")]  # said just below
         sentence = measurement_sentence(probe.plain)
-        said = (probe.plain.outcome in ("skipped", "breaks")
-                and error_headline(probe.plain.error or "") in finding.summary)
+        said = (
+            probe.plain.outcome in ("skipped", "breaks")
+            and error_headline(probe.plain.error or "") in finding.summary
+        )
         if not said:  # a skipped/broken probe's reason is already the finding's summary
             facts.insert(0, f"probe {probe.probe} {sentence}")
         error_lines = as_lines(probe.plain.error)
@@ -672,7 +721,7 @@ def known_sentence(entry: Mapping[str, Any]) -> str:
 
 
 def detail_view(result: DistributionResult) -> DetailView:
-    linked = {f.check[len("probe:"):] for f in result.findings if f.check.startswith("probe:")}
+    linked = {f.check[len("probe:") :] for f in result.findings if f.check.startswith("probe:")}
     probes_all = all_probes(result)
     probes = tuple(
         f"probe {p.probe} {measurement_sentence(p.plain)}"

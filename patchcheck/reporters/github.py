@@ -6,6 +6,7 @@ Escaping follows the Actions toolkit (``@actions/core`` ``command.ts``): in the 
 ``%``, ``\\r``, ``\\n``; in property values also ``:`` and ``,``. Waived findings are not
 annotated (their waiver is the team's decision); patchcheck's own problems are.
 """
+
 from __future__ import annotations
 
 from patchcheck.model import DistributionResult, Finding, ScanReport, Severity
@@ -59,5 +60,7 @@ def render_github(report: ScanReport) -> str:
                 )
             )
     for problem in report.problems:
-        commands.append(_command("error", problem, title="patchcheck problem (not a library verdict)"))
+        commands.append(
+            _command("error", problem, title="patchcheck problem (not a library verdict)")
+        )
     return "".join(command + "\n" for command in commands)

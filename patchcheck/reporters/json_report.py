@@ -4,6 +4,7 @@ The document is described by ``report.schema.json`` next to this module (JSON Sc
 2020-12, ``$id`` ends with the ``schema`` value ``patchcheck.report/1``). Adding a field means
 updating that schema; the reporter tests validate every rendered report against it.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ pytest's ``--junitxml`` writes): ``<testsuites>`` › ``<testsuite name="patchch
 ``<testcase classname="patchcheck.scan" name="redis==5.0.1">``. The classname stays constant
 so a CI's per-test history follows a distribution from run to run until its version changes.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,9 @@ def render_junit(report: ScanReport, *, fail_on: int = FAIL_ON_LEVELS["blocks"])
 
     failures = skipped = errors = 0
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", classname=CLASSNAME, name=_clean(v.pin_name(result)))
+        case = ET.SubElement(
+            suite, "testcase", classname=CLASSNAME, name=_clean(v.pin_name(result))
+        )
         case.set("time", "0")
         origin = v.parse_origin(result.origin)
         if origin is not None:
@@ -53,7 +56,8 @@ def render_junit(report: ScanReport, *, fail_on: int = FAIL_ON_LEVELS["blocks"])
         if result.verdict.rank >= fail_on:
             failures += 1
             failure = ET.SubElement(
-                case, "failure",
+                case,
+                "failure",
                 message=_clean(f"{result.verdict.value}: {evidence}"),
                 type=result.verdict.value,
             )
@@ -66,16 +70,21 @@ def render_junit(report: ScanReport, *, fail_on: int = FAIL_ON_LEVELS["blocks"])
         else:
             # Passing (below --fail-on), but what was measured stays visible in the CI UI.
             out = ET.SubElement(case, "system-out")
-            out.text = _clean(details if v.needs_details(result) else
-                              f"{v.display_name(result)}: {result.verdict.value} ({evidence})")
+            out.text = _clean(
+                details
+                if v.needs_details(result)
+                else f"{v.display_name(result)}: {result.verdict.value} ({evidence})"
+            )
 
     if report.problems:
         errors += 1
-        case = ET.SubElement(suite, "testcase", classname="patchcheck.environment",
-                             name="patchcheck problems")
+        case = ET.SubElement(
+            suite, "testcase", classname="patchcheck.environment", name="patchcheck problems"
+        )
         case.set("time", "0")
         error = ET.SubElement(
-            case, "error",
+            case,
+            "error",
             message=_clean(f"patchcheck failed (not a library verdict): {report.problems[0]}"),
             type="patchcheck",
         )
@@ -89,4 +98,6 @@ def render_junit(report: ScanReport, *, fail_on: int = FAIL_ON_LEVELS["blocks"])
         element.set("skipped", str(skipped))
         element.set("time", f"{report.duration_s:.3f}")
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )

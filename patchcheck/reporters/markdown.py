@@ -4,6 +4,7 @@ A summary line, one table row per distribution, then a collapsed ``<details>`` b
 evidence for every distribution that is not clean. Text that comes from libraries (summaries,
 exception messages, stacks) is escaped or fenced so it cannot break the layout or inject HTML.
 """
+
 from __future__ import annotations
 
 import html
@@ -42,8 +43,9 @@ def _fence(lines: tuple[str, ...] | list[str]) -> list[str]:
 
 def render_markdown(report: ScanReport) -> str:
     out: list[str] = []
-    counts = ", ".join(f"{VERDICT_MARK[verdict]} {n} {verdict.value}"
-                       for verdict, n in v.verdict_counts(report))
+    counts = ", ".join(
+        f"{VERDICT_MARK[verdict]} {n} {verdict.value}" for verdict, n in v.verdict_counts(report)
+    )
     total = len(report.results)
     head = f"**patchcheck**: {total} {'distribution' if total == 1 else 'distributions'}"
     if report.duration_s:

@@ -7,6 +7,7 @@ external suppression holding the waiver's reason, so a code-scanning UI shows th
 dismissed rather than silently dropping them. patchcheck's own problems become tool
 execution notifications, never results.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,19 +35,31 @@ _LEVEL = {
 
 #: Rule names and descriptions by check kind; a code's rule takes them from its first finding.
 _CHECK_RULES = {
-    "import-after": ("ImportAfterPatch", "The library fails or misbehaves when imported after "
-                     "gevent.monkey.patch_all()."),
-    "import-before": ("ImportBeforePatch", "The library behaves differently when imported "
-                      "before gevent.monkey.patch_all() (import order matters)."),
-    "stale-refs": ("StaleReference", "The library holds an original, unpatched blocking object "
-                   "captured before patching."),
+    "import-after": (
+        "ImportAfterPatch",
+        "The library fails or misbehaves when imported after gevent.monkey.patch_all().",
+    ),
+    "import-before": (
+        "ImportBeforePatch",
+        "The library behaves differently when imported "
+        "before gevent.monkey.patch_all() (import order matters).",
+    ),
+    "stale-refs": (
+        "StaleReference",
+        "The library holds an original, unpatched blocking object captured before patching.",
+    ),
     "threads": ("NativeThreadAtImport", "The library starts native threads at import time."),
-    "native": ("NativeIo", "An extension module does its own blocking I/O that monkey-patching "
-                "cannot reach."),
+    "native": (
+        "NativeIo",
+        "An extension module does its own blocking I/O that monkey-patching cannot reach.",
+    ),
 }
 _PROBE_RULES = {
-    Severity.BREAKS: ("BreaksUnderPatch", "A call into the library fails (exception, crash, "
-                      "hang or LoopExit) under gevent.monkey.patch_all()."),
+    Severity.BREAKS: (
+        "BreaksUnderPatch",
+        "A call into the library fails (exception, crash, "
+        "hang or LoopExit) under gevent.monkey.patch_all().",
+    ),
     Severity.BLOCKS: ("BlocksHub", "The gevent hub stalled while the library waited on I/O."),
     Severity.WARNING: ("ProbeWarning", "A behaviour probe of the library raised a warning."),
     Severity.INFO: ("ProbeNote", "A behaviour probe of the library could not give a verdict."),

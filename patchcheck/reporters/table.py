@@ -3,6 +3,7 @@
 Plain code, no table library: four columns and a few indented sections do not earn a
 dependency, and plain code keeps the golden files byte-stable across library releases.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,9 +77,7 @@ def _table(report: ScanReport, width: int, paint) -> list[str]:
     if not report.results:
         return ["no distributions scanned"]
     headers = ("distribution", "version", "verdict", "evidence")
-    rows = [
-        (r.name, r.version or "-", r.verdict, v.key_evidence(r)) for r in report.results
-    ]
+    rows = [(r.name, r.version or "-", r.verdict, v.key_evidence(r)) for r in report.results]
     name_w = min(max(len(headers[0]), *(len(r[0]) for r in rows)), _MAX_NAME)
     ver_w = min(max(len(headers[1]), *(len(r[1]) for r in rows)), _MAX_VERSION)
     verdict_w = max(len(headers[2]), *(len(r[2].value) for r in rows))
@@ -92,32 +91,47 @@ def _table(report: ScanReport, width: int, paint) -> list[str]:
 
     evidence_w = max(evidence_w, 1)  # a very narrow terminal: evidence shrinks to "…"
     lines = [
-        paint(_GAP.join((cell(headers[0], name_w), cell(headers[1], ver_w),
-                         cell(headers[2], verdict_w), v.shorten(headers[3], evidence_w))),
-              "bold"),
+        paint(
+            _GAP.join(
+                (
+                    cell(headers[0], name_w),
+                    cell(headers[1], ver_w),
+                    cell(headers[2], verdict_w),
+                    v.shorten(headers[3], evidence_w),
+                )
+            ),
+            "bold",
+        ),
         _GAP.join(("─" * name_w, "─" * ver_w, "─" * verdict_w, "─" * evidence_w)),
     ]
     for name, version, verdict, evidence in rows:
         # Pad before painting: escape codes must not count towards the column width.
-        line = _GAP.join((
-            cell(name, name_w),
-            cell(version, ver_w),
-            paint(cell(verdict.value, verdict_w), _VERDICT_STYLE[verdict]),
-            v.shorten(evidence, evidence_w),
-        ))
+        line = _GAP.join(
+            (
+                cell(name, name_w),
+                cell(version, ver_w),
+                paint(cell(verdict.value, verdict_w), _VERDICT_STYLE[verdict]),
+                v.shorten(evidence, evidence_w),
+            )
+        )
         lines.append(line.rstrip())
     return lines
 
 
 def _details(result, width: int, paint) -> list[str]:
     view = v.detail_view(result)
-    head = paint(v.display_name(result), "bold") + " — " + paint(
-        result.verdict.value, _VERDICT_STYLE[result.verdict]
+    head = (
+        paint(v.display_name(result), "bold")
+        + " — "
+        + paint(result.verdict.value, _VERDICT_STYLE[result.verdict])
     )
     if result.origin:
         head += f"  ({result.origin})"
     out = [head]
-    if result.origin and len(v.display_name(result) + result.verdict.value + result.origin) + 7 > width:
+    if (
+        result.origin
+        and len(v.display_name(result) + result.verdict.value + result.origin) + 7 > width
+    ):
         # Too long for one line: the origin goes on its own line rather than off-screen.
         out[0] = head[: head.rindex("  (")]
         out.append(v.shorten_code(f"  ({result.origin})", width))
@@ -161,14 +175,17 @@ def _summary(report: ScanReport, width: int, paint) -> list[str]:
     if not lines:
         return lines
     painted = []
-    todo = [(f"{count} {verdict.value}", _VERDICT_STYLE[verdict])
-            for verdict, count in v.verdict_counts(report)]
+    todo = [
+        (f"{count} {verdict.value}", _VERDICT_STYLE[verdict])
+        for verdict, count in v.verdict_counts(report)
+    ]
     for line in lines:
         # Wrapping keeps "N verdict" together (see _wrap), so each count is on one line.
         for text, style in list(todo):
             if re.search(rf"(?<![\w-]){re.escape(text)}(?![\w-])", line):
-                line = re.sub(rf"(?<![\w-]){re.escape(text)}(?![\w-])",
-                              paint(text, style), line, count=1)
+                line = re.sub(
+                    rf"(?<![\w-]){re.escape(text)}(?![\w-])", paint(text, style), line, count=1
+                )
                 todo.remove((text, style))
         painted.append(line)
     return painted

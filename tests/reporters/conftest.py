@@ -6,6 +6,7 @@ remedy), warning (stale references; native code), skipped (missing server), not-
 untested. Codes and evidence shapes are the ones patchcheck.verdicts.fold and
 patchcheck.targets.native write. Numbers are what a loaded 2-core machine measures.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,8 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 DATA_DIR = Path(__file__).parent / "data"
 UPDATE_GOLDEN_ENV = "PATCHCHECK_UPDATE_GOLDEN"
 
-PSYCOPG_STACK = (
+# Verbatim stack and traceback lines are longer than the line limit, like real ones.
+PSYCOPG_STACK = (  # noqa: E501
     'File "/srv/app/.venv/lib/python3.11/site-packages/gevent/greenlet.py", line 908, in run',
     "    result = self._run(*self.args, **self.kwargs)",
     'File "/opt/patchcheck/harness/pc_meter.py", line 141, in _one_call',
@@ -37,7 +39,7 @@ PSYCOPG_STACK = (
     '    cur.execute("SELECT pg_sleep(%s)", (wait,))',
     'File "/srv/app/.venv/lib/python3.11/site-packages/psycopg2/extras.py", line 146, in execute',
     "    return super().execute(query, vars)",
-    'File "/srv/app/.venv/lib/python3.11/site-packages/psycopg2/extensions.py", line 21, in execute',
+    'File "/srv/app/.venv/lib/python3.11/site-packages/psycopg2/extensions.py", line 21, in execute',  # noqa: E501
     "    # blocked in libpq: PQexec() waits on the socket without yielding",
 )
 
@@ -47,21 +49,28 @@ GRPC_TRACEBACK = (
     "    stub.Wait(request, timeout=5)",
     '  File "/srv/app/.venv/lib/python3.11/site-packages/grpc/_channel.py", line 1176, in __call__',
     "    state, call, = self._blocking(",
-    '  File "/srv/app/.venv/lib/python3.11/site-packages/grpc/_channel.py", line 1155, in _blocking',
+    '  File "/srv/app/.venv/lib/python3.11/site-packages/grpc/_channel.py", line 1155, in _blocking',  # noqa: E501
     "    event = call.next_event()",
-    '  File "src/gevent/_hub_primitives.py", line 55, in gevent._gevent_c_hub_primitives.WaitOperationsGreenlet.wait',
+    '  File "src/gevent/_hub_primitives.py", line 55, in gevent._gevent_c_hub_primitives.WaitOperationsGreenlet.wait',  # noqa: E501
     "gevent.exceptions.LoopExit: This operation would block forever",
 )
 
 
-def _probe_finding(code: str, severity: Severity, outcome: ProbeOutcome, summary: str,
-                   hint: str | None) -> Finding:
+def _probe_finding(
+    code: str, severity: Severity, outcome: ProbeOutcome, summary: str, hint: str | None
+) -> Finding:
     """What patchcheck.verdicts.fold.probe_findings writes: the measurement as evidence."""
     evidence = {"probe": outcome.probe, **outcome.plain.to_json()}
     if outcome.remedies:
         evidence["remedies"] = [r.to_json() for r in outcome.remedies]
-    return Finding(code=code, severity=severity, check=f"probe:{outcome.probe}",
-                   summary=summary, evidence=evidence, hint=hint)
+    return Finding(
+        code=code,
+        severity=severity,
+        check=f"probe:{outcome.probe}",
+        summary=summary,
+        evidence=evidence,
+        hint=hint,
+    )
 
 
 def _sample_report() -> ScanReport:
@@ -76,8 +85,15 @@ def _sample_report() -> ScanReport:
     requests_probe = ProbeOutcome(
         probe="requests.get",
         origin="builtin",
-        plain=Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=318.4,
-                          ratio=1.06, max_gap_ms=4.2, cpu_ms=9.8),
+        plain=Measurement(
+            outcome="cooperates",
+            wait_ms=300,
+            concurrency=3,
+            elapsed_ms=318.4,
+            ratio=1.06,
+            max_gap_ms=4.2,
+            cpu_ms=9.8,
+        ),
     )
     requests_ = DistributionResult(
         name="requests",
@@ -87,8 +103,13 @@ def _sample_report() -> ScanReport:
         origin="requirements.txt:1",
         modules=("requests",),
         findings=(
-            _probe_finding("PC204", Severity.INFO, requests_probe,
-                           "requests.get: cooperates (largest hub gap 4 ms, ratio 1.1×)", None),
+            _probe_finding(
+                "PC204",
+                Severity.INFO,
+                requests_probe,
+                "requests.get: cooperates (largest hub gap 4 ms, ratio 1.1×)",
+                None,
+            ),
         ),
         probes=(requests_probe,),
     )
@@ -96,12 +117,27 @@ def _sample_report() -> ScanReport:
     psycopg_probe = ProbeOutcome(
         probe="psycopg2.pg_sleep",
         origin="builtin",
-        plain=Measurement(outcome="blocks", wait_ms=300, concurrency=3, elapsed_ms=870.3,
-                          ratio=2.9, max_gap_ms=503.1, cpu_ms=11.7, stack=PSYCOPG_STACK),
+        plain=Measurement(
+            outcome="blocks",
+            wait_ms=300,
+            concurrency=3,
+            elapsed_ms=870.3,
+            ratio=2.9,
+            max_gap_ms=503.1,
+            cpu_ms=11.7,
+            stack=PSYCOPG_STACK,
+        ),
         remedies=(
-            Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=309.9,
-                        ratio=1.03, max_gap_ms=6.4, cpu_ms=10.2,
-                        remedy="psycogreen.gevent.patch_psycopg()"),
+            Measurement(
+                outcome="cooperates",
+                wait_ms=300,
+                concurrency=3,
+                elapsed_ms=309.9,
+                ratio=1.03,
+                max_gap_ms=6.4,
+                cpu_ms=10.2,
+                remedy="psycogreen.gevent.patch_psycopg()",
+            ),
         ),
     )
     psycopg = DistributionResult(
@@ -113,7 +149,9 @@ def _sample_report() -> ScanReport:
         modules=("psycopg2",),
         findings=(
             _probe_finding(
-                "PC200", Severity.BLOCKS, psycopg_probe,
+                "PC200",
+                Severity.BLOCKS,
+                psycopg_probe,
                 "psycopg2.pg_sleep: hub stalled 503 ms while waiting (ratio 2.9× for 3 "
                 "concurrent calls)",
                 "Every greenlet stops while this call waits. Use the remedy shown, or run the "
@@ -129,12 +167,17 @@ def _sample_report() -> ScanReport:
                     "file": "/srv/app/.venv/lib/python3.11/site-packages/psycopg2/"
                     "_psycopg.cpython-311-x86_64-linux-gnu.so",
                     "extension": True,
-                    "symbols": {"net": ["connect", "poll", "recv", "send"],
-                                "dns": ["getaddrinfo"]},
+                    "symbols": {"net": ["connect", "poll", "recv", "send"], "dns": ["getaddrinfo"]},
                     "libraries": [{"soname": "libpq-9b8d7e2c.so.5.16", "name": "libpq"}],
-                    "via": [{"file": "/srv/app/.venv/lib/python3.11/site-packages/"
-                             "psycopg2_binary.libs/libpq-9b8d7e2c.so.5.16",
-                             "extension": False, "symbols": {}, "libraries": []}],
+                    "via": [
+                        {
+                            "file": "/srv/app/.venv/lib/python3.11/site-packages/"
+                            "psycopg2_binary.libs/libpq-9b8d7e2c.so.5.16",
+                            "extension": False,
+                            "symbols": {},
+                            "libraries": [],
+                        }
+                    ],
                 },
                 hint="libpq does its own network I/O in C; look for the library's wait-callback "
                 "hook (psycogreen for psycopg2) or run the calls on gevent's threadpool.",
@@ -158,12 +201,24 @@ def _sample_report() -> ScanReport:
     grpc_probe = ProbeOutcome(
         probe="grpc.unary",
         origin="builtin",
-        plain=Measurement(outcome="breaks", wait_ms=300, concurrency=3, elapsed_ms=5012.0,
-                          error="\n".join(GRPC_TRACEBACK)),
+        plain=Measurement(
+            outcome="breaks",
+            wait_ms=300,
+            concurrency=3,
+            elapsed_ms=5012.0,
+            error="\n".join(GRPC_TRACEBACK),
+        ),
         remedies=(
-            Measurement(outcome="cooperates", wait_ms=300, concurrency=3, elapsed_ms=331.0,
-                        ratio=1.1, max_gap_ms=12.9, cpu_ms=40.3,
-                        remedy="grpc.experimental.gevent.init_gevent()"),
+            Measurement(
+                outcome="cooperates",
+                wait_ms=300,
+                concurrency=3,
+                elapsed_ms=331.0,
+                ratio=1.1,
+                max_gap_ms=12.9,
+                cpu_ms=40.3,
+                remedy="grpc.experimental.gevent.init_gevent()",
+            ),
         ),
     )
     grpc = DistributionResult(
@@ -175,7 +230,9 @@ def _sample_report() -> ScanReport:
         modules=("grpc",),
         findings=(
             _probe_finding(
-                "PC202", Severity.BREAKS, grpc_probe,
+                "PC202",
+                Severity.BREAKS,
+                grpc_probe,
                 "grpc.unary: gevent.exceptions.LoopExit: This operation would block forever",
                 "call grpc.experimental.gevent.init_gevent() after patch_all(), never in "
                 "gunicorn's post_fork (gevent #2060)",
@@ -208,10 +265,16 @@ def _sample_report() -> ScanReport:
                 check="stale-refs",
                 summary="1 reference to unpatched originals when imported before patch_all(): "
                 "redis.connection.socket → socket.socket",
-                evidence={"references": [
-                    {"holder": "redis.connection", "name": "socket", "original": "socket.socket",
-                     "kind": "module-attribute"},
-                ]},
+                evidence={
+                    "references": [
+                        {
+                            "holder": "redis.connection",
+                            "name": "socket",
+                            "original": "socket.socket",
+                            "kind": "module-attribute",
+                        },
+                    ]
+                },
                 hint="The library captured the original (blocking) objects at import time. "
                 "Patch before importing it: call gevent.monkey.patch_all() first.",
             ),
@@ -257,9 +320,10 @@ def _sample_report() -> ScanReport:
     memcache_probe = ProbeOutcome(
         probe="pymemcache.get",
         origin="builtin",
-        plain=Measurement(outcome="skipped",
-                          error="memcached is not running on 127.0.0.1:11211 "
-                          "(apt-get install memcached)"),
+        plain=Measurement(
+            outcome="skipped",
+            error="memcached is not running on 127.0.0.1:11211 (apt-get install memcached)",
+        ),
     )
     pymemcache = DistributionResult(
         name="pymemcache",
@@ -270,7 +334,9 @@ def _sample_report() -> ScanReport:
         modules=("pymemcache",),
         findings=(
             _probe_finding(
-                "PC205", Severity.INFO, memcache_probe,
+                "PC205",
+                Severity.INFO,
+                memcache_probe,
                 "pymemcache.get: skipped: memcached is not running on 127.0.0.1:11211 "
                 "(apt-get install memcached)",
                 "Start the service or point patchcheck at one (see the message).",
@@ -284,9 +350,13 @@ def _sample_report() -> ScanReport:
         requirement="uvloop>=0.19; sys_platform != 'win32'",
         origin="requirements.txt:7",
         findings=(
-            Finding(code="PC000", severity=Severity.INFO, check="targets",
-                    summary="not installed in the target interpreter",
-                    hint="Install it in the target environment, or scan with --install."),
+            Finding(
+                code="PC000",
+                severity=Severity.INFO,
+                check="targets",
+                summary="not installed in the target interpreter",
+                hint="Install it in the target environment, or scan with --install.",
+            ),
         ),
     )
     attrs = DistributionResult(
@@ -300,14 +370,28 @@ def _sample_report() -> ScanReport:
         ProbeOutcome(
             probe="control.cooperating",
             origin="builtin",
-            plain=Measurement(outcome="cooperates", wait_ms=300, concurrency=3,
-                              elapsed_ms=302.0, ratio=1.01, max_gap_ms=2.0, cpu_ms=3.0),
+            plain=Measurement(
+                outcome="cooperates",
+                wait_ms=300,
+                concurrency=3,
+                elapsed_ms=302.0,
+                ratio=1.01,
+                max_gap_ms=2.0,
+                cpu_ms=3.0,
+            ),
         ),
         ProbeOutcome(
             probe="control.blocking",
             origin="builtin",
-            plain=Measurement(outcome="blocks", wait_ms=300, concurrency=3,
-                              elapsed_ms=903.5, ratio=3.01, max_gap_ms=301.7, cpu_ms=2.5),
+            plain=Measurement(
+                outcome="blocks",
+                wait_ms=300,
+                concurrency=3,
+                elapsed_ms=903.5,
+                ratio=3.01,
+                max_gap_ms=301.7,
+                cpu_ms=2.5,
+            ),
         ),
     )
     return ScanReport(

@@ -28,13 +28,25 @@ def test_escaping_follows_the_actions_toolkit():
 
 def test_properties_and_messages_are_escaped(sample_report):
     odd = DistributionResult(
-        name="odd", version="1,2", verdict=Verdict.WARNS, origin=r"C:\work\req,s.txt:7",
-        findings=(Finding(code="PC130", severity=Severity.WARNING, check="threads",
-                          summary="50% of\nthreads", evidence={}),),
+        name="odd",
+        version="1,2",
+        verdict=Verdict.WARNS,
+        origin=r"C:\work\req,s.txt:7",
+        findings=(
+            Finding(
+                code="PC130",
+                severity=Severity.WARNING,
+                check="threads",
+                summary="50% of\nthreads",
+                evidence={},
+            ),
+        ),
     )
     report = dataclasses.replace(sample_report, results=(odd,), problems=("x: y",))
     lines = render_github(report).splitlines()
-    assert lines[0] == (r"::warning file=C%3A\work\req%2Cs.txt,line=7,"
-                        "title=PC130 odd 1%2C2 warns::50%25 of%0Athreads")
+    assert lines[0] == (
+        r"::warning file=C%3A\work\req%2Cs.txt,line=7,"
+        "title=PC130 odd 1%2C2 warns::50%25 of%0Athreads"
+    )
     assert lines[1] == "::error title=patchcheck problem (not a library verdict)::x: y"
     assert len(lines) == 2

@@ -29,8 +29,15 @@ def test_document_is_the_report_model(sample_report):
 def test_document_content(sample_report):
     doc = json.loads(render_json(sample_report))
     assert doc["schema"] == REPORT_SCHEMA
-    assert doc["summary"] == {"cooperates": 1, "blocks": 1, "breaks": 1, "warns": 2,
-                              "skipped": 1, "not-installed": 1, "untested": 1}
+    assert doc["summary"] == {
+        "cooperates": 1,
+        "blocks": 1,
+        "breaks": 1,
+        "warns": 2,
+        "skipped": 1,
+        "not-installed": 1,
+        "untested": 1,
+    }
     psycopg = next(r for r in doc["results"] if r["name"] == "psycopg2-binary")
     assert psycopg["verdict"] == "blocks"
     assert psycopg["probes"][0]["plain"]["max_gap_ms"] == 503.1
@@ -48,16 +55,25 @@ def test_edge_reports_validate(sample_report, validator):
     validator.validate(json.loads(render_json(empty)))
     nan = dataclasses.replace(
         sample_report.results[0],
-        findings=(Finding(code="PC999", severity=Severity.INFO, check="x", summary="odd",
-                          evidence={"value": float("nan"), "inf": [float("inf")],
-                                    "path": SCHEMA_PATH}),),
+        findings=(
+            Finding(
+                code="PC999",
+                severity=Severity.INFO,
+                check="x",
+                summary="odd",
+                evidence={"value": float("nan"), "inf": [float("inf")], "path": SCHEMA_PATH},
+            ),
+        ),
     )
     report = dataclasses.replace(sample_report, results=(nan,))
     text = render_json(report)  # never "NaN": strict JSON parsers reject it
     doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     validator.validate(doc)
     assert doc["results"][0]["findings"][0]["evidence"] == {
-        "value": None, "inf": [None], "path": str(SCHEMA_PATH)}
+        "value": None,
+        "inf": [None],
+        "path": str(SCHEMA_PATH),
+    }
 
 
 def test_schema_rejects_drift(sample_report, validator):
@@ -82,8 +98,9 @@ def _walk(node, path="#"):
 
 
 def test_schema_documents_every_field():
-    undocumented = [path for path, sub in _walk(load_schema())
-                    if "description" not in sub and "$ref" not in sub]
+    undocumented = [
+        path for path, sub in _walk(load_schema()) if "description" not in sub and "$ref" not in sub
+    ]
     assert undocumented == []
 
 
@@ -97,5 +114,6 @@ def test_schema_covers_every_field_the_model_writes(sample_report):
     assert set(schema["$defs"]["finding"]["properties"]) == set(doc["results"][1]["findings"][0])
     assert set(schema["$defs"]["probeOutcome"]["properties"]) == set(doc["results"][1]["probes"][0])
     assert set(schema["$defs"]["measurement"]["properties"]) == set(
-        doc["results"][1]["probes"][0]["plain"])
+        doc["results"][1]["probes"][0]["plain"]
+    )
     assert set(schema["$defs"]["environment"]["properties"]) == set(doc["environment"])

@@ -40,8 +40,12 @@ def test_failures_follow_fail_on(sample_report, level, failures, skipped):
     root = _parse(render_junit(sample_report, fail_on=FAIL_ON_LEVELS[level]))
     suite = root.find("testsuite")
     assert suite.get("name") == "patchcheck"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) \
-        == ("8", str(failures), str(skipped), "0")
+    assert (
+        suite.get("tests"),
+        suite.get("failures"),
+        suite.get("skipped"),
+        suite.get("errors"),
+    ) == ("8", str(failures), str(skipped), "0")
     assert root.get("failures") == str(failures)
     outcomes = _outcomes(root)
     assert list(outcomes.values()).count("failure") == failures
@@ -51,9 +55,16 @@ def test_failures_follow_fail_on(sample_report, level, failures, skipped):
 def test_cases_name_distributions_and_point_at_the_requirement(sample_report):
     root = _parse(render_junit(sample_report, fail_on=FAIL_ON_LEVELS["blocks"]))
     cases = {c.get("name"): c for c in root.iter("testcase")}
-    assert list(cases) == ["requests==2.32.3", "psycopg2-binary==2.9.9", "grpcio==1.62.1",
-                           "redis==5.0.1", "pyzmq==25.1.2", "pymemcache==4.0.0", "uvloop",
-                           "attrs==23.2.0"]
+    assert list(cases) == [
+        "requests==2.32.3",
+        "psycopg2-binary==2.9.9",
+        "grpcio==1.62.1",
+        "redis==5.0.1",
+        "pyzmq==25.1.2",
+        "pymemcache==4.0.0",
+        "uvloop",
+        "attrs==23.2.0",
+    ]
     assert {c.get("classname") for c in cases.values()} == {CLASSNAME}
     assert cases["grpcio==1.62.1"].get("file") == "requirements.txt"
     assert cases["grpcio==1.62.1"].get("line") == "3"
@@ -75,7 +86,9 @@ def test_failure_body_carries_the_evidence(sample_report):
     assert "gevent 26.9.0" in failure.text
     assert cases["grpcio==1.62.1"].find("failure").get("message") == "breaks: LoopExit"
     # a passing non-clean case keeps its details visible
-    assert "stale references: redis.connection.socket" in cases["redis==5.0.1"].find("system-out").text
+    assert (
+        "stale references: redis.connection.socket" in cases["redis==5.0.1"].find("system-out").text
+    )
 
 
 def test_problems_become_an_error(sample_report):
@@ -90,9 +103,15 @@ def test_problems_become_an_error(sample_report):
 def test_control_characters_from_library_output_stay_valid_xml(sample_report):
     noisy = dataclasses.replace(
         sample_report.results[2],
-        findings=(Finding(code="PC101", severity=Severity.BREAKS, check="import-after",
-                          summary="crashed \x1b[31m(SIGSEGV)\x00",
-                          evidence={"signal": "SIGSEGV", "stderr": "Fatal Python error\x00\x07"}),),
+        findings=(
+            Finding(
+                code="PC101",
+                severity=Severity.BREAKS,
+                check="import-after",
+                summary="crashed \x1b[31m(SIGSEGV)\x00",
+                evidence={"signal": "SIGSEGV", "stderr": "Fatal Python error\x00\x07"},
+            ),
+        ),
     )
     report = dataclasses.replace(sample_report, results=(noisy,))
     root = _parse(render_junit(report))

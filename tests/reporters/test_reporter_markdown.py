@@ -26,11 +26,19 @@ def test_library_text_cannot_break_the_layout(sample_report):
         version="1.0",
         verdict=Verdict.BREAKS,
         origin="requirements.txt:9",
-        findings=(Finding(
-            code="PC100", severity=Severity.BREAKS, check="import-after",
-            summary="a | b </details> <script>alert(1)</script> *x* [link](http://x)",
-            evidence={"exception": "ValueError", "message": "``` fence ```",
-                      "traceback": "Traceback (most recent call last):\n  x = ````\nValueError: ```"}),),
+        findings=(
+            Finding(
+                code="PC100",
+                severity=Severity.BREAKS,
+                check="import-after",
+                summary="a | b </details> <script>alert(1)</script> *x* [link](http://x)",
+                evidence={
+                    "exception": "ValueError",
+                    "message": "``` fence ```",
+                    "traceback": "Traceback (most recent call last):\n  x = ````\nValueError: ```",
+                },
+            ),
+        ),
     )
     report = dataclasses.replace(sample_report, results=(hostile,))
     text = render_markdown(report)
@@ -43,5 +51,7 @@ def test_library_text_cannot_break_the_layout(sample_report):
 
 
 def test_escape():
-    assert md_escape("patch_all() psycopg2._psycopg a|b <x>") == \
-        r"patch_all() psycopg2.\_psycopg a\|b &lt;x&gt;"
+    assert (
+        md_escape("patch_all() psycopg2._psycopg a|b <x>")
+        == r"patch_all() psycopg2.\_psycopg a\|b &lt;x&gt;"
+    )

@@ -25,7 +25,9 @@ def test_validates_against_the_published_schema(sample_report, validator):
 
 
 def test_problems_and_odd_origins_validate(sample_report, validator, tmp_path):
-    odd = dataclasses.replace(sample_report.results[1], origin=str(tmp_path / "reqs" / "prod.txt") + ":12")
+    odd = dataclasses.replace(
+        sample_report.results[1], origin=str(tmp_path / "reqs" / "prod.txt") + ":12"
+    )
     report = dataclasses.replace(sample_report, results=(odd,), problems=("harness crashed",))
     log = json.loads(render_sarif(report))
     validator.validate(log)
@@ -70,7 +72,9 @@ def test_locations(sample_report):
     }
     assert blocks["logicalLocations"][0]["fullyQualifiedName"] == "psycopg2-binary==2.9.9"
     report = dataclasses.replace(
-        sample_report, results=(dataclasses.replace(sample_report.results[3], origin="<installed>"),))
+        sample_report,
+        results=(dataclasses.replace(sample_report.results[3], origin="<installed>"),),
+    )
     only = json.loads(render_sarif(report))["runs"][0]["results"][0]["locations"][0]
     assert "physicalLocation" not in only
     assert only["logicalLocations"][0]["name"] == "redis"
@@ -88,6 +92,9 @@ def test_fingerprints_are_stable_across_versions(sample_report):
     report = dataclasses.replace(sample_report, results=(upgraded,))
     before = json.loads(render_sarif(sample_report))["runs"][0]["results"]
     after = json.loads(render_sarif(report))["runs"][0]["results"]
-    fp = {r["ruleId"]: r["partialFingerprints"] for r in before
-          if r["properties"]["distribution"] == "psycopg2-binary"}
+    fp = {
+        r["ruleId"]: r["partialFingerprints"]
+        for r in before
+        if r["properties"]["distribution"] == "psycopg2-binary"
+    }
     assert {r["ruleId"]: r["partialFingerprints"] for r in after} == fp

@@ -67,8 +67,10 @@ def test_details_only_for_non_clean_distributions(sample_report):
     # The blocking stack is cut to its innermost 8 lines.
     assert "(last 8 of 10 lines)" in details
     assert "pc_meter.py" in details and "greenlet.py" not in details
-    assert ("blocks (stall 503 ms, ratio 2.9×) → cooperates with "
-            "psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)") in details
+    assert (
+        "blocks (stall 503 ms, ratio 2.9×) → cooperates with "
+        "psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)"
+    ) in details
     assert "known upstream:" in details  # psycopg2: the measurement agrees with the entry
     assert "known, not measured here:" in details  # pyzmq: no probe ran
     assert "waived: psycogreen is applied in gunicorn.conf.py" in details
@@ -85,8 +87,11 @@ def test_ends_with_summary_and_environment(sample_report):
 
 def test_problems_are_shown_apart_from_verdicts(sample_report):
     report = dataclasses.replace(
-        sample_report, problems=("control.blocking measured ratio 1.0× (expected ≥ 2): "
-                                 "the machine is too loaded to trust",)
+        sample_report,
+        problems=(
+            "control.blocking measured ratio 1.0× (expected ≥ 2): "
+            "the machine is too loaded to trust",
+        ),
     )
     text = render_table(report, color=False, width=100)
     assert "patchcheck problems (not library verdicts)" in text
@@ -114,8 +119,14 @@ def test_odd_evidence_never_crashes(sample_report):
                 severity=Severity.BREAKS,
                 check="import-after",
                 summary="import failed",
-                evidence={"exception": "", "traceback": "line1\n\tline2\x00", "nested": {"a": [1, float("nan")]},
-                          "stale": "not-a-list", "symbols": [], "stack": 42},
+                evidence={
+                    "exception": "",
+                    "traceback": "line1\n\tline2\x00",
+                    "nested": {"a": [1, float("nan")]},
+                    "stale": "not-a-list",
+                    "symbols": [],
+                    "stack": 42,
+                },
             ),
         ),
     )
