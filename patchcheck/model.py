@@ -315,6 +315,7 @@ class ScanReport:
             "results": [r.to_json() for r in self.results],
             "controls": [c.to_json() for c in self.controls],
             "problems": list(self.problems),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -327,4 +328,5 @@ class ScanReport:
             controls=tuple(ProbeOutcome.from_json(c) for c in data.get("controls") or ()),
             duration_s=float(data.get("duration_s", 0.0)),
             problems=tuple(data.get("problems") or ()),
+            notes=tuple(data.get("notes") or ()),
         )
