@@ -37,7 +37,7 @@ from patchcheck.verdicts.policy import SEVERITY_VERDICT, threshold
 BASELINE_SCHEMA = "patchcheck.baseline/1"
 
 #: Shown when the baseline file is missing; the CLI owns the flag name.
-WRITE_HINT = "write one first with: patchcheck scan ... --write-baseline {path}"
+WRITE_HINT = "write one first with: patchcheck scan ... --baseline {path} --update-baseline"
 
 
 @dataclass(frozen=True)
