@@ -39,11 +39,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from patchcheck.hookspecs import hookimpl
-
 from patchcheck.services.fixtures import (
     LatencyProxy,
     SilentServer,

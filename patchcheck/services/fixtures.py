@@ -498,7 +498,7 @@ class SlowHTTPServer(_StreamServer):
 
     def _read_body(self, reader: _Reader, headers: dict[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             total = 0
             while True:
                 size_line = reader.until(b"\r\n", 1024)
@@ -865,12 +865,12 @@ class SlowDNSServer(_ServerBase):
                         break
                     except OSError:
                         break  # ICMP port unreachable from an earlier reply, on some systems
-                    reply = dns_reply(query, ipv6=self.ipv6)
-                    if reply is None:
+                    answer = dns_reply(query, ipv6=self.ipv6)
+                    if answer is None:
                         continue
                     self._begin_reply()
                     seq += 1
-                    heapq.heappush(due, (time.monotonic() + self.delay, seq, reply, addr))
+                    heapq.heappush(due, (time.monotonic() + self.delay, seq, answer, addr))
 
 
 # --- latency proxy ------------------------------------------------------------------------

@@ -34,8 +34,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from patchcheck.errors import ConfigError
@@ -652,12 +653,12 @@ def _attach_or_unavailable(name: str, target: _Target, origin: str, env: Mapping
         endpoint = _kv_endpoint(name, target.host, target.port, origin,
                                 target.user, target.password)
     else:
-        path = "%2F" if name == "rabbitmq" else ""
-        extra = {"user": target.user, "password": target.password, "database": None,
-                 "origin": origin}
+        path = ""
+        extra: dict[str, str | None] = {"user": target.user, "password": target.password,
+                                        "database": None, "origin": origin}
         if name == "rabbitmq":
-            extra["vhost"] = unquote(target.database or "/")
-            path = quote(extra["vhost"], safe="")
+            vhost = extra["vhost"] = target.database or "/"  # already unquoted by _parse_url
+            path = quote(vhost, safe="")
         endpoint = Endpoint(name=name, host=target.host, port=target.port,
                             url=_url(name, target.host, target.port, target.user,
                                      target.password, path), extra=extra)

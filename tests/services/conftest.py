@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from pc_svc_helpers import wait_until

@@ -73,7 +73,7 @@ def _concurrently(n: int, call) -> float:
 def test_lifecycle_endpoint_and_idempotent_stop():
     server = SlowTCPServer(0.1)
     with pytest.raises(RuntimeError):
-        server.endpoint
+        _ = server.endpoint
     assert server.start() is server
     assert server.start() is server  # already running: no second listener
     endpoint = server.endpoint
