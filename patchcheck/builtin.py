@@ -4,7 +4,7 @@ Keep this a thin list of hookimpls; the work lives in the modules they call.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from patchcheck.hookspecs import hookimpl
 from patchcheck.spec import ProbeSpec

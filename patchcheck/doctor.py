@@ -8,9 +8,10 @@ probes can reach. Every problem comes with a "what to fix" line.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import Measurement

@@ -12,8 +12,8 @@ import importlib.util
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from patchcheck.errors import UsageError
 from patchcheck.harness import patchcheck_probe

@@ -26,8 +26,8 @@ def _ares_resolver(peer, wait):
     try:
         from gevent.resolver.ares import Resolver
     except Exception as exc:  # built without c-ares (some PyPy builds)
-        raise Skip("gevent's c-ares resolver is not available (%s); the system resolver "
-                   "cannot be pointed at a loopback port" % (exc,))
+        raise Skip(f"gevent's c-ares resolver is not available ({exc}); the system resolver "
+                   "cannot be pointed at a loopback port") from exc
     hub = gevent.get_hub()
     options = dict(servers=[peer.host], udp_port=int(peer.port), tcp_port=int(peer.port),
                    tries=1, timeout=max(5.0, wait * 10))
@@ -56,6 +56,6 @@ def stdlib_dns(ctx):
     def call():
         infos = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)
         if not infos:
-            raise LookupError("no address for %s" % (name,))
+            raise LookupError(f"no address for {name}")
 
     return call

@@ -18,7 +18,7 @@ def stdlib_http_client(ctx):
             response = conn.getresponse()
             response.read()
             if response.status != 200:
-                raise ValueError("HTTP %d" % response.status)
+                raise ValueError(f"HTTP {response.status}")
         finally:
             conn.close()
 
@@ -31,7 +31,7 @@ def stdlib_urllib_request(ctx):
     import urllib.request
 
     peer = ctx.service("slow_http")
-    url = peer.url or "http://%s:%d/" % (peer.host, peer.port)
+    url = peer.url or f"http://{peer.host}:{peer.port}/"
     # Never a proxy from the environment: only loopback is ever contacted.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

@@ -29,7 +29,7 @@ def stdlib_ssl(ctx):
     peer = ctx.service("slow_tls")
     context = ssl.create_default_context(cafile=peer.cafile)
     hostname = peer.get("server_hostname") or "localhost"
-    request = ("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % hostname).encode()
+    request = (f"GET / HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n").encode()
 
     def call():
         raw = socket.create_connection((peer.host, peer.port), timeout=30)
@@ -42,6 +42,6 @@ def stdlib_ssl(ctx):
                     raise ConnectionError("slow_tls closed before the response headers")
                 head += chunk
         if not head.startswith(b"HTTP/1.1 200"):
-            raise ValueError("unexpected response: %r" % (head[:80],))
+            raise ValueError(f"unexpected response: {head[:80]!r}")
 
     return call

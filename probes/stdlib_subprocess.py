@@ -13,9 +13,9 @@ def stdlib_subprocess(ctx):
 
     sleep = shutil.which("sleep")
     if sleep:
-        argv = [sleep, "%.3f" % ctx.wait]
+        argv = [sleep, f"{ctx.wait:.3f}"]
     else:  # no coreutils: a Python child (its start-up adds to the call, which is measured)
-        argv = [sys.executable, "-c", "import time; time.sleep(%r)" % ctx.wait]
+        argv = [sys.executable, "-c", f"import time; time.sleep({ctx.wait!r})"]
 
     def call():
         subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, timeout=60)

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 __all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "PROBE_ATTR"]
 
@@ -53,8 +54,8 @@ class ProbeInfo:
     __slots__ = ("name", "distributions", "services", "wait", "concurrency", "remedies",
                  "import_order", "description", "version")
 
-    def __init__(self, name: str, distributions: Tuple[str, ...], services: Tuple[str, ...],
-                 wait: float, concurrency: int, remedies: Tuple[Tuple[str, Callable[[], Any]], ...],
+    def __init__(self, name: str, distributions: tuple[str, ...], services: tuple[str, ...],
+                 wait: float, concurrency: int, remedies: tuple[tuple[str, Callable[[], Any]], ...],
                  import_order: str, description: str, version: str) -> None:
         self.name = name
         self.distributions = distributions
@@ -79,12 +80,12 @@ def _default_name(fn_name: str, distributions: Sequence[str]) -> str:
     return fn_name
 
 
-def probe(name: Optional[str] = None, *, distributions: Sequence[str],
+def probe(name: str | None = None, *, distributions: Sequence[str],
           services: Sequence[str] = (), wait: float = 0.3, concurrency: int = 3,
-          remedies: Optional[Mapping[str, Callable[[], Any]]] = None,
+          remedies: Mapping[str, Callable[[], Any]] | None = None,
           import_order: str = "after", description: str = "", version: str = "1",
-          ) -> Callable[[Callable[["Context"], Callable[[], Any]]],
-                        Callable[["Context"], Callable[[], Any]]]:
+          ) -> Callable[[Callable[[Context], Callable[[], Any]]],
+                        Callable[[Context], Callable[[], Any]]]:
     """Mark a factory function as a probe. Records metadata only; never runs anything.
 
     :param name: the probe's name (default: ``<distribution>.<rest of the function name>``).
@@ -112,8 +113,8 @@ def probe(name: Optional[str] = None, *, distributions: Sequence[str],
         if not callable(fn):
             raise ValueError("@probe remedy %r must be a function, not %r" % (label, fn))
 
-    def decorate(fn: Callable[["Context"], Callable[[], Any]]
-                 ) -> Callable[["Context"], Callable[[], Any]]:
+    def decorate(fn: Callable[[Context], Callable[[], Any]]
+                 ) -> Callable[[Context], Callable[[], Any]]:
         info = ProbeInfo(
             name=name or _default_name(fn.__name__, distributions),
             distributions=tuple(distributions),
@@ -149,7 +150,7 @@ class Service:
     def get(self, name: str, default: Any = None) -> Any:
         return self._fields.get(name, default)
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return dict(self._fields)
 
     def __repr__(self) -> str:

@@ -28,7 +28,11 @@ Classification (``classify()``), with T and the thresholds chosen for a loaded 2
   largest gap ``≥ max(T/2, 25 ms)`` (the hub really stalled for half a call). The gap rule
   stops a library that merely *serialises* its calls with a cooperative lock (ratio high,
   hub alive) from being called a blocker. For K=1 only the gap rule applies.
-* ``cpu-bound`` when it ``blocks`` and CPU time ``≥ 0.5 × elapsed``.
+* ``cpu-bound`` when it ``blocks`` and the hub thread was *runnable* for ``≥ 0.5 × elapsed``:
+  on Linux, CPU time plus run-queue wait of the hub thread (``/proc/thread-self/schedstat``),
+  which stays ≈ elapsed for a CPU-bound stall even when other processes take the CPU (plain
+  CPU time fell to ~30 % of elapsed on a loaded 2-core box); elsewhere the process CPU time.
+  The reported ``cpu_ms`` is always the process CPU time.
 * otherwise ``cooperates``.
 
 The result is a dict in ``patchcheck.model.Measurement.to_json()`` shape.
@@ -40,7 +44,8 @@ import statistics
 import sys
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any, Callable
 
 #: heartbeat period: far below gevent's default 100 ms blocking threshold
 HEARTBEAT_S = 0.002
@@ -66,7 +71,9 @@ def blocks_threshold(concurrency: int) -> float:
 
 def classify(*, concurrency: int, per_call_s: float, elapsed_s: float, max_gap_s: float,
              cpu_s: float) -> str:
-    """Pure classification of a finished, error-free run (see the module docstring)."""
+    """Pure classification of a finished, error-free run (see the module docstring).
+
+    ``cpu_s`` is the hub thread's runnable time (CPU + run-queue wait) where known."""
     t = max(per_call_s, 1e-6)
     gap_stalled = max_gap_s >= max(t / 2.0, MIN_BLOCK_GAP_S)
     if concurrency >= 2:
@@ -82,8 +89,8 @@ def classify(*, concurrency: int, per_call_s: float, elapsed_s: float, max_gap_s
 
 def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 elapsed_s: float = 0.0, ratio: float = 0.0, max_gap_s: float = 0.0,
-                cpu_s: float = 0.0, stack: Sequence[str] = (), error: Optional[str] = None,
-                remedy: Optional[str] = None) -> Dict[str, Any]:
+                cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
+                remedy: str | None = None) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms)."""
     return {
         "outcome": outcome,
@@ -107,10 +114,27 @@ def describe_exception(exc: BaseException) -> str:
     return "%s: %s" % (name, text) if text else name
 
 
+def runnable_seconds() -> float | None:
+    """CPU time + run-queue wait of the calling thread (Linux schedstat), or None."""
+    import threading
+
+    paths = ["/proc/thread-self/schedstat"]
+    if hasattr(threading, "get_native_id"):
+        paths.append("/proc/self/task/%d/schedstat" % threading.get_native_id())
+    for path in paths:
+        try:
+            with open(path) as f:
+                on_cpu, waiting = f.read().split()[:2]
+            return (int(on_cpu) + int(waiting)) / 1e9
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 # --- blocking stacks ---------------------------------------------------------------------
 
 
-def _trim_frames(frames: Sequence[str]) -> List[str]:
+def _trim_frames(frames: Sequence[str]) -> list[str]:
     """Drop the meter's own outer frames: the stack starts at the probe's call."""
     frames = list(frames)
     cut = 0
@@ -128,7 +152,7 @@ class _StackCollector:
     def __init__(self) -> None:
         self.open = False
         self._seen: set = set()
-        self.stacks: List[List[str]] = []
+        self.stacks: list[list[str]] = []
         self.source = "none"
 
     def add_frames(self, frames: Sequence[str]) -> None:
@@ -141,8 +165,8 @@ class _StackCollector:
         self._seen.add(key)
         self.stacks.append(trimmed)
 
-    def lines(self) -> List[str]:
-        out: List[str] = []
+    def lines(self) -> list[str]:
+        out: list[str] = []
         for n, frames in enumerate(self.stacks):
             if len(self.stacks) > 1:
                 out.append("--- blocking stack %d of %d ---" % (n + 1, len(self.stacks)))
@@ -151,9 +175,9 @@ class _StackCollector:
         return out
 
 
-def _split_stack_text(text: str) -> List[str]:
+def _split_stack_text(text: str) -> list[str]:
     # traceback.format_stack() entries start with '  File "…"'; the monitor joins them.
-    frames: List[str] = []
+    frames: list[str] = []
     for line in text.splitlines(True):
         if line.startswith('  File "') or not frames:
             frames.append(line)
@@ -275,7 +299,7 @@ class _SamplerWatch:
 
 class _Heartbeat:
     def __init__(self) -> None:
-        self.beats: List[float] = []
+        self.beats: list[float] = []
         self.running = True
 
     def run(self) -> None:
@@ -299,10 +323,10 @@ class _Heartbeat:
 
 
 def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurrency: int = 3,
-            remedy: Optional[str] = None,
-            wrap: Optional[Callable[[Callable[[], Any]], Callable[[], Any]]] = None,
-            join_timeout: Optional[float] = None, monitor: bool = True,
-            skip_exceptions: Tuple[type, ...] = ()) -> Dict[str, Any]:
+            remedy: str | None = None,
+            wrap: Callable[[Callable[[], Any]], Callable[[], Any]] | None = None,
+            join_timeout: float | None = None, monitor: bool = True,
+            skip_exceptions: tuple[type, ...] = ()) -> dict[str, Any]:
     """Run ``concurrency`` copies of ``factory(i)()`` together and measure the hub.
 
     :param factory: ``factory(i)`` does the setup of copy ``i`` (in its own greenlet) and
@@ -337,9 +361,9 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
     ready_count = [0]
     all_ready = Event()
     release = Event()
-    spans: Dict[int, Tuple[float, float]] = {}
-    setup_errors: List[Tuple[int, BaseException, str]] = []
-    call_errors: List[Tuple[int, BaseException, str]] = []
+    spans: dict[int, tuple[float, float]] = {}
+    setup_errors: list[tuple[int, BaseException, str]] = []
+    call_errors: list[tuple[int, BaseException, str]] = []
 
     def worker(i: int) -> None:
         try:
@@ -382,12 +406,14 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
                                stack=_tb_lines(tb), **common)
         gevent.sleep(0.01)  # let the heartbeat settle after setup
         cpu0 = time.process_time()
+        busy0 = runnable_seconds()
         collector.open = True
         t_release = time.perf_counter()
         release.set()
         done = gevent.joinall(greenlets, timeout=join_timeout)
         t_joined = time.perf_counter()
         cpu1 = time.process_time()
+        busy1 = runnable_seconds()
         collector.open = False
         if len(done) < len(greenlets):
             stuck = [g for g in greenlets if not g.dead]
@@ -412,8 +438,9 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
             i, exc, tb = call_errors[0]
             return result_dict("breaks", error=describe_exception(exc),
                                stack=_tb_lines(tb) + collector.lines(), **numbers, **common)
+        busy = cpu if busy0 is None or busy1 is None else busy1 - busy0
         outcome = classify(concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
-                           max_gap_s=max_gap, cpu_s=cpu)
+                           max_gap_s=max_gap, cpu_s=busy)
         error = None
         if per_call < s / 4.0:
             # The call did not wait on the peer: nothing was really measured.
@@ -433,17 +460,17 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         beat_greenlet.kill(block=False)
 
 
-def _tb_lines(tb: str, limit: int = 40) -> List[str]:
+def _tb_lines(tb: str, limit: int = 40) -> list[str]:
     lines = [line for line in tb.rstrip("\n").split("\n") if line.strip()]
     return lines[-limit:]
 
 
-def _run_info(limit: int = 200) -> List[str]:
+def _run_info(limit: int = 200) -> list[str]:
     """Every thread's and greenlet's stack, for a hang (gevent.util.format_run_info)."""
     try:
         from gevent.util import format_run_info
 
-        lines: List[str] = []
+        lines: list[str] = []
         for chunk in format_run_info(thread_stacks=True, greenlet_stacks=True):
             lines.extend(str(chunk).rstrip("\n").split("\n"))
         return lines[:limit]

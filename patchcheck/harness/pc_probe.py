@@ -26,7 +26,8 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any, Callable, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable
 
 if __package__:  # the tool process imports this as patchcheck.harness.pc_probe (CONTROLS)
     from . import pc_meter
@@ -36,7 +37,7 @@ else:  # the child: the harness folder is sys.path[0]
 THREADPOOL_FUNCTION = "<threadpool>"
 
 #: control name -> the outcome the meter must report for it
-CONTROLS: Dict[str, str] = {
+CONTROLS: dict[str, str] = {
     "sleep-original": "blocks",
     "sleep-patched": "cooperates",
     "socket-original": "blocks",
@@ -45,11 +46,11 @@ CONTROLS: Dict[str, str] = {
     "select-patched": "cooperates",
 }
 #: controls not run by default (checks of the classifier itself)
-EXTRA_CONTROLS: Dict[str, str] = {
+EXTRA_CONTROLS: dict[str, str] = {
     "spin": "cpu-bound",
 }
 #: the service each control needs
-CONTROL_SERVICES: Dict[str, tuple] = {
+CONTROL_SERVICES: dict[str, tuple] = {
     name: (("slow_tcp",) if name.split("-")[0] in ("socket", "select") else ())
     for name in list(CONTROLS) + list(EXTRA_CONTROLS)
 }
@@ -58,7 +59,7 @@ DEFAULT_WAIT = 0.3
 DEFAULT_CONCURRENCY = 3
 
 
-def _patch(patch_args: Optional[Mapping[str, Any]]) -> None:
+def _patch(patch_args: Mapping[str, Any] | None) -> None:
     from gevent import monkey
 
     monkey.patch_all(**dict(patch_args or {}))
@@ -87,7 +88,7 @@ def _threadpool_wrap(call: Callable[[], Any]) -> Callable[[], Any]:
     return in_threadpool
 
 
-def run_probe(spec: Mapping[str, Any]) -> Dict[str, Any]:
+def run_probe(spec: Mapping[str, Any]) -> dict[str, Any]:
     probe = spec["probe"]
     wait = float(probe.get("wait") or DEFAULT_WAIT)
     k = int(probe.get("concurrency") or DEFAULT_CONCURRENCY)
@@ -156,7 +157,7 @@ def _skip_exception() -> tuple:
 
 
 def _tcp_request(socket_class: Any, endpoint: Mapping[str, Any], timeout: float,
-                 wait_readable: Optional[Callable[[Any], None]] = None) -> Callable[[], Any]:
+                 wait_readable: Callable[[Any], None] | None = None) -> Callable[[], Any]:
     """Connect (setup), then the measured call: send a line and read the late answer."""
     import socket as socket_module
 
@@ -219,7 +220,7 @@ def _control_factory(name: str, wait: float, services: Mapping[str, Any],
                      % (name, ", ".join(list(CONTROLS) + list(EXTRA_CONTROLS))))
 
 
-def run_control(spec: Mapping[str, Any]) -> Dict[str, Any]:
+def run_control(spec: Mapping[str, Any]) -> dict[str, Any]:
     name = spec["control"]
     if name not in CONTROLS and name not in EXTRA_CONTROLS:
         raise ValueError("unknown control %r (known: %s)"

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
-
 from pc_testutil import IN_CI
 
 WAIT = 0.3

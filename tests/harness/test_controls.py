@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from pc_probe_testutil import WAIT, explain, run_task
 
 from patchcheck.harness import pc_probe
-from pc_probe_testutil import WAIT, explain, run_task
 
 
 def _control(name, slow_tcp):
@@ -29,8 +29,9 @@ def test_spin_control_is_cpu_bound(slow_tcp):
 
 
 def test_unknown_control_is_a_harness_error():
-    from patchcheck.runner.process import run_child
     import sys
+
+    from patchcheck.runner.process import run_child
 
     res = run_child(sys.executable, {"task": "control", "control": "nope"}, timeout=30)
     assert res.harness_error and "unknown control" in res.harness_error

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pc_probe_testutil import explain, probe_child_spec, run_task
 
 from patchcheck.probeloader import load_probe_file
-from pc_probe_testutil import explain, probe_child_spec, run_task
 
 PROBES = {p.name: p for p in load_probe_file(Path(__file__).parent / "probe_files"
                                              / "misbehaving.py")}

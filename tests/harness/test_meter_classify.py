@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from patchcheck.harness import pc_meter
 from patchcheck.harness import patchcheck_probe as api
+from patchcheck.harness import pc_meter
 from patchcheck.model import Measurement
 
 

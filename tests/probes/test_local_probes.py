@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from pc_probe_testutil import endpoints, explain, probe_child_spec, run_task
 
 from patchcheck.plugins import make_plugin_manager
 from patchcheck.spec import THREADPOOL_REMEDY
-from pc_probe_testutil import endpoints, explain, probe_child_spec, run_task
 
 HERE = Path(__file__).resolve().parent
 LOCAL = HERE / "local"

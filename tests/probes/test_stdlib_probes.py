@@ -3,9 +3,9 @@ blocks when nothing is patched): real children against real loopback fixture ser
 from __future__ import annotations
 
 import pytest
+from pc_probe_testutil import endpoints, explain, probe_child_spec, run_task
 
 from patchcheck.probeloader import builtin_probe_dir, load_probe_dir
-from pc_probe_testutil import endpoints, explain, probe_child_spec, run_task
 
 STDLIB = [p for p in load_probe_dir(builtin_probe_dir(), origin="builtin")
           if p.name.startswith("stdlib.")]

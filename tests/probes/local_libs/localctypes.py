@@ -2,10 +2,9 @@
 ``_socket`` descriptor. ctypes releases the GIL and gevent cannot patch libc, so a call blocks
 the hub, like a C database driver. ``use_python_io()`` switches to Python sockets (the kind of
 "green" mode some drivers offer), which patching reaches."""
+import _socket
 import ctypes
 import ctypes.util
-
-import _socket
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _python_io = False
