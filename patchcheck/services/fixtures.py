@@ -190,7 +190,9 @@ class _ServerBase:
             if self._state != "running":
                 return
             self._threads.add(thread)
-        thread.start()
+            # Started under the lock so stop() never joins a thread that has not started yet
+            # (Thread.start() returns once the thread runs, before the target takes the lock).
+            thread.start()
 
     def _thread_main(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
         try:
