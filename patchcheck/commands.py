@@ -69,8 +69,9 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     if args.install:
         from patchcheck.install import ensure_environment
 
-        python = ensure_environment(python, source.requirements if source else (),
-                                    progress=_note)
+        installed = ensure_environment(python, source.requirements if source else (),
+                                       progress=_note)
+        python = installed.python  # installed.failures: requirement name → pip's message
     request = ScanRequest(
         python=python,
         requirements=tuple(source.requirements) if source else (),
