@@ -1,0 +1,280 @@
+"""Measuring hub stalls in a process that runs under gevent (the pytest process, an app).
+
+Two instruments, as in the child-side meter (``patchcheck.harness.pc_meter``) but for a
+long-lived process whose measurement windows open and close many times:
+
+* a **heartbeat greenlet** that sleeps a few milliseconds in a loop: the time between two
+  beats inside an open window is how long the hub did not run (the stall's duration; gevent's
+  ``EventLoopBlocked`` only carries the threshold, GEVENT-NOTES);
+* a **stack source**: gevent's monitor thread (``EventLoopBlocked``, period = a third of the
+  limit so that a stall at the limit always spans a whole period) or, where it cannot run, a
+  native sampler thread that looks at the hub thread's frame when the heartbeat is late.
+
+Windows are cheap to open and close (attribute writes): the overhead between windows is nil
+because the hub never runs the heartbeat while the main greenlet does not yield.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from patchcheck.watch.stacks import Sample, sample_thread
+
+#: samples kept per window (a long stall is reported once per monitor period)
+MAX_SAMPLES = 40
+
+
+@dataclass
+class RawStall:
+    """One interval without a heartbeat inside a window."""
+
+    start: float  # perf_counter
+    end: float
+    cpu_s: float  # process CPU time spent during the interval
+    samples: list[Sample] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end - self.start
+
+
+class Window:
+    """One measured stretch (a test phase, a ``cooperative()`` block)."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.stalls: list[RawStall] = []
+        self.samples: list[Sample] = []
+        self.max_gap_s = 0.0
+
+
+class Heartbeat:
+    """A greenlet that beats every ``period`` seconds and records gaps in the open window."""
+
+    def __init__(self, period: float = 0.005) -> None:
+        self.period = period
+        self.window: Window | None = None
+        self.last = time.perf_counter()
+        self.last_cpu = time.process_time()
+        self._greenlet: Any = None
+        self.running = False
+
+    def start(self) -> None:
+        import gevent
+
+        self.running = True
+        self._greenlet = gevent.spawn(self._run)
+        self._greenlet.name = "patchcheck-heartbeat"
+
+    def _run(self) -> None:
+        from gevent import sleep
+
+        perf, cpu = time.perf_counter, time.process_time
+        while self.running:
+            sleep(self.period)
+            now, now_cpu = perf(), cpu()
+            w = self.window
+            if w is not None:
+                gap = now - self.last
+                if gap > w.max_gap_s:
+                    w.max_gap_s = gap
+                if gap >= w.limit_s:
+                    w.stalls.append(RawStall(self.last, now, now_cpu - self.last_cpu))
+            self.last, self.last_cpu = now, now_cpu
+
+    def open(self, window: Window) -> None:
+        # The hub may not have run since the last window closed (pytest's own work between
+        # tests never yields): start counting now, not at the last beat.
+        self.last, self.last_cpu = time.perf_counter(), time.process_time()
+        self.window = window
+
+    def close(self) -> Window | None:
+        w, self.window = self.window, None
+        if w is None:
+            return None
+        now = time.perf_counter()
+        gap = now - self.last
+        if gap > w.max_gap_s:
+            w.max_gap_s = gap
+        if gap >= w.limit_s:  # the window ended inside a stall
+            w.stalls.append(RawStall(self.last, now, time.process_time() - self.last_cpu))
+        for s in w.samples:  # give each stall the stacks seen during it
+            for st in w.stalls:
+                if st.start <= s.at <= st.end + 0.001:
+                    st.samples.append(s)
+                    break
+        return w
+
+    def stop(self) -> None:
+        self.running = False
+        self.window = None
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
+
+
+class MonitorSource:
+    """gevent's monitor thread → ``EventLoopBlocked`` → a sample of the hub thread."""
+
+    name = "gevent monitor thread"
+
+    def __init__(self, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self._subscriber: Callable[[Any], None] | None = None
+        self._monitor: Any = None
+        self._hub_ident = 0
+        self._period = 0.0
+
+    def start(self, period: float) -> bool:
+        try:
+            import warnings
+
+            import gevent
+            import zope.event
+            from gevent.events import EventLoopBlocked
+        except Exception:
+            return False
+        self._event_class = EventLoopBlocked
+        cfg = gevent.config
+        try:
+            cfg.monitor_thread = True
+            cfg.max_blocking_time = period
+        except Exception:
+            return False
+        quiet = True
+        try:
+            cfg.print_blocking_reports = False  # gevent >= 25.4.1 (gevent #2002, #2070)
+        except Exception:
+            quiet = False
+        hub = gevent.get_hub()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "psutil not installed": memory is not our business
+            try:
+                monitor = hub.start_periodic_monitoring_thread()
+            except Exception:
+                monitor = None
+        if monitor is None:
+            return False
+        if not quiet and hasattr(monitor, "_show_blocking_report"):
+            # Older gevent prints every report to stderr, in the middle of pytest's output.
+            monitor._show_blocking_report = lambda _hub, report, greenlet: (greenlet, report)
+        self._monitor = monitor
+        self._hub_ident = hub.thread_ident
+        self._period = period
+        self._subscriber = self._on_event
+        zope.event.subscribers.append(self._subscriber)
+        return True
+
+    def set_period(self, period: float) -> None:
+        """The monitor re-reads ``max_blocking_time`` on every loop (GEVENT-NOTES)."""
+        if abs(period - self._period) > 1e-6:
+            import gevent
+
+            gevent.config.max_blocking_time = period
+            self._period = period
+
+    def watch_current(self) -> None:
+        # The monitor only reports an active greenlet; between windows we told it to ignore.
+        try:
+            self._monitor.monitor_current_greenlet_blocking()
+        except Exception:
+            pass
+
+    def ignore_current(self) -> None:
+        try:
+            self._monitor.ignore_current_greenlet_blocking()
+        except Exception:
+            pass
+
+    def _on_event(self, event: Any) -> None:
+        w = self.heartbeat.window
+        if w is None or not isinstance(event, self._event_class) or len(w.samples) >= MAX_SAMPLES:
+            return
+        try:
+            sample = sample_thread(self._hub_ident, time.perf_counter())
+        except Exception:
+            return
+        if sample is not None:
+            w.samples.append(sample)
+
+    def stop(self) -> None:
+        if self._subscriber is not None:
+            try:
+                import zope.event
+
+                zope.event.subscribers.remove(self._subscriber)
+            except (ImportError, ValueError):
+                pass
+            self._subscriber = None
+
+
+class SamplerSource:
+    """A native thread that samples the hub thread while the heartbeat is late."""
+
+    name = "sampling sys._current_frames()"
+
+    def __init__(self, heartbeat: Heartbeat) -> None:
+        self.heartbeat = heartbeat
+        self.running = False
+        self._period = 0.05
+
+    def start(self, period: float) -> bool:
+        try:
+            from gevent.monkey import get_original
+
+            # In a patched process threading/time are gevent's: take the originals.
+            start_new_thread = get_original(("_thread", "thread"), "start_new_thread")
+            self._sleep = get_original("time", "sleep")
+            get_ident = get_original(("_thread", "thread"), "get_ident")
+        except Exception:
+            return False
+        self._hub_ident = get_ident()
+        self._period = period
+        self.running = True
+        start_new_thread(self._run, ())
+        return True
+
+    def set_period(self, period: float) -> None:
+        self._period = period
+
+    def watch_current(self) -> None:
+        pass
+
+    def ignore_current(self) -> None:
+        pass
+
+    def _run(self) -> None:
+        perf = time.perf_counter
+        while self.running:
+            self._sleep(self._period)
+            w = self.heartbeat.window
+            if w is None or len(w.samples) >= MAX_SAMPLES:
+                continue
+            now = perf()
+            if now - self.heartbeat.last < self._period:
+                continue
+            try:
+                sample = sample_thread(self._hub_ident, now)
+            except Exception:
+                continue
+            if sample is not None:
+                w.samples.append(sample)
+
+    def stop(self) -> None:
+        self.running = False
+
+
+def gevent_state() -> tuple[bool, str]:
+    """(is this process patched by gevent, a sentence saying how we know)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is None:
+        return False, "gevent.monkey was never imported: this run is not patched"
+    try:
+        patched = monkey.is_module_patched("socket") or monkey.is_module_patched("time")
+    except Exception:
+        patched = False
+    if patched:
+        return True, "patched by gevent.monkey"
+    return False, "gevent.monkey.patch_all() was not called in this process"
