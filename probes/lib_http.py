@@ -89,6 +89,23 @@ def urllib3_get_tls(ctx):
 
 # --- httpx ----------------------------------------------------------------------------------
 
+def _remedy_no_old_trio():
+    """What httpx sees without an old trio: ``import trio`` fails with ImportError.
+
+    httpcore imports trio when it is installed and catches only ImportError and
+    NotImplementedError. trio < 0.26 builds its epoll I/O manager at import time on Linux and
+    raises AttributeError (``select.epoll`` is removed by ``patch_all()``; trio #2848), which
+    breaks ``import httpx``. trio >= 0.26 creates the epoll object lazily and imports fine;
+    without trio, httpcore simply does without it. Both fixes amount to this.
+    """
+    import sys
+
+    sys.modules["trio"] = None  # type: ignore[assignment]
+
+
+_HTTPX_REMEDIES = {"pip install -U 'trio>=0.26' (or uninstall trio)": _remedy_no_old_trio}
+
+
 def _httpx_call(ctx, service):
     import httpx
 
@@ -111,13 +128,13 @@ def _httpx_call(ctx, service):
     return call
 
 
-@probe(distributions=["httpx"], services=["slow_http"], wait=0.3)
+@probe(distributions=["httpx"], services=["slow_http"], wait=0.3, remedies=_HTTPX_REMEDIES)
 def httpx_get(ctx):
     """httpx.Client().get(url) (the sync client); the server answers after ``wait``."""
     return _httpx_call(ctx, "slow_http")
 
 
-@probe(distributions=["httpx"], services=["slow_tls"], wait=0.3)
+@probe(distributions=["httpx"], services=["slow_tls"], wait=0.3, remedies=_HTTPX_REMEDIES)
 def httpx_get_tls(ctx):
     """httpx.Client(verify=ssl context).get(https url); the server answers after ``wait``."""
     return _httpx_call(ctx, "slow_tls")
