@@ -149,9 +149,13 @@ class MonitorSource:
         except Exception:
             quiet = False
         hub = gevent.get_hub()
+        # The monitor thread kills itself at its first check while ``bool(hub)`` is False,
+        # i.e. until the hub greenlet has started (gevent starts it from ``Hub.run``): switch
+        # to the hub once so that it runs.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "psutil not installed": memory is not our business
             try:
+                gevent.sleep(0)
                 monitor = hub.start_periodic_monitoring_thread()
             except Exception:
                 monitor = None

@@ -60,10 +60,15 @@ class PatchReport:
         if self.early_stdlib:
             lines.append("patchcheck: imported before patching: " + ", ".join(self.early_stdlib))
         if self.early_libraries:
-            lines.append("patchcheck: third-party modules using patched modules, imported "
-                         "before patching: " + ", ".join(self.early_libraries))
-        for ref in self.stale:
+            names = list(self.early_libraries)
+            more = f" (+{len(names) - 8} more)" if len(names) > 8 else ""
+            lines.append("patchcheck: third-party packages using patched modules, imported "
+                         "before patching (pytest plugins?): " + ", ".join(names[:8]) + more)
+        for ref in self.stale[:5]:
             lines.append(f"patchcheck: stale reference (stays blocking): {ref}")
+        if len(self.stale) > 5:
+            lines.append(f"patchcheck: (+{len(self.stale) - 5} more stale references; "
+                         "--patchcheck-watch-report lists them all)")
         for w in self.warnings:
             lines.append(f"patchcheck: gevent warned: {w[:300]}")
         return lines

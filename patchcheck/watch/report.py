@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.watch.attribution import best_attribution
-from patchcheck.watch.stacks import FrameInfo, format_frames, with_source
+from patchcheck.watch.stacks import FrameInfo, format_frames, trim_runner, with_source
 
 #: Version of the watchdog's JSON report (``--patchcheck-watch-report``).
 WATCH_SCHEMA = "patchcheck.watch/1"
@@ -117,7 +117,7 @@ def records_from_window(window: Any, *, limit_ms: float, rootdir: Path | None = 
             library=attribution.distribution if attribution else None,
             location=attribution.location if attribution else "<no stack captured>",
             via=attribution.via if attribution else None,
-            stack=with_source(sample.frames) if sample is not None else (),
+            stack=with_source(trim_runner(sample.frames)) if sample is not None else (),
             remedy=remedy, known=known, test=test, phase=phase,
             source=source if sample is not None else "",
         ))

@@ -235,6 +235,29 @@ def sample_thread(thread_ident: int, at: float) -> Sample | None:
         del frame
 
 
+@lru_cache(maxsize=1)
+def _runner_prefixes() -> tuple[str, ...]:
+    out = []
+    for name in ("_pytest", "pluggy"):
+        mod = sys.modules.get(name)
+        path = getattr(mod, "__file__", None)
+        if path:
+            out.append(_norm(os.path.dirname(path)) + os.sep)
+    return tuple(out)
+
+
+def trim_runner(frames: tuple[FrameInfo, ...]) -> tuple[FrameInfo, ...]:
+    """Drop the test runner's outer frames (pytest, pluggy): the stack starts at the test."""
+    prefixes = _runner_prefixes()
+    if not prefixes:
+        return frames
+    cut = 0
+    for i, f in enumerate(frames):
+        if f.file and not f.file.startswith("<") and _norm(f.file).startswith(prefixes):
+            cut = i + 1
+    return frames[cut:] or frames
+
+
 def with_source(frames: tuple[FrameInfo, ...]) -> tuple[FrameInfo, ...]:
     """Fill in source lines (main thread: linecache may read files)."""
     import linecache

@@ -1,0 +1,250 @@
+"""Scan results as pytest items (``--patchcheck-scan FILE`` / ini ``patchcheck_requirements``).
+
+One item per requirement, collected under a collector per requirements file. The first item
+that runs calls the engine once (``patchcheck.engine.scan``: child processes, never this
+process); every item then passes, fails or is skipped by the same policy as the CLI
+(``--fail-on`` → ``policy.threshold``, waivers from ``[tool.patchcheck]``). Under pytest-xdist
+the workers share that one scan through a lock file in pytest's per-run temporary folder.
+
+Imported by the plugin only when scanning was asked for.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patchcheck.model import Requirement, ScanReport, Verdict
+
+
+class ScanFailed(Exception):
+    """A distribution's verdict is at or above ``--patchcheck-fail-on``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class ScanState:
+    """Everything the scan items share: settings, the request and (once run) the report."""
+
+    def __init__(self, config: pytest.Config, sources: list[tuple[str, Path]],
+                 fail_on: str | None) -> None:
+        from patchcheck.config import load_settings
+        from patchcheck.errors import PatchcheckError
+        from patchcheck.verdicts.policy import threshold
+
+        self.config = config
+        self.sources = sources  # (argument as written, base directory)
+        self.rootdir = config.rootpath
+        cli = {"fail_on": fail_on} if fail_on else {}
+        try:
+            self.settings = load_settings(cli, cwd=self.rootdir)
+            self.threshold = threshold(self.settings.fail_on)
+        except PatchcheckError as exc:
+            raise pytest.UsageError(_error_text(exc)) from None
+        self.requirements: list[Requirement] = []
+        self._report: ScanReport | None = None
+        self._error: str | None = None
+        self.notes: list[str] = []
+
+    # -- the one scan ---------------------------------------------------------------------
+    def report(self) -> ScanReport:
+        if self._error is not None:
+            raise ScanFailed(self._error)
+        if self._report is None:
+            try:
+                self._report = self._shared(self._scan)
+            except Exception as exc:
+                from patchcheck.errors import PatchcheckError
+
+                if isinstance(exc, PatchcheckError):
+                    self._error = "patchcheck could not scan: " + _error_text(exc)
+                else:
+                    import traceback
+
+                    self._error = ("patchcheck failed (this is a bug, not a library verdict):\n"
+                                   + traceback.format_exc())
+                raise ScanFailed(self._error) from None
+            if self.settings.waivers:
+                from patchcheck.verdicts.waivers import apply_waivers
+
+                self._report, notes = apply_waivers(self._report, self.settings.waivers,
+                                                    _dt.date.today())
+                self.notes.extend(notes)
+        return self._report
+
+    def request(self) -> Any:
+        from patchcheck.engine import ScanRequest
+        from patchcheck.targets.resolve import resolve_python
+
+        s = self.settings
+        return ScanRequest(
+            python=resolve_python(s.python),
+            requirements=tuple(self.requirements),
+            patch_args=dict(s.patch), timeout=s.timeout, jobs=s.jobs,
+            probe_paths=tuple(str(p) for p in s.probe_paths),
+            import_names={k: tuple(v) for k, v in s.import_names.items()},
+            skip=tuple(s.skip), use_cache=s.cache, services=dict(s.services),
+        )
+
+    def _scan(self) -> ScanReport:
+        from patchcheck.engine import scan
+
+        return scan(self.request())
+
+    def _shared(self, compute: Any) -> ScanReport:
+        """One scan per test run, even across pytest-xdist workers."""
+        uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+        factory = getattr(self.config, "_tmp_path_factory", None)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: each worker scans
+            fcntl = None  # type: ignore[assignment]
+        if not uid or factory is None or fcntl is None:
+            return compute()
+        key = hashlib.sha256(repr((uid, [r.line or r.name for r in self.requirements],
+                                   self.settings)).encode()).hexdigest()[:16]
+        folder = Path(factory.getbasetemp()).parent / "patchcheck-scan"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = folder / f"{key}.json"
+        with open(folder / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if data.exists():
+                return ScanReport.from_json(json.loads(data.read_text("utf-8")))
+            report = compute()
+            tmp = data.with_suffix(".tmp")
+            tmp.write_text(json.dumps(report.to_json()), "utf-8")
+            tmp.replace(data)
+            return report
+
+
+def _error_text(exc: Any) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    hint = getattr(exc, "hint", None)
+    return f"{text}\nhint: {hint}" if hint else text
+
+
+def load_requirements(state: ScanState) -> list[tuple[str, Path | None, list[Requirement]]]:
+    """Parse every source: (display, path or None, requirements)."""
+    from patchcheck.errors import PatchcheckError
+    from patchcheck.sources import load_sources
+
+    out = []
+    for arg, base in state.sources:
+        try:
+            parsed = load_sources([arg], base_dir=base)
+        except PatchcheckError as exc:
+            raise pytest.UsageError(f"--patchcheck-scan {arg}: {_error_text(exc)}") from None
+        state.notes.extend(parsed.notes)
+        path = Path(base, arg)
+        out.append((arg, path if path.is_file() else None, list(parsed.requirements)))
+        state.requirements.extend(parsed.requirements)
+    return out
+
+
+def make_collectors(session: pytest.Session, state: ScanState) -> list[pytest.Collector]:
+    collectors: list[pytest.Collector] = []
+    strings: list[Requirement] = []
+    for arg, path, requirements in load_requirements(state):
+        if path is None:
+            strings.extend(requirements)
+            continue
+        col = RequirementsFile.from_parent(session, path=path.resolve())
+        col.requirements = requirements
+        col.state = state
+        collectors.append(col)
+    if strings:
+        col = RequirementStrings.from_parent(session, name="patchcheck", nodeid="patchcheck")
+        col.requirements = strings
+        col.state = state
+        collectors.append(col)
+    return collectors
+
+
+class _RequirementsCollector:
+    requirements: list[Requirement]
+    state: ScanState
+
+    def collect(self) -> Iterator[pytest.Item]:
+        seen: set[str] = set()
+        for req in self.requirements:
+            name = req.name if req.key not in seen else f"{req.name}[{req.origin}]"
+            seen.add(req.key)
+            yield RequirementItem.from_parent(self, name=name, requirement=req,
+                                              state=self.state)
+
+
+class RequirementsFile(_RequirementsCollector, pytest.File):
+    """A requirements file (or pyproject/lock file) named by ``--patchcheck-scan``."""
+
+
+class RequirementStrings(_RequirementsCollector, pytest.Collector):
+    """Requirement strings given to ``--patchcheck-scan`` (``redis``, ``'psycopg2>=2.9'``)."""
+
+
+def _skip(reason: str) -> None:
+    """Skip, reported at the requirement's line rather than at this module."""
+    try:
+        raise pytest.skip.Exception(reason, _use_item_location=True)
+    except TypeError:  # pragma: no cover - a pytest without the private flag
+        pytest.skip(reason)
+
+
+class RequirementItem(pytest.Item):
+    """One requirement: its verdict under ``patch_all()``, judged by ``--patchcheck-fail-on``."""
+
+    def __init__(self, *, requirement: Requirement, state: ScanState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.requirement = requirement
+        self.state = state
+        self.add_marker("patchcheck_scan")
+
+    def runtest(self) -> None:
+        from patchcheck.reporters import _views as v
+
+        report = self.state.report()
+        if report.problems:
+            raise ScanFailed("patchcheck failed (not a library verdict); no verdict can be "
+                             "trusted:\n" + "\n".join(f"- {p}" for p in report.problems))
+        result = next((r for r in report.results if r.key == self.requirement.key), None)
+        if result is None:
+            req = self.requirement
+            if req.key in self.state.settings.skip:
+                _skip(f"{req.name}: skipped by the 'skip' setting")
+            _skip(f"{req.name}: does not apply to the target interpreter"
+                  + (f" (marker: {req.marker})" if req.marker else ""))
+        self.user_properties.append(("patchcheck_verdict", result.verdict.value))
+        evidence = v.key_evidence(result)
+        details = v.plain_details(result)
+        if result.verdict.rank >= self.state.threshold:
+            raise ScanFailed(f"{result.verdict.value}: {evidence}\n\n{details}\n\n"
+                             + v.environment_line(report.environment)
+                             + f"\n(fails because --patchcheck-fail-on is "
+                               f"{self.state.settings.fail_on})")
+        if result.verdict in (Verdict.SKIPPED, Verdict.NOT_INSTALLED):
+            _skip(f"{v.display_name(result)}: {result.verdict.value}: {evidence}")
+        self.add_report_section("call", "patchcheck", details if v.needs_details(result)
+                                else f"{v.display_name(result)}: {result.verdict.value} "
+                                     f"({evidence})")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> Any:
+        if isinstance(excinfo.value, ScanFailed):
+            return excinfo.value.text
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        origin = self.requirement.origin or ""
+        line: int | None = None
+        if ":" in origin:
+            tail = origin.rsplit(":", 1)[1]
+            if tail.isdigit():
+                line = int(tail) - 1
+        return self.path, line, f"patchcheck: {self.requirement.line or self.requirement.name}"
