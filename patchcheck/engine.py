@@ -21,7 +21,8 @@ from patchcheck.model import (
     Verdict,
     normalize_name,
 )
-from patchcheck.runner.process import ChildResult, run_child
+from patchcheck.runner.forkserver import make_runner
+from patchcheck.runner.process import ChildResult
 from patchcheck.targets.resolve import InstalledDistribution, TargetInfo, inspect_target
 from patchcheck.verdicts.fold import CheckOutcome, fold_verdict, import_findings, probe_findings
 
@@ -109,6 +110,11 @@ class Scan:
 
     # -- run ----------------------------------------------------------------------------
     def run(self) -> ScanReport:
+        # One fork server per scan (fresh processes where it is unsupported or turned off).
+        with make_runner(self.request.python) as self._runner:
+            return self._run()
+
+    def _run(self) -> ScanReport:
         started = time.monotonic()
         req = self.request
         names = [r.name for r in req.requirements]
@@ -173,7 +179,8 @@ class Scan:
         if probes and any(normalize_name(k) in probes for k in results):
             from patchcheck.runner.probing import ProbeRunner
 
-            with ProbeRunner(req, pm, progress=self.progress) as runner:
+            with ProbeRunner(req, pm, progress=self.progress,
+                             child_runner=self._runner) as runner:
                 controls = runner.run_controls()
                 bad = [c for c in controls if not runner.control_ok(c)]
                 if bad:
@@ -200,10 +207,9 @@ class Scan:
 
     def _import_check(self, dist: InstalledDistribution, modules: Sequence[str],
                       order: str) -> CheckOutcome:
-        res = run_child(self.request.python,
-                        {"task": "import", "order": order, "modules": list(modules),
-                         "patch_args": dict(self.request.patch_args)},
-                        timeout=self.request.timeout)
+        res = self._runner.run({"task": "import", "order": order, "modules": list(modules),
+                                "patch_args": dict(self.request.patch_args)},
+                               timeout=self.request.timeout)
         return outcome_of(res)
 
     def _native_findings(self, dist: InstalledDistribution) -> list[Finding]:

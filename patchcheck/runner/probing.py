@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
-from patchcheck.runner.process import ChildResult, run_child
+from patchcheck.runner.forkserver import Runner, make_runner
+from patchcheck.runner.process import ChildResult
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
 
 #: Controls check the meter itself: originals must block, patched objects must cooperate.
@@ -52,11 +53,15 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
 class ProbeRunner:
     """Owns the services for one scan's probes; runs probes, remedies and controls."""
 
-    def __init__(self, request: Any, pm: Any, *, progress: Any = None) -> None:
+    def __init__(self, request: Any, pm: Any, *, progress: Any = None,
+                 child_runner: Runner | None = None) -> None:
         self.request = request
         self.pm = pm
         self.progress = progress or (lambda label: None)
         self.registry: Any = None
+        # The scan's runner when given (it closes it); else our own, closed on exit.
+        self._own_runner = child_runner is None
+        self.child_runner: Runner = child_runner or make_runner(request.python)
 
     def __enter__(self) -> ProbeRunner:
         from patchcheck.services import ServiceRegistry
@@ -68,6 +73,8 @@ class ProbeRunner:
     def __exit__(self, *exc: object) -> None:
         if self.registry is not None:
             self.registry.close()
+        if self._own_runner:
+            self.child_runner.close()
 
     # -- controls -------------------------------------------------------------------------
     def run_controls(self) -> tuple[ProbeOutcome, ...]:
@@ -76,10 +83,10 @@ class ProbeRunner:
             if missing:
                 m = Measurement(outcome="skipped", error=missing[0].reason)
             else:
-                res = run_child(self.request.python,
-                                {"task": "control", "control": name, "services": services,
-                                 "wait": CONTROL_WAIT_S, "patch_args": {}},
-                                timeout=min(self.request.timeout, 30.0))
+                res = self.child_runner.run(
+                    {"task": "control", "control": name, "services": services,
+                     "wait": CONTROL_WAIT_S, "patch_args": {}},
+                    timeout=min(self.request.timeout, 30.0))
                 m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m)
 
@@ -122,7 +129,7 @@ class ProbeRunner:
         }
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        res = run_child(self.request.python, child_spec, timeout=budget)
+        res = self.child_runner.run(child_spec, timeout=budget)
         return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
 

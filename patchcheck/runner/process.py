@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from patchcheck.harness import CHILD_SCRIPT, RESULT_SCHEMA, SPEC_SCHEMA
 
@@ -121,27 +121,99 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """INT, then TERM, then KILL the child's whole process group."""
+def stop_group(pgid: int, wait: Callable[[float], bool]) -> None:
+    """INT, then TERM, then KILL the process group ``pgid`` (its leader has pid ``pgid``).
+
+    ``wait(seconds)`` waits for the leader's end and says whether it ended; the spawn runner
+    waits on its ``Popen``, the fork server on the zygote's report.
+    """
     for sig, grace in ((signal.SIGINT, STOP_GRACE_S[0]), (signal.SIGTERM, STOP_GRACE_S[1])):
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):
             return
-        try:
-            proc.wait(grace)
+        if wait(grace):
             break
-        except subprocess.TimeoutExpired:
-            continue
     # Even when the leader exited, its children may live on in the group.
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:  # pragma: no cover - unkillable (D state)
-        pass
+    wait(5)  # an unkillable leader (D state) leaves returncode None
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    def wait(seconds: float) -> bool:
+        try:
+            proc.wait(seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    stop_group(proc.pid, wait)
+
+
+@dataclass(frozen=True)
+class ChildFiles:
+    """The per-run temporary files of one child: its spec, result and stack dump."""
+
+    tmpdir: Path
+    spec: Path
+    result: Path
+    stack: Path
+
+    def argv(self) -> list[str]:
+        """``pc_child.py``'s arguments (``sys.argv`` of the child)."""
+        return [str(CHILD_SCRIPT), str(self.spec), str(self.result)]
+
+
+def prepare_child(spec: Mapping[str, Any], timeout: float, tmpdir: Path) -> ChildFiles:
+    """Write the full spec (schema, timeout, stack dump deadline) into ``tmpdir``."""
+    files = ChildFiles(tmpdir, tmpdir / "spec.json", tmpdir / "result.json",
+                       tmpdir / "stacks.txt")
+    full_spec = dict(spec)
+    full_spec.update(
+        schema=SPEC_SCHEMA,
+        timeout=timeout,
+        stack_file=str(files.stack),
+        stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S),
+        tmpdir=str(tmpdir),
+    )
+    files.spec.write_text(json.dumps(full_spec), encoding="utf-8")
+    return files
+
+
+def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool,
+                   timeout: float, duration: float, stdout_tail: str,
+                   stderr_tail: str) -> ChildResult:
+    """Turn how a child ended plus the files it left into a ``ChildResult``.
+
+    ``returncode`` follows ``Popen``: negative for a signal, None when unknown.
+    """
+    sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
+    stack = _read_text(files.stack)
+    greenlets = _read_text(Path(str(files.stack) + ".greenlets"))
+    if greenlets:
+        # Greenlet stacks first: under gevent the OS thread's stack is just the hub.
+        stack = (greenlets + "\n" + stack).strip()
+    result, problem = _read_result(files.result)
+    if timed_out:
+        problem = f"timed out after {timeout:g} s"
+    elif sig is not None:
+        problem = f"killed by signal {_signame(sig)}"
+    elif result is None and problem is None:
+        problem = f"exited with status {returncode} without writing a result"
+    return ChildResult(
+        returncode=None if timed_out else returncode,
+        signal=sig,
+        timed_out=timed_out,
+        duration_s=duration,
+        stdout_tail=stdout_tail,
+        stderr_tail=stderr_tail,
+        stack_dump=stack,
+        result=result,
+        problem=problem,
+    )
 
 
 def run_child(
@@ -154,20 +226,8 @@ def run_child(
 ) -> ChildResult:
     """Run ``spec`` (a harness task) in a fresh child of ``python`` and return how it went."""
     with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
-        tmpdir = Path(tmp)
-        spec_path = tmpdir / "spec.json"
-        result_path = tmpdir / "result.json"
-        stack_path = tmpdir / "stacks.txt"
-        full_spec = dict(spec)
-        full_spec.update(
-            schema=SPEC_SCHEMA,
-            timeout=timeout,
-            stack_file=str(stack_path),
-            stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S),
-            tmpdir=str(tmpdir),
-        )
-        spec_path.write_text(json.dumps(full_spec), encoding="utf-8")
-        argv = [python, str(CHILD_SCRIPT), str(spec_path), str(result_path)]
+        files = prepare_child(spec, timeout, Path(tmp))
+        argv = [python, *files.argv()]
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -192,32 +252,9 @@ def run_child(
             # Whatever the leader did, leave no descendant behind (a library's daemon
             # process, a hung grandchild).
             _stop_group(proc)
-        duration = time.monotonic() - start
-        returncode = proc.returncode
-        sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
-        stack = _read_text(stack_path)
-        greenlets = _read_text(Path(str(stack_path) + ".greenlets"))
-        if greenlets:
-            # Greenlet stacks first: under gevent the OS thread's stack is just the hub.
-            stack = (greenlets + "\n" + stack).strip()
-        result, problem = _read_result(result_path)
-        if timed_out:
-            problem = f"timed out after {timeout:g} s"
-        elif sig is not None:
-            problem = f"killed by signal {_signame(sig)}"
-        elif result is None and problem is None:
-            problem = f"exited with status {returncode} without writing a result"
-        return ChildResult(
-            returncode=None if timed_out else returncode,
-            signal=sig,
-            timed_out=timed_out,
-            duration_s=duration,
-            stdout_tail=out.text(),
-            stderr_tail=err.text(),
-            stack_dump=stack,
-            result=result,
-            problem=problem,
-        )
+        return collect_result(files, returncode=proc.returncode, timed_out=timed_out,
+                              timeout=timeout, duration=time.monotonic() - start,
+                              stdout_tail=out.text(), stderr_tail=err.text())
 
 
 def _signame(sig: int) -> str:
@@ -246,7 +283,8 @@ def _read_result(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
     except ValueError as exc:
         return None, f"the result file is not valid JSON ({exc})"
     if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
-        return None, f"the result file has an unexpected schema {doc.get('schema') if isinstance(doc, dict) else type(doc).__name__!r}"
+        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+        return None, f"the result file has an unexpected schema {found!r}"
     return doc, None
 
 

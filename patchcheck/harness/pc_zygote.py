@@ -1,0 +1,221 @@
+"""Fork server ("zygote") for child checks, run by path in the target interpreter.
+
+Usage: ``python pc_zygote.py [MODULE...]``. Started once per scan by
+``patchcheck.runner.forkserver``; it pays interpreter start-up once, imports ``pc_child`` and
+the given MODULEs (the ones every check of its kind imports before its task runs anyway), then
+forks one child per request. Standard library only; no threads (it forks).
+
+Protocol, JSON lines on the zygote's stdin and stdout (fds 0/1 are moved aside at start, so a
+stray print never corrupts it):
+
+    <- {"ready": true, "pid": N, "preload": [...]}      or {"error": "..."} and exit
+    -> {"id": K, "argv": [pc_child.py, spec, result], "stdout": fifo, "stderr": fifo}
+    <- {"id": K, "pid": P}                               the child runs in its own session
+    <- {"id": K, "pid": P, "status": S}                  raw wait status, once reaped
+    <- {"id": K, "error": "..."}                         nothing was started
+
+The child gets exactly what ``pc_child.py``'s ``__main__`` block does in a fresh process:
+fds 0/1/2 on /dev/null and the two FIFOs (the tool drains them like pipes), default signal
+handling, no other fds, ``sys.argv`` of pc_child, and ``sys.modules`` without the zygote's own
+helpers. EOF on stdin: kill every live child's process group and exit.
+"""
+import os
+import sys
+
+
+def _write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _preload(names):
+    import pc_child
+
+    for name in names:
+        __import__(name)
+    return pc_child
+
+
+def main(argv):
+    # Move the protocol off fds 0/1 before anything can print.
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # the zygote's own noise goes to its stderr, which the tool keeps
+    preload = argv[1:]
+    try:
+        pc_child = _preload(preload)
+    except BaseException as exc:
+        import traceback
+
+        traceback.print_exc()
+        _write_all(proto_out, ('{"error": %s}\n' % _json_str("%s: %s" % (type(exc).__name__, exc))
+                               ).encode())
+        return 1
+    # Modules the zygote itself needs from here on are dropped again in each child.
+    keep = frozenset(sys.modules)
+    import json
+    import select
+    import signal
+
+    drop = [name for name in sys.modules if name not in keep]
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.set_wakeup_fd(wake_w)
+
+    def send(doc):
+        _write_all(proto_out, (json.dumps(doc) + "\n").encode())
+
+    send({"ready": True, "pid": os.getpid(), "preload": preload})
+    live = {}  # pid -> request id
+    buf = b""
+    eof = False
+    while not eof:
+        try:
+            readable, _, _ = select.select([proto_in, wake_r], [], [], 1.0)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries
+            readable = []
+        if wake_r in readable:
+            try:
+                while os.read(wake_r, 4096):
+                    pass
+            except BlockingIOError:
+                pass
+        if proto_in in readable:
+            chunk = os.read(proto_in, 65536)
+            if not chunk:
+                eof = True
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    _serve(json.loads(line), send, live, pc_child, devnull, drop)
+        _reap(send, live)
+    # The tool closed us (or went away): leave nothing behind, and say how each child ended.
+    for pid in list(live):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid, req_id in list(live.items()):
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue
+        try:
+            send({"id": req_id, "pid": pid, "status": status})
+        except OSError:
+            pass
+    return 0
+
+
+def _json_str(text):
+    import json
+
+    return json.dumps(text)
+
+
+def _reap(send, live):
+    while live:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        req_id = live.pop(pid, None)
+        if req_id is not None:
+            send({"id": req_id, "pid": pid, "status": status})
+
+
+def _serve(req, send, live, pc_child, devnull, drop):
+    req_id = req.get("id")
+    fds = []
+    try:
+        for key in ("stdout", "stderr"):
+            # Non-blocking open never waits for a reader (the tool opened it first); the
+            # child must see an ordinary blocking pipe.
+            fd = os.open(req[key], os.O_WRONLY | os.O_NONBLOCK)
+            os.set_blocking(fd, True)
+            fds.append(fd)
+        ready_r, ready_w = os.pipe()
+        fds += [ready_r, ready_w]
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # never let a child inherit (and repeat) buffered output
+        pid = os.fork()
+    except Exception as exc:
+        for fd in fds:
+            os.close(fd)
+        send({"id": req_id, "error": "%s: %s" % (type(exc).__name__, exc)})
+        return
+    if pid == 0:
+        _child(req, fds[0], fds[1], ready_w, devnull, pc_child, drop)
+        os._exit(70)  # pragma: no cover - _child never returns
+    for fd in fds:
+        if fd != ready_r:
+            os.close(fd)
+    # Answer only once the child leads its own session: the tool may killpg(pid) right away.
+    try:
+        os.read(ready_r, 1)  # b"" if it died first; its status still comes from _reap
+    finally:
+        os.close(ready_r)
+    live[pid] = req_id
+    send({"id": req_id, "pid": pid})
+
+
+def _child(req, out_fd, err_fd, ready_w, devnull, pc_child, drop):
+    code = 1
+    try:
+        os.setsid()
+        os.write(ready_w, b"x")
+        import signal
+
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(devnull, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(err_fd, 2)
+        _close_fds_above_2()
+        for name in drop:
+            sys.modules.pop(name, None)
+        argv = list(req["argv"])
+        sys.argv[:] = argv
+        code = pc_child.main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        # What an uncaught exception does in a fresh interpreter: traceback, status 1.
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:
+            pass
+        code = 1
+    # As pc_child's __main__ block: flush, and skip atexit handlers and library threads.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code)
+
+
+def _close_fds_above_2():
+    # A fresh child has fds 0-2 only; the zygote's pipes must not leak into library code.
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
