@@ -1,0 +1,175 @@
+"""Each built-in library probe, end to end: ``python -m patchcheck scan <dist> --format json``
+in a subprocess, against the real library and real loopback servers, asserting the verdict,
+the measured evidence (hub stall, concurrency ratio) and what each remedy measured.
+
+Every probe waits 300 ms on its peer with 3 concurrent copies. The bounds are wide on purpose
+(a loaded 2-core box): a cooperating probe overlaps its copies (ratio ≈ 1, stall a few ms), a
+blocking one runs them back to back (ratio ≈ 3, stall ≈ 900 ms). The thresholds sit at the
+midpoints, far from both.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import pytest
+
+from pc_real_testutil import require_binary_or_port, require_library
+from pc_testutil import by_name, json_report, require_server, run_patchcheck
+
+WAIT_MS = 300.0
+#: below: cooperating; at or above: the copies ran one after the other (K=3: 1 … 3)
+RATIO_SPLIT = 2.0
+#: a hub stall this long means the hub stood still for half a wait
+STALL_SPLIT_MS = WAIT_MS / 2
+
+THREADPOOL = "gevent.get_hub().threadpool.apply(call)"
+
+# Servers, as (name, port); memcached is started by patchcheck from its binary.
+POSTGRES = ("PostgreSQL", 5432)
+MARIADB = ("MariaDB", 3306)
+REDIS = ("Redis", 6379)
+RABBITMQ = ("RabbitMQ", 5672)
+MOSQUITTO = ("Mosquitto", 1883)
+
+
+@dataclass(frozen=True)
+class Case:
+    dist: str  # the distribution scanned
+    module: str  # its import name (to skip when it is not installed)
+    verdict: str | tuple[str, ...]
+    #: probe name -> accepted plain outcome(s)
+    probes: Mapping[str, str | tuple[str, ...]]
+    #: probe name -> {remedy label -> outcome it must measure}
+    remedies: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    servers: Sequence[tuple[str, int]] = ()
+    memcached: bool = False
+    args: Sequence[str] = ()  # extra scan arguments
+    #: the knowledge entry's status, when it must be stated
+    known: str | None = None
+
+
+def _httpx_case() -> Case:
+    # httpcore imports trio when it is installed; trio < 0.26 breaks that import under
+    # patch_all() (trio#2848). Measurement wins: expect what this machine really has.
+    try:
+        trio = importlib.metadata.version("trio")
+    except importlib.metadata.PackageNotFoundError:
+        trio = None
+    old_trio = trio is not None and tuple(int(p) for p in trio.split(".")[:2]) < (0, 26)
+    if old_trio:
+        fix = {"pip install -U 'trio>=0.26' (or uninstall trio)": "cooperates"}
+        return Case("httpx", "httpx", "breaks",
+                    {"httpx.get": "breaks", "httpx.get_tls": "breaks"},
+                    remedies={"httpx.get": fix, "httpx.get_tls": fix})
+    return Case("httpx", "httpx", "cooperates",
+                {"httpx.get": "cooperates", "httpx.get_tls": "cooperates"})
+
+
+CASES = [
+    Case("requests", "requests", "cooperates",
+         {"requests.get": "cooperates", "requests.get_tls": "cooperates"}, known="agrees"),
+    Case("urllib3", "urllib3", "cooperates",
+         {"urllib3.get": "cooperates", "urllib3.get_tls": "cooperates"}),
+    _httpx_case(),
+    Case("botocore", "botocore", "cooperates",
+         {"botocore.call": "cooperates", "botocore.call_tls": "cooperates"}),
+    Case("redis", "redis", "cooperates", {"redis.blpop": "cooperates"}, servers=[REDIS],
+         known="agrees"),
+    Case("pymemcache", "pymemcache", "cooperates", {"pymemcache.get": "cooperates"},
+         memcached=True),
+    Case("psycopg2-binary", "psycopg2", "blocks", {"psycopg2.pg_sleep": "blocks"},
+         remedies={"psycopg2.pg_sleep": {"psycogreen.gevent.patch_psycopg()": "cooperates",
+                                         THREADPOOL: "cooperates"}},
+         servers=[POSTGRES], known="agrees"),
+    # Imported after patch_all() it cooperates; imported before, it keeps the C wait: warns.
+    Case("psycopg", "psycopg", "warns",
+         {"psycopg.pg_sleep": "cooperates",
+          "psycopg.pg_sleep (imported before patch_all)": "order-blocks"},
+         servers=[POSTGRES], known="agrees"),
+    Case("PyMySQL", "pymysql", "cooperates", {"PyMySQL.sleep": "cooperates"},
+         servers=[MARIADB], known="agrees"),
+    Case("mysqlclient", "MySQLdb", "blocks", {"mysqlclient.sleep": "blocks"},
+         remedies={"mysqlclient.sleep": {
+             "pymysql.install_as_MySQLdb() (switch to PyMySQL)": "cooperates",
+             THREADPOOL: "cooperates"}},
+         servers=[MARIADB], known="agrees"),
+    Case("pycurl", "pycurl", "blocks", {"pycurl.perform": "blocks"},
+         remedies={"pycurl.perform": {THREADPOOL: "cooperates"}}, known="agrees"),
+    # A unary call blocks; channel_ready_future().result() never returns (a hang: breaks).
+    # --timeout 15 ends the hanging child sooner than the default budget.
+    Case("grpcio", "grpc", "breaks",
+         {"grpcio.unary": ("blocks", "breaks"), "grpcio.channel_ready": ("blocks", "breaks")},
+         remedies={"grpcio.unary": {"grpc.experimental.gevent.init_gevent()": "cooperates"},
+                   "grpcio.channel_ready": {
+                       "grpc.experimental.gevent.init_gevent()": "cooperates"}},
+         args=("--timeout", "15")),
+    Case("pyzmq", "zmq", "blocks", {"pyzmq.req_rep": "blocks"},
+         remedies={"pyzmq.req_rep": {"import zmq.green as zmq": "cooperates",
+                                     THREADPOOL: "cooperates"}}, known="agrees"),
+    Case("dnspython", "dns", "cooperates", {"dnspython.resolve": "cooperates"},
+         known="agrees"),
+    Case("kombu", "kombu", "cooperates", {"kombu.roundtrip": "cooperates"},
+         servers=[RABBITMQ]),
+    Case("amqp", "amqp", "cooperates", {"amqp.roundtrip": "cooperates"}, servers=[RABBITMQ]),
+    Case("paho-mqtt", "paho.mqtt", "cooperates", {"paho-mqtt.roundtrip": "cooperates"},
+         servers=[MOSQUITTO]),
+]
+
+
+def explain(m: Mapping[str, Any]) -> str:
+    return (f"{m.get('remedy') or 'plain'}: outcome={m['outcome']} ratio={m['ratio']} "
+            f"stall={m['max_gap_ms']}ms elapsed={m['elapsed_ms']}ms cpu={m['cpu_ms']}ms "
+            f"error={m['error']} stack={m['stack'][-6:]}")
+
+
+def check_measured(m: Mapping[str, Any], outcome: str) -> None:
+    """The outcome, and evidence that supports it."""
+    assert m["outcome"] == outcome, explain(m)
+    if outcome in ("cooperates", "blocks", "order-blocks"):
+        assert m["wait_ms"] == WAIT_MS and m["concurrency"] == 3, explain(m)
+        assert m["error"] is None, explain(m)  # also: not "inconclusive", it really waited
+        assert m["elapsed_ms"] >= WAIT_MS * 0.9, explain(m)
+    if outcome == "cooperates":
+        assert m["ratio"] < RATIO_SPLIT and m["max_gap_ms"] < STALL_SPLIT_MS, explain(m)
+    elif outcome in ("blocks", "order-blocks"):
+        assert m["ratio"] >= RATIO_SPLIT and m["max_gap_ms"] >= STALL_SPLIT_MS, explain(m)
+        assert m["stack"], "a blocking measurement names the blocking stack"
+    elif outcome == "breaks":
+        assert m["error"], explain(m)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.dist)
+def test_real_probe(case: Case, tmp_path) -> None:
+    require_library(case.module, case.dist)
+    for name, port in case.servers:
+        require_server(name, port)
+    if case.memcached:
+        require_binary_or_port("memcached", "memcached", 11211)
+
+    proc = run_patchcheck("scan", case.dist, "--format", "json", "--no-cache", *case.args,
+                          cwd=tmp_path)
+    report = json_report(proc)
+    assert not report.get("problems"), report.get("problems")
+    result = by_name(report)[case.dist.lower().replace("_", "-")]
+    probes = {p["probe"]: p for p in result["probes"]}
+    assert set(probes) == set(case.probes), sorted(probes)
+
+    for name, accepted in case.probes.items():
+        plain = probes[name]["plain"]
+        accepted = (accepted,) if isinstance(accepted, str) else accepted
+        assert plain["outcome"] in accepted, explain(plain)
+        check_measured(plain, plain["outcome"])
+        measured = {m["remedy"]: m for m in probes[name]["remedies"]}
+        for label, outcome in case.remedies.get(name, {}).items():
+            assert label in measured, f"{name}: remedy {label!r} not measured: {sorted(measured)}"
+            check_measured(measured[label], outcome)
+        if plain["outcome"] == "cooperates":
+            assert not measured, "remedies run only for a probe that blocks or breaks"
+
+    verdicts = (case.verdict,) if isinstance(case.verdict, str) else case.verdict
+    assert result["verdict"] in verdicts, (result["verdict"], result["findings"])
+    if case.known:
+        statuses = [k["status"] for k in result.get("known", ())]
+        assert case.known in statuses, statuses
