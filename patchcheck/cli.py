@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     doctor.add_argument("--timeout", type=float, default=60.0)
 
+    plugins = sub.add_parser("plugins", help="list the gevent plugins (gevent.plugins.* "
+                             "entry points) installed in the target, and whether each loads")
+    plugins.add_argument("--python", metavar="PATH")
+    plugins.add_argument("--format", choices=("table", "json"), default="table")
+    plugins.add_argument("--timeout", type=float, default=60.0)
+
     explain = sub.add_parser("explain", help="what is known about a library, and the remedy")
     explain.add_argument("name")
     explain.add_argument("--format", choices=("text", "json"), default="text")

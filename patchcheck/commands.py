@@ -15,7 +15,7 @@ from patchcheck.exitcode import ExitCode
 
 def run(args: argparse.Namespace) -> ExitCode:
     handler = {"scan": cmd_scan, "probes": cmd_probes, "doctor": cmd_doctor,
-               "explain": cmd_explain}[args.command]
+               "explain": cmd_explain, "plugins": cmd_plugins}[args.command]
     return handler(args)
 
 
@@ -203,3 +203,16 @@ def cmd_explain(args: argparse.Namespace) -> ExitCode:
     text, found = explain(args.name, fmt=args.format)
     print(text)
     return ExitCode.OK if found else ExitCode.USAGE_ERROR
+
+
+def cmd_plugins(args: argparse.Namespace) -> ExitCode:
+    """List every gevent plugin entry point of the target; exit 1 if one fails to load."""
+    from patchcheck.inventory import gevent_plugins, render_plugins
+    from patchcheck.targets.resolve import resolve_python
+
+    plugins = gevent_plugins(resolve_python(args.python), timeout=args.timeout)
+    print(render_plugins(plugins, fmt=args.format))
+    failed = [p for p in plugins if p.loaded is False]
+    if args.format != "json":
+        print(f"\n{len(plugins)} gevent plugins, {len(failed)} failing to load", file=sys.stderr)
+    return ExitCode.FINDINGS if failed else ExitCode.OK

@@ -81,6 +81,10 @@ def _dispatch(spec):
         import pc_probe
 
         return pc_probe.run_control(spec)
+    if task == "plugins":
+        import pc_plugins
+
+        return pc_plugins.run(spec)
     raise ValueError("unknown task %r" % (task,))
 
 

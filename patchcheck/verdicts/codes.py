@@ -78,6 +78,16 @@ _ALL = [
          "links a network client library",
          "A C client library (libpq, libmysqlclient, libcurl, …) does its own I/O and blocks "
          "the hub unless the library offers an async/wait-callback hook."),
+    # --- gevent plugins (patchcheck.inventory) -------------------------------------------
+    Code("PC150", "gevent-plugin", Severity.INFO,
+         "registers a gevent plugin (runs inside every patch_all())",
+         "Its code runs inside every gevent.monkey.patch_all() in this environment; make sure "
+         "that is intended (see 'patchcheck plugins')."),
+    Code("PC151", "gevent-plugin-fails", Severity.BREAKS,
+         "gevent plugin fails to load",
+         "gevent loads every gevent.plugins.* entry point inside patch_all() and does not catch "
+         "errors: with this plugin installed, every patch_all() in the environment raises. Fix or "
+         "uninstall the distribution that provides it."),
     # --- probes (the hub meter) ----------------------------------------------------------
     Code("PC200", "probe-blocks", Severity.BLOCKS,
          "blocks the gevent hub while waiting on I/O",
