@@ -302,15 +302,35 @@ def _make_venv_pip(base: _Base, venv: Path) -> list[str]:
                  hint="install the venv module for this Python (Debian: apt-get install "
                       "python3-venv), or install uv")
     python = _venv_python(venv)
-    outside = [sys.executable, "-m", "pip", "--python", python]
-    probe = _run(outside + ["--version"], venv.parent)
-    if probe.returncode == 0:
-        return outside + _PIP_INSTALL_ARGS
+    if _own_pip_runs_under(base.short):
+        return [sys.executable, "-m", "pip", "--python", python] + _PIP_INSTALL_ARGS
     _run_or_fail([python, "-m", "ensurepip", "--default-pip"], venv.parent,
                  f"could not install pip into {venv}",
                  hint="install the ensurepip module for this Python (Debian: apt-get install "
                       "python3-venv), or install uv")
     return [python, "-m", "pip"] + _PIP_INSTALL_ARGS
+
+
+def _own_pip_runs_under(version: str) -> bool:
+    """Whether the pip beside patchcheck can install into a Python ``version`` (``--python``).
+
+    Decided from pip's metadata rather than by running ``pip --python X --version``, which
+    costs a second or two: pip >= 22.3 has ``--python``, and its Requires-Python says which
+    interpreters it runs under (it runs itself inside the target).
+    """
+    from importlib import metadata
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        dist = metadata.distribution("pip")
+        if Version(dist.version) < Version("22.3"):
+            return False
+        requires = (dist.metadata.get_all("Requires-Python") or [""])[0]
+        return Version(version) in SpecifierSet(requires) if requires else True
+    except (metadata.PackageNotFoundError, InvalidVersion, InvalidSpecifier):
+        return False
 
 
 # --no-input: a password prompt for an index would wait forever with our captured stdin.
