@@ -201,7 +201,8 @@ def cmd_explain(args: argparse.Namespace) -> ExitCode:
     from patchcheck.explain import explain
 
     text, found = explain(args.name, fmt=args.format)
-    print(text)
+    # An unknown name is a usage error: in text form its message and hint belong on stderr.
+    print(text, file=sys.stdout if found or args.format == "json" else sys.stderr)
     return ExitCode.OK if found else ExitCode.USAGE_ERROR
 
 
