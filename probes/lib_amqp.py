@@ -48,7 +48,7 @@ def kombu_roundtrip(ctx):
             while not got:
                 conn.drain_events(timeout=10)
             if got[0] != {"probe": name}:
-                raise ValueError("unexpected message %r" % (got[0],))
+                raise ValueError(f"unexpected message {got[0]!r}")
         finally:
             conn.collect()  # release without a closing round trip through the slow proxy
 
@@ -62,7 +62,7 @@ def amqp_roundtrip(ctx):
 
     peer = ctx.service("proxy:rabbitmq")
     user, password, vhost = _login(peer)
-    conn = amqp.Connection(host="%s:%d" % (peer.host, int(peer.port)), userid=user,
+    conn = amqp.Connection(host=f"{peer.host}:{int(peer.port)}", userid=user,
                            password=password, virtual_host=vhost, heartbeat=0,
                            connect_timeout=10)
     conn.connect()
@@ -80,7 +80,7 @@ def amqp_roundtrip(ctx):
                 conn.drain_events(timeout=10)
             body = got[0].decode() if isinstance(got[0], bytes) else got[0]
             if body != name:
-                raise ValueError("unexpected message %r" % (got[0],))
+                raise ValueError(f"unexpected message {got[0]!r}")
         finally:
             conn.collect()
 

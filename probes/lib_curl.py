@@ -17,7 +17,7 @@ def pycurl_perform(ctx):
     import pycurl
 
     peer = ctx.service("slow_http")
-    url = peer.get("url") or "http://%s:%d/" % (peer.host, peer.port)
+    url = peer.get("url") or f"http://{peer.host}:{peer.port}/"
     body = io.BytesIO()
     curl = pycurl.Curl()
     curl.setopt(pycurl.URL, url)
@@ -32,7 +32,7 @@ def pycurl_perform(ctx):
             curl.perform()
             status = curl.getinfo(pycurl.RESPONSE_CODE)
             if status != 200:
-                raise ValueError("HTTP %d" % status)
+                raise ValueError(f"HTTP {status}")
         finally:
             curl.close()
 

@@ -27,6 +27,6 @@ def dnspython_resolve(ctx):
     def call():
         answer = resolver.resolve(name, "A", search=False)
         if not any(r.address == "127.0.0.1" for r in answer):
-            raise LookupError("unexpected answer for %s: %s" % (name, answer.rrset))
+            raise LookupError(f"unexpected answer for {name}: {answer.rrset}")
 
     return call

@@ -115,8 +115,8 @@ def _server_ports(ctx):
         if len(line) != 3 or line[0] != "PORTS":
             proc.kill()
             err.seek(0)
-            raise RuntimeError("the gRPC server process did not start: %s"
-                               % err.read()[-2000:].decode("utf-8", "replace"))
+            tail = err.read()[-2000:].decode("utf-8", "replace")
+            raise RuntimeError(f"the gRPC server process did not start: {tail}")
         _server[1:] = [proc, int(line[1]), int(line[2])]
         return _server[2], _server[3]
 
@@ -137,7 +137,7 @@ def grpcio_unary(ctx):
     grpc_port, _ = _server_ports(ctx)
     import grpc
 
-    channel = grpc.insecure_channel("127.0.0.1:%d" % grpc_port)
+    channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
     echo = channel.unary_unary(_METHOD)  # no (de)serializers: bytes in, bytes out
 
     def call():
@@ -156,7 +156,7 @@ def grpcio_channel_ready(ctx):
     _, relay_port = _server_ports(ctx)
     import grpc
 
-    channel = grpc.insecure_channel("127.0.0.1:%d" % relay_port)
+    channel = grpc.insecure_channel(f"127.0.0.1:{relay_port}")
 
     def call():
         try:

@@ -16,8 +16,8 @@ _TIMEOUT = 30.0
 
 
 def _url(peer) -> str:
-    return peer.get("url") or "%s://%s:%d/" % (
-        "https" if peer.get("cafile") else "http", peer.host, peer.port)
+    scheme = "https" if peer.get("cafile") else "http"
+    return peer.get("url") or f"{scheme}://{peer.host}:{peer.port}/"
 
 
 # --- requests -------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def _urllib3_call(ctx, service):
         try:
             response = pool.request("GET", _url(peer))
             if response.status != 200:
-                raise ValueError("HTTP %d" % response.status)
+                raise ValueError(f"HTTP {response.status}")
         finally:
             pool.clear()
 

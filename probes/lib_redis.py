@@ -26,7 +26,7 @@ def redis_blpop(ctx):
         try:
             reply = client.blpop([key], timeout=ctx.wait)
             if reply is not None:
-                raise ValueError("BLPOP on the scratch key %s returned %r" % (key, reply))
+                raise ValueError(f"BLPOP on the scratch key {key} returned {reply!r}")
         finally:
             client.close()
 

@@ -72,8 +72,8 @@ def _peer_port(ctx):
         if len(line) != 2 or line[0] != "PORT":
             proc.kill()
             err.seek(0)
-            raise RuntimeError("the zmq peer process did not start: %s"
-                               % err.read()[-2000:].decode("utf-8", "replace"))
+            tail = err.read()[-2000:].decode("utf-8", "replace")
+            raise RuntimeError(f"the zmq peer process did not start: {tail}")
         _peer[1:] = [proc, int(line[1])]
         return _peer[2]
 
@@ -96,7 +96,7 @@ def pyzmq_req_rep(ctx):
     sock = context.socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, 10000)
-    sock.connect("tcp://127.0.0.1:%d" % port)
+    sock.connect(f"tcp://127.0.0.1:{port}")
 
     def call():
         try:

@@ -9,7 +9,6 @@ import importlib.util
 import shutil
 
 import pytest
-
 from pc_testutil import IN_CI, port_open, require_server
 
 
