@@ -6,6 +6,7 @@ controller on the test report, so everything in it is built in the process that 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,6 +36,7 @@ class StallRecord:
     test: str = ""  # pytest node id
     phase: str = ""  # setup | call | teardown | "" (cooperative())
     source: str = ""  # which instrument saw the stack
+    worker: str = ""  # pytest-xdist worker id ("gw0") that measured it
 
     @property
     def label(self) -> str:
@@ -70,6 +72,7 @@ class StallRecord:
             "cpu_ms": round(self.cpu_ms, 1), "kind": self.kind,
             "library": self.library, "location": self.location, "via": self.via,
             "remedy": self.remedy, "known": self.known, "source": self.source,
+            "worker": self.worker,
             "stack": [f.to_json() for f in self.stack],
         }
 
@@ -82,6 +85,7 @@ class StallRecord:
             stack=tuple(FrameInfo.from_json(f) for f in data.get("stack") or ()),
             remedy=data.get("remedy"), known=data.get("known"), test=data.get("test", ""),
             phase=data.get("phase", ""), source=data.get("source", ""),
+            worker=data.get("worker", ""),
         )
 
 
@@ -120,6 +124,7 @@ def records_from_window(window: Any, *, limit_ms: float, rootdir: Path | None = 
             stack=with_source(trim_runner(sample.frames)) if sample is not None else (),
             remedy=remedy, known=known, test=test, phase=phase,
             source=source if sample is not None else "",
+            worker=os.environ.get("PYTEST_XDIST_WORKER", ""),
         ))
     return out
 

@@ -16,9 +16,11 @@ def heartbeat_period(limit_ms: float) -> float:
 
 
 def monitor_period(limit_ms: float) -> float:
-    """A third of the limit: a stall at the limit then spans a whole monitor period, so the
-    monitor (which samples once per period) always sees it (GEVENT-NOTES "Limits" 1)."""
-    return max(limit_ms / 3.0, 5.0) / 1000.0
+    """A third of the limit (at most 100 ms): a stall at the limit then spans a whole monitor
+    period, so the monitor (which samples once per period) always sees it (GEVENT-NOTES
+    "Limits" 1). Capped because the monitor thread sleeps a whole period before it re-reads
+    the setting: a long period would blind it for the next test with a smaller limit."""
+    return max(min(limit_ms, 100.0) / 3.0, 5.0) / 1000.0
 
 
 class Watchdog:
