@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--update-baseline", action="store_true",
                       help="write the results to the --baseline file")
     scan.add_argument("--no-cache", action="store_true", help="do not use cached results")
+    scan.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
+                      help="also write the report in FORMAT to FILE (repeatable), e.g. "
+                           "--report sarif=patchcheck.sarif --report junit=junit.xml")
 
     probes = sub.add_parser("probes", help="list every probe and where it came from")
     probes.add_argument("--probe-path", action="append", metavar="DIR", default=None)

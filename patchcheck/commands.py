@@ -62,6 +62,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     if fmt not in reporters:
         raise UsageError(f"--format {fmt}: unknown format",
                          hint="choose one of " + ", ".join(sorted(reporters)))
+    extra_reports = _parse_reports(getattr(args, "report", None) or (), reporters)
     source = load_sources(list(args.targets), base_dir=os.getcwd()) if args.targets else None
     for note in (source.notes if source else ()):
         _note(note)
@@ -101,6 +102,8 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     from patchcheck.cli import write_output
 
     write_output(text, str(settings.output) if settings.output else None)
+    for extra_fmt, path in extra_reports:
+        write_output(_render(reporters, extra_fmt, report, settings, to_file=True), path)
     for note in report.notes:
         _note(note)
     for problem in report.problems:
@@ -135,15 +138,36 @@ def _reporters(pm: Any) -> dict[str, Any]:
     return out
 
 
-def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any) -> str:
+def _parse_reports(values: Any, reporters: dict[str, Any]) -> list[tuple[str, str]]:
+    """``--report FORMAT=FILE`` (repeatable): the same report in more formats, one file each."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        fmt, sep, path = str(value).partition("=")
+        fmt, path = fmt.strip(), path.strip()
+        if not sep or not fmt or not path:
+            raise UsageError(f"--report {value!r}: expected FORMAT=FILE",
+                             hint="e.g. --report sarif=patchcheck.sarif --report junit=junit.xml")
+        if fmt not in reporters:
+            raise UsageError(f"--report {value!r}: unknown format {fmt!r}",
+                             hint="choose one of " + ", ".join(sorted(reporters)))
+        out.append((fmt, path))
+    return out
+
+
+def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
+            to_file: bool = False) -> str:
     from patchcheck.reporters import RenderOptions
 
-    color = sys.stdout.isatty() and not settings.output and not os.environ.get("NO_COLOR")
+    color = (not to_file and sys.stdout.isatty() and not settings.output
+             and not os.environ.get("NO_COLOR"))
     try:
         width = os.get_terminal_size().columns
     except OSError:
         width = 100
-    options = RenderOptions(color=color, width=width, fail_on=settings.fail_on)
+    from patchcheck.verdicts.policy import threshold
+
+    # RenderOptions.fail_on is the lowest failing verdict rank, not the level name.
+    options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on))
     return reporters[fmt].render(report, options)
 
 
