@@ -143,7 +143,7 @@ class Measurement:
     wait_ms: float = 0.0  # how long each call was meant to wait (S)
     concurrency: int = 0  # K
     elapsed_ms: float = 0.0  # wall time for K concurrent calls
-    ratio: float = 0.0  # elapsed / S: ~1 cooperating, ~K blocking
+    ratio: float = 0.0  # elapsed / T (T: median time of one call): ~1 cooperating, ~K blocking
     max_gap_ms: float = 0.0  # largest heartbeat gap
     cpu_ms: float = 0.0  # CPU time of the process during the calls
     stack: tuple[str, ...] = ()  # blocking stack from gevent's monitor thread
