@@ -1,0 +1,75 @@
+"""--patchcheck-scan: one item per requirement, judged by the CLI's policy, evidence in reports.
+
+Uses distributions the tool's own environment has (six: no probe → untested; sortedcontainers:
+a stale threading reference → warns), so no probe and no server is needed and a scan takes
+seconds.
+"""
+from __future__ import annotations
+
+import importlib.util
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    not (importlib.util.find_spec("six") and importlib.util.find_spec("sortedcontainers")),
+    reason="needs six and sortedcontainers installed")
+
+REQUIREMENTS = """\
+six
+sortedcontainers
+not-a-real-package-pc5
+redis; python_version < "3.0"
+"""
+
+
+def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", requirements=REQUIREMENTS)
+    pytester.makeini("[pytest]\npatchcheck_fail_on = never\n")  # the CLI option wins
+    pytester.makepyfile("""
+        import sys
+
+        def test_this_process_is_not_patched():
+            monkey = sys.modules.get("gevent.monkey")
+            assert monkey is None or not monkey.is_module_patched("socket")
+        """)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
+        "--patchcheck-fail-on", "warns", "--junitxml", "junit.xml", "-rs")
+    result.assert_outcomes(passed=2, failed=1, skipped=2)
+    result.stdout.fnmatch_lines([
+        "*_ patchcheck: sortedcontainers _*",
+        "warns: *",
+        "sortedcontainers *: warns (requirements.txt:2)",
+        "PC120 *",
+        "*(fails because --patchcheck-fail-on is warns)",
+    ])
+    result.stdout.fnmatch_lines([
+        "SKIPPED * requirements.txt:3: not-a-real-package-pc5: not-installed*",
+        "SKIPPED * requirements.txt:4: redis: does not apply to the target interpreter*",
+    ])
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "junit.xml").iter("testcase")}
+    failure = cases["sortedcontainers"].find("failure")
+    assert failure is not None and "PC120" in failure.get("message", "")
+    assert cases["sortedcontainers"].get("classname") == "requirements.txt"
+    assert cases["six"].find("failure") is None
+
+
+def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml("""
+        [tool.patchcheck]
+        fail-on = "warns"
+
+        [[tool.patchcheck.waivers]]
+        distribution = "sortedcontainers"
+        codes = ["PC120"]
+        reason = "only used in the offline report job"
+
+        [tool.pytest.ini_options]
+        patchcheck_requirements = ["requirements.txt"]
+        """)
+    pytester.makefile(".txt", requirements="six\nsortedcontainers\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=2)
+    shared = list(pytester.path.glob("**/patchcheck-scan/*.json"))
+    assert len(shared) <= 1  # one scan for both workers (when they share a basetemp)
