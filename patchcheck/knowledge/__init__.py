@@ -53,14 +53,18 @@ def entry_matches(entry: KnowledgeEntry, name: str, version: str | None) -> bool
 
 def matching_entries(pm: Any, result: DistributionResult) -> list[dict[str, Any]]:
     entries = [e for group in pm.hook.patchcheck_add_knowledge() for e in (group or ())]
-    measured = [p for p in result.probes if p.plain.outcome != "skipped"]
+    # Compare with the worst plain measurement of the probes that ran in the recommended order
+    # (patch first); the "imported before patch_all" variants measure the app's mistake.
+    rank = {"cooperates": 0, "blocks": 1, "cpu-bound": 1, "breaks": 2}
+    outcomes = [p.plain.outcome for p in result.probes
+                if p.plain.outcome in rank and "imported before" not in p.probe]
+    worst = max(outcomes, key=rank.__getitem__) if outcomes else None
     out = []
     for e in entries:
         if not entry_matches(e, result.name, result.version):
             continue
-        if measured:
-            plain = measured[0].plain.outcome
-            status = "agrees" if _same(plain, e.finding) else f"disagrees (measured {plain})"
+        if worst is not None:
+            status = "agrees" if _same(worst, e.finding) else f"disagrees (measured {worst})"
         else:
             status = "known, not measured here"
         out.append({
