@@ -75,13 +75,21 @@ def entry_points():
     return found
 
 
+def _machinery(filename):
+    name = filename.replace("\\", "/")
+    return (name == __file__.replace("\\", "/") or name.startswith("<frozen importlib")
+            or "/importlib/" in name)
+
+
 def _load(ep):
     """Load one entry point; (loaded, error, traceback tail). Never raises."""
     try:
         obj = ep.load()
     except BaseException as exc:  # noqa: B036 - SystemExit/DoNotPatch on import are findings
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        tail = "".join(tb).splitlines()[-_TRACEBACK_LINES:]
+        # Only the plugin's own frames are evidence: drop the harness and importlib machinery.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _machinery(f.filename)]
+        lines = traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+        tail = "".join(lines).splitlines()[-_TRACEBACK_LINES:]
         return False, "%s: %s" % (type(exc).__name__, exc), "\n".join(tail)
     if not callable(obj):
         # gevent calls it with the event: a non-callable raises TypeError in every patch_all().
