@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -151,8 +151,9 @@ def load_requirements(state: ScanState) -> list[tuple[str, Path | None, list[Req
 
 def make_collectors(session: pytest.Session, state: ScanState) -> list[pytest.Collector]:
     collectors: list[pytest.Collector] = []
+    col: Any
     strings: list[Requirement] = []
-    for arg, path, requirements in load_requirements(state):
+    for _arg, path, requirements in load_requirements(state):
         if path is None:
             strings.extend(requirements)
             continue
@@ -177,7 +178,8 @@ class _RequirementsCollector:
         for req in self.requirements:
             name = req.name if req.key not in seen else f"{req.name}[{req.origin}]"
             seen.add(req.key)
-            yield RequirementItem.from_parent(self, name=name, requirement=req,
+            parent: Any = self  # a pytest.Collector once mixed in
+            yield RequirementItem.from_parent(parent, name=name, requirement=req,
                                               state=self.state)
 
 
@@ -189,7 +191,7 @@ class RequirementStrings(_RequirementsCollector, pytest.Collector):
     """Requirement strings given to ``--patchcheck-scan`` (``redis``, ``'psycopg2>=2.9'``)."""
 
 
-def _skip(reason: str) -> None:
+def _skip(reason: str) -> NoReturn:
     """Skip, reported at the requirement's line rather than at this module."""
     try:
         raise pytest.skip.Exception(reason, _use_item_location=True)

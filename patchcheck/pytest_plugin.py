@@ -14,8 +14,9 @@ Settings precedence: marker > command line > ini (pytest-timeout's convention).
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -240,11 +241,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.watchdog = None
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """xdist controller → worker: nothing to pass yet; stalls come back on test reports."""
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(STATE_KEY, None)
     if state is None:
@@ -298,10 +294,10 @@ def _watched(item: pytest.Item, when: str) -> Generator[None, Any, Any]:
     state = item.config.stash.get(STATE_KEY, None)
     wd = state.watchdog if state is not None else None
     limit = None
-    if wd is not None and not getattr(item, "_patchcheck_unwatched", False) \
+    if state is not None and wd is not None and not getattr(item, "_patchcheck_unwatched", False) \
             and not item.get_closest_marker("patchcheck_scan"):
         limit = _limit_for(item, state)
-    if limit is None:
+    if limit is None or state is None or wd is None:
         return (yield)
     if when == "setup":
         state.watched_tests += 1
@@ -412,6 +408,7 @@ class _Recorder:
 
 
 def _write_watch_report(config: pytest.Config, state: _State) -> None:
+    assert state.report_path is not None
     from patchcheck.watch.report import json_document, write_json
 
     settings = {"max_block_ms": state.limit_ms, "strict": state.strict,

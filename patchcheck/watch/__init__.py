@@ -2,10 +2,10 @@
 
 Used by the pytest plugin (``--patchcheck-watch``) and by ``patchcheck.cooperative()``. Unlike
 the scan harness this code runs *in* the process being watched, which is patched by gevent.
-Modules: ``stacks`` (reading a stalled frame from another thread), ``attribution`` (file →
-distribution), ``meter`` (heartbeat and stack sources), ``watchdog`` (windows per test phase),
-``scoped`` (the ``cooperative()`` context manager), ``report`` (records, summary, JSON), ``patching``
-(``--patchcheck-patch`` and what was imported too early).
+Modules: ``stacks`` (reading a stalled frame from another thread), ``attribution``
+(file → distribution), ``meter`` (heartbeat and stack sources), ``watchdog`` (windows per
+test phase), ``scoped`` (the ``cooperative()`` context manager), ``report`` (records,
+summary, JSON), ``patching`` (``--patchcheck-patch`` and what was imported too early).
 """
 from __future__ import annotations
 

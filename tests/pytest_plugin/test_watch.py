@@ -40,7 +40,7 @@ TESTS = """
         with patchcheck_cooperative(max_block_ms=50) as block:
             gevent.sleep(0.2)
         assert block.stalls == []
-""" % (BLOCK_LINE, BLOCK_LINE)
+""".replace("%d", str(BLOCK_LINE))
 
 
 def test_warn_mode_names_the_distribution_and_writes_reports(
