@@ -49,6 +49,7 @@ class _State:
         self.patch_report: Any = None
         self.records: list[StallRecord] = []
         self.watched_tests = 0
+        self.workers_reported = 0
         self.scan: Any = None  # patchcheck._pytest_scan.ScanState
 
 
@@ -162,6 +163,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(--patchcheck-scan)")
     state = _State()
     config.stash[STATE_KEY] = state
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and workerinput.get("patchcheck_patch") and PATCH_KEY not in config.stash:
+        from patchcheck.watch.patching import patch_now
+
+        # Later than --patchcheck-patch would (conftests are imported): the header says what.
+        config.stash[PATCH_KEY] = patch_now(
+            {}, how="patched in the xdist worker (its controller runs under gevent)")
     state.patch_report = config.stash.get(PATCH_KEY, None)
     _configure_scan(config, state)
     _configure_watch(config, state)
@@ -402,7 +410,24 @@ class _Recorder:
             except (KeyError, TypeError, ValueError):
                 continue
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller → worker: a controller started under ``python -m gevent.monkey``
+        asks its workers (fresh interpreters, not patched) to patch themselves."""
+        from patchcheck.watch.meter import gevent_state
+
+        if gevent_state()[0]:
+            node.workerinput["patchcheck_patch"] = True
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        self.state.watched_tests += int(output.get("patchcheck_watched", 0) or 0)
+        self.state.workers_reported += 1
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workeroutput"):
+            self.config.workeroutput["patchcheck_watched"] = self.state.watched_tests
         if self.state.report_path is not None and not hasattr(self.config, "workerinput"):
             _write_watch_report(self.config, self.state)
 
@@ -436,8 +461,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         terminalreporter.section("patchcheck: hub stalls by library")
         for line in summary_lines(state.records):
             terminalreporter.line(line)
-    elif state.watchdog is not None or state.watch_note and "controller" in state.watch_note:
-        terminalreporter.line(f"patchcheck: no hub stall over {state.limit_ms:g} ms")
+    elif state.watched_tests:
+        terminalreporter.line(f"patchcheck: no hub stall over {state.limit_ms:g} ms in "
+                              f"{state.watched_tests} watched test(s)")
+    elif state.watchdog is not None or state.workers_reported:
+        terminalreporter.line("patchcheck: no test was watched"
+                              + (" (were the workers patched? use --patchcheck-patch)"
+                                 if state.workers_reported else ""))
     if state.report_path is not None:
         terminalreporter.line(f"patchcheck: stall report written to {state.report_path}")
 
