@@ -67,12 +67,14 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     for note in (source.notes if source else ()):
         _note(note)
     python = resolve_python(settings.python)
+    install_failures: dict[str, str] = {}
     if args.install:
         from patchcheck.install import ensure_environment
 
         installed = ensure_environment(python, source.requirements if source else (),
                                        progress=_note)
-        python = installed.python  # installed.failures: requirement name → pip's message
+        python = installed.python
+        install_failures = dict(installed.failures)  # requirement name → the installer's error
     request = ScanRequest(
         python=python,
         requirements=tuple(source.requirements) if source else (),
@@ -86,6 +88,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         skip=tuple(settings.skip),
         use_cache=settings.cache,
         services=dict(settings.services),
+        install_failures=install_failures,
     )
     progress = _progress()
     try:
@@ -124,10 +127,30 @@ def _exit_code(report: Any, settings: Any, *, update: bool) -> ExitCode:
             return ExitCode.INTERNAL_ERROR if report.problems else ExitCode.OK
         baseline = load_baseline(path)
         diff = compare(report, baseline)
-        for line in diff.describe() if hasattr(diff, "describe") else ():
+        for line in _describe_diff(diff, path):
             _note(line)
         return gate(report, baseline, settings.fail_on)
     return exit_code_for(report, settings.fail_on)
+
+
+def _describe_diff(diff: Any, path: Path) -> list[str]:
+    """What changed since the baseline, for stderr (the report itself is unchanged)."""
+    if diff.unchanged:
+        return [f"baseline {path}: no change"]
+    lines = []
+    for name, code in diff.new_findings:
+        lines.append(f"baseline: new finding {code} in {name}")
+    for change in diff.worse:
+        lines.append(f"baseline: {change.name} got worse: {change.before} → {change.after}")
+    for name in diff.new_distributions:
+        lines.append(f"baseline: new distribution {name}")
+    for name, code in diff.fixed_findings:
+        lines.append(f"baseline: fixed {code} in {name}")
+    for change in diff.better:
+        lines.append(f"baseline: {change.name} got better: {change.before} → {change.after}")
+    for name in diff.removed_distributions:
+        lines.append(f"baseline: {name} is no longer scanned")
+    return lines
 
 
 def _reporters(pm: Any) -> dict[str, Any]:

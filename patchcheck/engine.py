@@ -45,6 +45,12 @@ class ScanRequest:
     skip: tuple[str, ...] = ()
     use_cache: bool = True
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
+    cache_dir: str | None = None  # None: the platform's user cache dir (PATCHCHECK_CACHE_DIR)
+    install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
+
+
+#: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
+INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
 
 
 def outcome_of(res: ChildResult) -> CheckOutcome:
@@ -124,43 +130,61 @@ class Scan:
         self.notes = list(notes)
         if req.all_installed:
             seen = {normalize_name(r.name) for r in requirements}
+            skip = {normalize_name(x) for x in req.skip}
+            instrument = []
             for dist in target.installed.values():
-                if dist.key not in seen and dist.key not in {normalize_name(s) for s in req.skip}:
-                    requirements.append(Requirement(name=dist.name, origin="<installed>"))
-                    seen.add(dist.key)
-
+                if dist.key in seen or dist.key in skip:
+                    continue
+                if dist.key in INSTRUMENT:
+                    instrument.append(dist.name)
+                    continue
+                requirements.append(Requirement(name=dist.name, origin="<installed>"))
+                seen.add(dist.key)
+            if instrument:
+                self.notes.append("not scanned with --all (patchcheck's measuring instrument): "
+                                  + ", ".join(sorted(instrument)))
         pm = self._pm_or_build()
         probes = self._probes_by_distribution(pm) if req.run_probes else {}
         jobs = max(1, req.jobs)
         results: dict[str, DistributionResult] = {}
+        cache = self._cache()
+        keys: dict[str, str] = {}
+        cached: dict[str, DistributionResult] = {}
+        for r in requirements:
+            dist = target.installed.get(normalize_name(r.name))
+            if dist is None or cache is None:
+                continue
+            keys[r.key] = self._cache_key(target, dist, probes.get(dist.key, ()))
+            hit = cache.get(keys[r.key])
+            if hit is not None:
+                cached[r.key] = replace(hit, requirement=r.line or r.name, origin=r.origin)
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="patchcheck") as pool:
+            inventory = pool.submit(self._plugin_findings, target)
             futures = {}
             for r in requirements:
                 dist = target.installed.get(normalize_name(r.name))
-                if dist is None:
+                if dist is None or r.key in cached:
                     continue
                 modules = _import_modules(dist, req)
                 futures[r.key] = (
                     pool.submit(self._import_check, dist, modules, "after"),
                     pool.submit(self._import_check, dist, modules, "before"),
                 )
+            plugin_findings = inventory.result()
             for r in requirements:
                 dist = target.installed.get(normalize_name(r.name))
                 if dist is None:
-                    results[r.key] = DistributionResult(
-                        name=r.name, verdict=Verdict.NOT_INSTALLED, requirement=r.line or r.name,
-                        origin=r.origin,
-                        findings=(Finding(
-                            code="PC000", severity=_info(), check="targets",
-                            summary=f"{r.name} is not installed in {target.environment.python}",
-                            hint=f"{target.environment.python} -m pip install '{r.line or r.name}', "
-                                 "or scan with --install"),),
-                    )
+                    results[r.key] = self._not_installed(r, target)
+                    continue
+                if r.key in cached:
+                    results[r.key] = cached[r.key]
+                    self.progress(f"{dist.name} (cached)")
                     continue
                 after_f, before_f = futures[r.key]
                 after, before = after_f.result(), before_f.result()
                 findings = import_findings(after, before)
                 findings += self._native_findings(dist)
+                findings += plugin_findings.get(dist.key, [])
                 if dist.version and r.specifier:
                     findings += _version_findings(r, dist)
                 for out in (after, before):
@@ -176,7 +200,8 @@ class Scan:
         # Probes run after the import checks so that CPU-heavy imports do not share the
         # machine with timing-sensitive measurements.
         controls: tuple[ProbeOutcome, ...] = ()
-        if probes and any(normalize_name(k) in probes for k in results):
+        to_probe = {key: probes[key] for key in results if key in probes and key not in cached}
+        if to_probe:
             from patchcheck.runner.probing import ProbeRunner
 
             with ProbeRunner(req, pm, progress=self.progress,
@@ -189,11 +214,13 @@ class Scan:
                         + ", ".join(f"{c.probe} measured {c.plain.outcome}" for c in bad)
                         + " (run 'patchcheck doctor' for details)")
                 else:
-                    measured = runner.run_all(
-                        {key: probes[key] for key in results if key in probes},
-                        {key: results[key] for key in results})
+                    measured = runner.run_all(to_probe, {key: results[key] for key in results})
                     for key, outcomes in measured.items():
                         results[key] = _with_probes(results[key], outcomes)
+        if cache is not None:
+            for key, result in results.items():
+                if key in keys and key not in cached and self._cacheable(result, controls):
+                    cache.put(keys[key], result)
         ordered = tuple(results[r.key] for r in requirements if r.key in results)
         ordered = tuple(self._with_knowledge(pm, r) for r in ordered)
         return ScanReport(
@@ -204,6 +231,87 @@ class Scan:
             problems=tuple(self.problems),
             notes=tuple(self.notes),
         )
+
+    # -- helpers ------------------------------------------------------------------------
+    def _not_installed(self, r: Requirement, target: TargetInfo) -> DistributionResult:
+        python = target.environment.python
+        failure = self.request.install_failures.get(r.name) or self.request.install_failures.get(
+            r.key)
+        if failure:
+            finding = Finding(code="PC002", severity=_info(), check="targets",
+                              summary=f"{r.name} could not be installed: "
+                                      f"{failure.strip().splitlines()[-1][:160]}",
+                              evidence={"installer": failure[-4000:]},
+                              hint="fix the requirement or its build dependencies; the rest of "
+                                   "the scan went on")
+        else:
+            finding = Finding(code="PC000", severity=_info(), check="targets",
+                              summary=f"{r.name} is not installed in {python}",
+                              hint=f"{python} -m pip install '{r.line or r.name}', "
+                                   "or scan with --install")
+        return DistributionResult(name=r.name, verdict=Verdict.NOT_INSTALLED,
+                                  requirement=r.line or r.name, origin=r.origin,
+                                  findings=(finding,))
+
+    def _cache(self) -> Any:
+        if not self.request.use_cache:
+            return None
+        from pathlib import Path
+
+        from patchcheck.cache import ResultCache
+
+        return ResultCache(Path(self.request.cache_dir) if self.request.cache_dir else None)
+
+    def _cache_key(self, target: TargetInfo, dist: InstalledDistribution,
+                   probes: Sequence[Any]) -> str:
+        import hashlib
+
+        from patchcheck.cache import ResultCache
+
+        def probe_id(spec: Any) -> list[str]:
+            try:
+                with open(spec.path, "rb") as fh:
+                    digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+            except OSError:
+                digest = "?"
+            return [spec.name, spec.version, digest]
+
+        env = target.environment
+        return ResultCache.key(
+            distribution=dist.key, version=dist.version, files=dist.files_digest,
+            python=env.python, python_version=env.python_version, gevent=env.gevent_version,
+            greenlet=env.greenlet_version, patch=dict(self.request.patch_args),
+            modules=list(_import_modules(dist, self.request)),
+            probes=sorted(probe_id(p) for p in probes) if self.request.run_probes else None,
+            services=dict(self.request.services),
+        )
+
+    @staticmethod
+    def _cacheable(result: DistributionResult, controls: Sequence[ProbeOutcome]) -> bool:
+        """Only firm results are cached: no skipped probe (the server may come back), and
+        probes only when every control measured as expected."""
+        if any(p.plain.outcome == "skipped" for p in result.probes):
+            return False
+        if result.probes and not controls:
+            return False
+        return True
+
+    def _plugin_findings(self, target: TargetInfo) -> dict[str, list[Finding]]:
+        """gevent plugins of the target environment (they run inside every patch_all())."""
+        from patchcheck.inventory import gevent_plugins, plugin_findings
+
+        try:
+            plugins = gevent_plugins(self.request.python, timeout=self.request.timeout)
+        except Exception as exc:  # the inventory is advisory; never take the scan down
+            self.problems.append(f"gevent plugin inventory failed: {exc}")
+            return {}
+        for plugin in plugins:
+            if getattr(plugin, "error", None):
+                self.notes.append(
+                    f"gevent plugin {plugin.name!r} ({plugin.group}) from "
+                    f"{plugin.distribution} fails to load, so every patch_all() in this "
+                    f"environment raises: {str(plugin.error).splitlines()[0][:160]}")
+        return plugin_findings(plugins)
 
     def _import_check(self, dist: InstalledDistribution, modules: Sequence[str],
                       order: str) -> CheckOutcome:

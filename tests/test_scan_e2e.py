@@ -182,3 +182,21 @@ def test_fail_on_breaks_ignores_warnings(target_python: str, tmp_path: Path) -> 
     proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on", "warns",
                           "--no-probes", "--no-cache", "--format", "json", cwd=tmp_path)
     assert proc.returncode == 1
+
+
+def test_rescan_of_unchanged_environment_is_served_from_cache(target_python: str,
+                                                              tmp_path: Path) -> None:
+    env = {"PATCHCHECK_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("scan", "pc_stale", "pc_epoll", "pc_native_io", "--python", target_python,
+            "--format", "json", "--no-probes")
+    first = json_report(run_patchcheck(*args, cwd=tmp_path, env=env))
+    entries = list((tmp_path / "cache").rglob("*.json"))
+    assert len(entries) == 3
+    second = json_report(run_patchcheck(*args, cwd=tmp_path, env=env))
+    assert second["results"] == first["results"]
+    # served from the cache: no child ran, so far quicker than the first scan
+    assert second["duration_s"] < first["duration_s"]
+    # a changed setting that the result depends on is a miss
+    third = json_report(run_patchcheck(*args, "--patch", "select=false", cwd=tmp_path, env=env))
+    assert "PC100" not in _codes(by_name(third)["pc-epoll"])
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 6

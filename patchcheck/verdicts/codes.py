@@ -26,6 +26,9 @@ _ALL = [
     Code("PC001", "version-mismatch", Severity.INFO,
          "the installed version does not satisfy the requirement",
          "The installed version was scanned; install the required one to scan that."),
+    Code("PC002", "install-failed", Severity.INFO,
+         "--install could not install the requirement",
+         "Fix the requirement or install its build dependencies; the rest of the scan went on."),
     # --- import checks --------------------------------------------------------------------
     Code("PC100", "import-breaks", Severity.BREAKS,
          "import fails after patch_all()",
