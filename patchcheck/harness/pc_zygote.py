@@ -180,6 +180,11 @@ def _child(req, out_fd, err_fd, ready_w, devnull, pc_child, drop):
         _close_fds_above_2()
         for name in drop:
             sys.modules.pop(name, None)
+        # Files that appeared since the zygote started (a package installed meanwhile) must be
+        # found as a fresh interpreter would find them.
+        for finder in list(sys.path_importer_cache.values()):
+            if hasattr(finder, "invalidate_caches"):
+                finder.invalidate_caches()
         argv = list(req["argv"])
         sys.argv[:] = argv
         code = pc_child.main(argv)

@@ -306,7 +306,7 @@ class ForkServer:
             if self._closed or self.fallback_reason is not None:
                 return None
             z = self._zygote_proc
-            if z is not None and not z.dead:
+            if z is not None and not z.dead and z.proc.poll() is None:
                 return z
             if z is not None:
                 z.close()

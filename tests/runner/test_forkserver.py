@@ -45,6 +45,13 @@ MODULES = {
         sys.stdout.write('\\x00\\xff not json at all\\n')
         sys.stderr.write('stderr junk\\n')
     """,
+    "rt_chatty": """
+        import sys
+        for i in range(20000):
+            print("line %06d of chatter from the library" % i)
+            sys.stderr.write("err %06d\\n" % i)
+        print("last line")
+    """,
     "rt_grandchild": """
         import os, subprocess, sys
         p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
@@ -146,6 +153,13 @@ def test_junk_on_stdout_does_not_matter(runner: SpawnRunner | ForkRunner) -> Non
     assert res.data["modules"][0]["ok"]
     assert "junk" in res.stdout_tail and "not json at all" in res.stdout_tail
     assert "stderr junk" in res.stderr_tail
+
+
+def test_chatty_child_never_blocks(runner: SpawnRunner | ForkRunner) -> None:
+    res = runner.run(_import("rt_chatty"), timeout=120)
+    assert res.data is not None, res
+    assert res.stdout_tail.endswith("last line\n") and len(res.stdout_tail) <= 8192
+    assert "err 019999" in res.stderr_tail
 
 
 def test_grandchild_is_killed(runner: SpawnRunner | ForkRunner,
