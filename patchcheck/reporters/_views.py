@@ -547,6 +547,9 @@ def key_evidence(result: DistributionResult) -> str:
     if verdict is Verdict.NOT_INSTALLED:
         return result.requirement or "not in the target environment"
     # untested
+    waived = sorted({f.code for f in result.findings if f.waived})
+    if waived:
+        return "waived: " + ", ".join(waived)
     known = [k.get("finding") for k in result.known if k.get("finding")]
     if known:
         return f"no probe; known: {known[0]}"
