@@ -26,7 +26,8 @@ out = []
 for d in md.distributions():
     name = d.metadata["Name"]
     tl = (d.read_text("top_level.txt") or "").split()
-    tl = [t for t in tl if t.isidentifier() and not t.startswith("_") and t not in ("tests", "test")]
+    tl = [t for t in tl
+          if t.isidentifier() and not t.startswith("_") and t not in ("tests", "test")]
     if name and tl:
         out.append((name, tl[0]))
 print(json.dumps(sorted(set(map(tuple, out)))))

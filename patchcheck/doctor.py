@@ -129,7 +129,7 @@ def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = Tru
         problems.append(f"cannot run the target interpreter {python}: {why}")
         fixes.append(f"check that {python} is a working Python (--python PATH)")
         return DoctorReport(python=python, problems=tuple(problems), fixes=tuple(fixes))
-    report_env = dict(python_version=env.get("python_version"),
+    report_env: dict[str, Any] = dict(python_version=env.get("python_version"),
                       implementation=env.get("implementation"), platform=env.get("platform"),
                       gevent_version=env.get("gevent_version"),
                       greenlet_version=env.get("greenlet_version"))
@@ -228,7 +228,8 @@ def render_doctor(report: DoctorReport, fmt: str = "text") -> str:
         lines.append(f"patch_all() {'works' if report.patching_works else 'DOES NOT WORK'}")
         lines.append("")
         lines.append("controls (the meter itself; K copies of a call waiting 300 ms)")
-        rows = [("control", "expected", "measured", "ratio", "max gap", "cpu", "")]
+        rows: list[tuple[str, ...]] = [
+            ("control", "expected", "measured", "ratio", "max gap", "cpu", "")]
         for c in report.controls:
             m = c.measurement or {}
             rows.append((c.name, c.expected, c.outcome,

@@ -79,7 +79,8 @@ def outcome_of(res: ChildResult) -> CheckOutcome:
 
 
 def _import_modules(dist: InstalledDistribution, request: ScanRequest) -> tuple[str, ...]:
-    override = request.import_names.get(normalize_name(dist.name)) or request.import_names.get(dist.name)
+    names = request.import_names
+    override = names.get(normalize_name(dist.name)) or names.get(dist.name)
     if override:
         return tuple(override)
     return dist.import_names
@@ -132,14 +133,14 @@ class Scan:
             seen = {normalize_name(r.name) for r in requirements}
             skip = {normalize_name(x) for x in req.skip}
             instrument = []
-            for dist in target.installed.values():
-                if dist.key in seen or dist.key in skip:
+            for inst in target.installed.values():
+                if inst.key in seen or inst.key in skip:
                     continue
-                if dist.key in INSTRUMENT:
-                    instrument.append(dist.name)
+                if inst.key in INSTRUMENT:
+                    instrument.append(inst.name)
                     continue
-                requirements.append(Requirement(name=dist.name, origin="<installed>"))
-                seen.add(dist.key)
+                requirements.append(Requirement(name=inst.name, origin="<installed>"))
+                seen.add(inst.key)
             if instrument:
                 self.notes.append("not scanned with --all (patchcheck's measuring instrument): "
                                   + ", ".join(sorted(instrument)))
@@ -151,10 +152,10 @@ class Scan:
         keys: dict[str, str] = {}
         cached: dict[str, DistributionResult] = {}
         for r in requirements:
-            dist = target.installed.get(normalize_name(r.name))
-            if dist is None or cache is None:
+            found = target.installed.get(normalize_name(r.name))
+            if found is None or cache is None:
                 continue
-            keys[r.key] = self._cache_key(target, dist, probes.get(dist.key, ()))
+            keys[r.key] = self._cache_key(target, found, probes.get(found.key, ()))
             hit = cache.get(keys[r.key])
             if hit is not None:
                 cached[r.key] = replace(hit, requirement=r.line or r.name, origin=r.origin)

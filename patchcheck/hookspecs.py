@@ -6,7 +6,8 @@ Hooks that add a capability return lists of typed objects (see ``patchcheck.spec
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 

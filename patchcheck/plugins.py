@@ -5,8 +5,8 @@ Built inside a function (never at import time), like pluggy's eggsample host.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pluggy
 

@@ -1,8 +1,9 @@
 """Typed objects that plugins return from hooks (probes, services, knowledge, reporters)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from patchcheck.model import ScanReport
@@ -92,7 +93,7 @@ class KnowledgeEntry:
     versions: str  # PEP 440 specifier, "" for any
     finding: str  # e.g. "blocks": what the library does without the remedy
     summary: str
-    remedy: Optional[str] = None
+    remedy: str | None = None
     evidence: Sequence[str] = ()  # links to the upstream issue or documentation
     origin: str = "builtin"
 
@@ -107,7 +108,7 @@ class RenderOptions:
     color: bool = False  # ANSI colour (terminal formats only)
     width: int = 100  # terminal columns (terminal formats only)
     fail_on: int = 3  # lowest verdict rank that counts as a failure: FAIL_ON_LEVELS["blocks"]
-    root: Optional[str] = None  # directory requirement-file paths are relative to (SARIF)
+    root: str | None = None  # directory requirement-file paths are relative to (SARIF)
 
 
 @dataclass(frozen=True)

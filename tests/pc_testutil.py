@@ -32,7 +32,8 @@ def json_report(proc: subprocess.CompletedProcess[str]) -> dict:
     try:
         return json.loads(proc.stdout)
     except ValueError:
-        raise AssertionError(f"not JSON (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        message = f"not JSON (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        raise AssertionError(message) from None
 
 
 def by_name(report: dict) -> dict[str, dict]:

@@ -39,7 +39,8 @@ def _arm_stack_dumps(spec):
         # faulthandler sees OS threads only; a hang inside gevent shows just the hub. Shortly
         # before the deadline, a native thread also writes every greenlet's stack (if the GIL
         # is free: a C call holding it leaves only faulthandler's dump, which still works).
-        _start_native_thread(_greenlet_watchdog, (stack_file + ".greenlets", max(0.05, float(after) - 0.3)))
+        _start_native_thread(_greenlet_watchdog,
+                             (stack_file + ".greenlets", max(0.05, float(after) - 0.3)))
     return handle
 
 

@@ -197,10 +197,8 @@ def run(spec):
     tasks_after = _native_thread_ids()
     # Threads the imports started: with patching first, threading.Thread makes greenlets, so a
     # new OS thread means native code (or an original start_new_thread) started it.
-    if order == "before":
-        new_tasks = (tasks_mid - tasks_before) if tasks_before is not None and tasks_mid is not None else None
-    else:
-        new_tasks = (tasks_after - tasks_mid) if tasks_after is not None and tasks_mid is not None else None
+    first, last = (tasks_before, tasks_mid) if order == "before" else (tasks_mid, tasks_after)
+    new_tasks = (last - first) if first is not None and last is not None else None
     threads = _python_threads()
     result["native_threads_started"] = None if new_tasks is None else len(new_tasks)
     result["python_threads_started"] = sorted(

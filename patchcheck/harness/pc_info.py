@@ -68,7 +68,8 @@ def _import_names(dist):
             if not parts:
                 continue
             first = parts[0]
-            if first.endswith((".dist-info", ".egg-info", ".data")) or first in ("..", "__pycache__"):
+            if (first.endswith((".dist-info", ".egg-info", ".data"))
+                    or first in ("..", "__pycache__")):
                 continue
             if len(parts) == 1:
                 base = first.split(".", 1)[0]

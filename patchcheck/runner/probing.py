@@ -67,7 +67,8 @@ class ProbeRunner:
         from patchcheck.services import ServiceRegistry
 
         specs = [s for group in self.pm.hook.patchcheck_add_services() for s in (group or ())]
-        self.registry = ServiceRegistry(specs, urls=dict(getattr(self.request, "services", {}) or {}))
+        urls = dict(getattr(self.request, "services", {}) or {})
+        self.registry = ServiceRegistry(specs, urls=urls)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,8 +22,9 @@ import os
 import re
 import struct
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from patchcheck.model import Finding, Severity
 

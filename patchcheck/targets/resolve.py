@@ -59,11 +59,13 @@ def resolve_python(python: str | None) -> str:
     if found:
         return found
     raise UsageError(f"--python {python}: no such interpreter",
-                     hint="give the path of the deploy's interpreter, e.g. /srv/app/venv/bin/python")
+                     hint="give the path of the deploy's interpreter, "
+                          "e.g. /srv/app/venv/bin/python")
 
 
 def inspect_target(python: str, names: Sequence[str], *, all_installed: bool = False,
-                   timeout: float = 60.0, patch_args: Mapping[str, Any] | None = None) -> TargetInfo:
+                   timeout: float = 60.0,
+                   patch_args: Mapping[str, Any] | None = None) -> TargetInfo:
     res = run_child(python, {"task": "info", "distributions": list(names),
                              "all_installed": all_installed}, timeout=timeout)
     if res.data is None:

@@ -105,10 +105,10 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                         evidence={"module": mod["module"], "warnings": _warnings_summary(ws)[:5]}))
         threads = after.data.get("native_threads_started")
         if threads:
+            imported = ", ".join(m["module"] for m in after.data.get("modules", ()))
+            plural = "s" if threads != 1 else ""
             findings.append(make_finding(
-                "PC130", "threads",
-                f"importing {', '.join(after.data.get('imported', []) or [m['module'] for m in after.data.get('modules', ())])} "
-                f"started {threads} native thread{'s' if threads != 1 else ''}",
+                "PC130", "threads", f"importing {imported} started {threads} native thread{plural}",
                 evidence={"native_threads": threads,
                           "python_threads": list(after.data.get("python_threads_started", ()))}))
 
@@ -129,7 +129,8 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                 exc = patch["exception"]
                 findings.append(make_finding(
                     "PC105", "import-before",
-                    f"patch_all() raised {exc['type'].rsplit('.', 1)[-1]} after importing the library",
+                    f"patch_all() raised {exc['type'].rsplit('.', 1)[-1]} "
+                    "after importing the library",
                     evidence={"exception": exc["type"], "message": exc["message"],
                               "traceback": _tail(exc["traceback"])}))
             mpw = [w for w in patch.get("warnings", ())
@@ -225,8 +226,8 @@ def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
     out: list[Finding] = []
     for f in findings:
         if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity == Severity.WARNING:
-            f = replace(f, severity=Severity.INFO,
-                        summary=f.summary + f" (cleared: {', '.join(measured_ok)} measured cooperates)")
+            cleared = f" (cleared: {', '.join(measured_ok)} measured cooperates)"
+            f = replace(f, severity=Severity.INFO, summary=f.summary + cleared)
         out.append(f)
     active = [f for f in out if not f.waived]
     worst = max((f.severity for f in active), default=Severity.INFO)

@@ -160,7 +160,8 @@ def test_load_missing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_baseline(path)
     assert info.value.message == f"baseline {path} does not exist"
-    assert info.value.hint == f"write one first with: patchcheck scan ... --baseline {path} --update-baseline"
+    assert info.value.hint == (
+        f"write one first with: patchcheck scan ... --baseline {path} --update-baseline")
 
 
 def test_load_not_utf8(tmp_path: Path) -> None:
