@@ -14,6 +14,50 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run shared by its xdist workers (each worker's basetemp is a child
+    of the run's; without xdist the basetemp is the run's own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def build_venv(base: Path, name: str, package_dirs: list[Path]) -> str:
+    """``venv --system-site-packages`` (gevent comes from the tool's environment) plus an offline
+    ``pip install --no-deps --no-build-isolation`` of local packages; built once per run under a
+    lock, so xdist workers share it. Returns the venv's python."""
+    import fcntl
+    import shutil
+    import tempfile
+
+    venv = base / name
+    marker = venv / ".patchcheck-ready"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                           check=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                dirs = []
+                for src in package_dirs:  # pip builds in-tree: build from copies
+                    dst = Path(tmp) / src.name
+                    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+                        "build", "*.egg-info", "*.so"))
+                    dirs.append(str(dst))
+                proc = subprocess.run(
+                    [str(venv_python(venv)), "-m", "pip", "install", "-q", "--no-deps",
+                     "--no-build-isolation", "--no-index", *dirs],
+                    capture_output=True, text=True)
+                if proc.returncode:
+                    raise RuntimeError(f"installing {name} failed:\n{proc.stdout}{proc.stderr}")
+            marker.write_text("ok")
+    return str(venv_python(venv))
+
+
 def run_patchcheck(*args: str, cwd: str | os.PathLike[str] | None = None,
                    env: dict[str, str] | None = None, timeout: float = 300
                    ) -> subprocess.CompletedProcess[str]:

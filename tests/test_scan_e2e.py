@@ -19,7 +19,7 @@ def scanned(target_python: str, tmp_path_factory: pytest.TempPathFactory) -> dic
     req.write_text(
         "# the test packages, one per behaviour\n"
         "pc_coop\npc_stale\npc_epoll\npc_hang\npc_segv\npc_native_thread\n"
-        "pc_native_io\npc_native_compute\n"
+        "pc_native_io\npc_native_compute\npc_broken\n"
         "not-a-real-distribution-xyz>=1.0\n"
         "pc_coop_windows_only ; sys_platform == 'win32'\n")
     proc = run_patchcheck("scan", str(req), "--python", target_python, "--format", "json",
@@ -111,10 +111,18 @@ def test_compute_only_extension_is_not_flagged(scanned: dict) -> None:
     assert "PC140" not in _codes(r) and "PC141" not in _codes(r)
 
 
+def test_import_failing_without_gevent_warns_not_breaks(scanned: dict) -> None:
+    r = by_name(scanned)["pc-broken"]
+    # Not gevent's doing, so not "breaks"; but the library could not be checked: a warning.
+    assert r["verdict"] == "warns"
+    (finding,) = [f for f in r["findings"] if f["code"] == "PC104"]
+    assert "pc_dependency_that_is_not_installed" in finding["evidence"]["message"]
+
+
 def test_missing_distribution_is_not_installed(scanned: dict) -> None:
     r = by_name(scanned)["not-a-real-distribution-xyz"]
     assert r["verdict"] == "not-installed"
-    assert r["origin"].endswith("requirements.txt:10")  # line 1 is a comment
+    assert r["origin"].endswith("requirements.txt:11")  # line 1 is a comment
 
 
 def test_malformed_line_is_a_one_line_error(tmp_path: Path) -> None:

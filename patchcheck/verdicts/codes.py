@@ -46,7 +46,9 @@ _ALL = [
     Code("PC103", "import-exits", Severity.BREAKS,
          "the process ended during import",
          "Something called sys.exit() or os._exit() while importing the library."),
-    Code("PC104", "import-fails-unpatched", Severity.BREAKS,
+    # A warning, not "breaks": what fails without gevent says nothing about gevent, but the
+    # library could not be checked, which the user must see.
+    Code("PC104", "import-fails-unpatched", Severity.WARNING,
          "import fails even without gevent",
          "The library does not import in this environment at all, patched or not: check its "
          "installation and dependencies (this is not a gevent problem)."),
