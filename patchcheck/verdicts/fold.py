@@ -9,7 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from patchcheck.model import Finding, ProbeOutcome, Severity, Verdict
+from patchcheck.model import (
+    DistributionResult,
+    Finding,
+    ProbeOutcome,
+    Requirement,
+    Severity,
+    Verdict,
+)
 from patchcheck.verdicts.codes import CODES
 
 # Codes a measured "cooperates" clears: the call the probe exercised went through that native
@@ -242,3 +249,50 @@ def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
     if probes and all(p.plain.outcome == "skipped" for p in probes):
         return Verdict.SKIPPED, tuple(out)
     return Verdict.UNTESTED, tuple(out)
+
+
+def not_installed_result(req: Requirement, python: str,
+                         install_failure: str | None = None) -> DistributionResult:
+    """The result for a requirement the target does not have (PC002 when --install failed)."""
+    if install_failure:
+        finding = make_finding(
+            "PC002", "targets",
+            f"{req.name} could not be installed: "
+            f"{install_failure.strip().splitlines()[-1][:160]}",
+            evidence={"installer": install_failure[-4000:]})
+    else:
+        finding = make_finding(
+            "PC000", "targets", f"{req.name} is not installed in {python}",
+            hint=f"{python} -m pip install '{req.line or req.name}', or scan with --install")
+    return DistributionResult(name=req.name, verdict=Verdict.NOT_INSTALLED,
+                              requirement=req.line or req.name, origin=req.origin,
+                              findings=(finding,))
+
+
+def version_findings(req: Requirement, name: str, version: str | None) -> list[Finding]:
+    """PC001 when the installed version does not satisfy the requirement's specifier."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
+    if not version or not req.specifier:
+        return []
+    try:
+        if Version(version) in SpecifierSet(req.specifier):
+            return []
+    except (InvalidSpecifier, InvalidVersion):
+        return []
+    return [make_finding(
+        "PC001", "targets",
+        f"installed {name} {version} does not satisfy '{req.specifier}' ({req.origin}): "
+        "the installed version was scanned",
+        evidence={"installed": version, "required": req.specifier})]
+
+
+def with_probes(result: DistributionResult,
+                outcomes: Sequence[ProbeOutcome]) -> DistributionResult:
+    """``result`` with its probes' measurements folded in."""
+    findings = list(result.findings)
+    for outcome in outcomes:
+        findings += probe_findings(outcome)
+    verdict, folded = fold_verdict(findings, installed=True, probes=outcomes)
+    return replace(result, verdict=verdict, findings=folded, probes=tuple(outcomes))

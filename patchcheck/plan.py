@@ -1,0 +1,145 @@
+"""The plan layer: which distributions to check, with which modules, probes and cache key.
+
+Pure (no subprocess, no gevent): built from the request, what the target interpreter reported
+and the probes the plugins provide; the engine carries the plan out.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from patchcheck.model import Requirement, normalize_name
+from patchcheck.spec import ProbeSpec
+from patchcheck.targets.resolve import InstalledDistribution, TargetInfo
+
+#: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
+INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What to scan and how; built by the CLI or the pytest plugin from settings."""
+
+    python: str
+    requirements: tuple[Requirement, ...] = ()
+    all_installed: bool = False
+    patch_args: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    jobs: int = max(1, os.cpu_count() or 1)
+    probe_paths: tuple[str, ...] = ()
+    run_probes: bool = True
+    import_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    skip: tuple[str, ...] = ()
+    use_cache: bool = True
+    services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
+    cache_dir: str | None = None  # None: the platform's user cache dir (PATCHCHECK_CACHE_DIR)
+    install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
+
+
+@dataclass(frozen=True)
+class PlannedDistribution:
+    """One requirement and what will be done for it."""
+
+    requirement: Requirement
+    dist: InstalledDistribution | None  # None: not installed in the target
+    modules: tuple[str, ...] = ()  # top-level import names to check
+    probes: tuple[ProbeSpec, ...] = ()
+    cache_key: str | None = None  # None: the cache is off (or nothing to cache)
+
+    @property
+    def key(self) -> str:
+        return self.requirement.key
+
+
+@dataclass(frozen=True)
+class Plan:
+    items: tuple[PlannedDistribution, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def installed(self) -> tuple[PlannedDistribution, ...]:
+        return tuple(item for item in self.items if item.dist is not None)
+
+
+def import_modules(dist: InstalledDistribution,
+                   overrides: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+    """The import names to check: the config's override, else what the metadata says."""
+    override = overrides.get(normalize_name(dist.name)) or overrides.get(dist.name)
+    return tuple(override) if override else dist.import_names
+
+
+def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
+    by_dist: dict[str, list[ProbeSpec]] = {}
+    for spec in probes:
+        for dist in spec.distributions:
+            by_dist.setdefault(normalize_name(dist), []).append(spec)
+    return by_dist
+
+
+def file_digest(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError:
+        return "?"
+
+
+def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribution,
+              modules: Sequence[str], probes: Sequence[ProbeSpec],
+              digest: Callable[[str], str] = file_digest) -> str:
+    """Everything a distribution's result depends on (see ``patchcheck.cache``)."""
+    from patchcheck.cache import ResultCache
+
+    env = target.environment
+    return ResultCache.key(
+        distribution=dist.key, version=dist.version, files=dist.files_digest,
+        python=env.python, python_version=env.python_version, gevent=env.gevent_version,
+        greenlet=env.greenlet_version, patch=dict(request.patch_args), modules=list(modules),
+        probes=sorted([p.name, p.version, digest(p.path)] for p in probes)
+        if request.run_probes else None,
+        services=dict(request.services),
+    )
+
+
+def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSpec], *,
+              digest: Callable[[str], str] = file_digest) -> Plan:
+    """Requirements whose markers hold for the *target*, one per name, minus ``skip``; with
+    ``all_installed`` every other installed distribution too (not the measuring instrument)."""
+    from patchcheck.sources import ParsedSource, applicable
+
+    skip = {normalize_name(s) for s in request.skip}
+    source = applicable(ParsedSource(tuple(request.requirements), ()),
+                        {**dict(target.markers), "extra": ""})
+    notes = list(source.notes)
+    requirements = [r for r in source.requirements if r.key not in skip]
+    if request.all_installed:
+        seen = {r.key for r in requirements}
+        instrument = []
+        for inst in target.installed.values():
+            if inst.key in seen or inst.key in skip:
+                continue
+            if inst.key in INSTRUMENT:
+                instrument.append(inst.name)
+                continue
+            requirements.append(Requirement(name=inst.name, origin="<installed>"))
+            seen.add(inst.key)
+        if instrument:
+            notes.append("not scanned with --all (patchcheck's measuring instrument): "
+                         + ", ".join(sorted(instrument)))
+    by_dist = probes_by_distribution(probes) if request.run_probes else {}
+    items = []
+    for req in requirements:
+        dist = target.installed.get(req.key)
+        if dist is None:
+            items.append(PlannedDistribution(requirement=req, dist=None))
+            continue
+        modules = import_modules(dist, request.import_names)
+        specs = tuple(by_dist.get(dist.key, ()))
+        key = (cache_key(request, target, dist, modules, specs, digest)
+               if request.use_cache else None)
+        items.append(PlannedDistribution(requirement=req, dist=dist, modules=modules,
+                                         probes=specs, cache_key=key))
+    return Plan(items=tuple(items), notes=tuple(notes))

@@ -1,0 +1,105 @@
+"""The plan layer on in-memory data: no subprocess, no gevent."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from patchcheck.model import Environment, Requirement
+from patchcheck.plan import ScanRequest, make_plan
+from patchcheck.spec import ProbeSpec
+from patchcheck.targets.resolve import InstalledDistribution, TargetInfo
+
+MARKERS = {"sys_platform": "linux", "python_version": "3.11", "os_name": "posix",
+           "platform_system": "Linux", "implementation_name": "cpython",
+           "platform_machine": "x86_64", "platform_python_implementation": "CPython",
+           "python_full_version": "3.11.7", "implementation_version": "3.11.7",
+           "platform_release": "", "platform_version": ""}
+
+
+def dist(name: str, *imports: str, version: str = "1.0") -> InstalledDistribution:
+    return InstalledDistribution(requested=name, name=name, version=version,
+                                 import_names=imports or (name.replace("-", "_"),),
+                                 native_files=(), files_digest=f"digest-{name}-{version}")
+
+
+def target(*dists: InstalledDistribution) -> TargetInfo:
+    env = Environment(python="/venv/bin/python", python_version="3.11.7",
+                      implementation="CPython", platform="linux-x86_64",
+                      gevent_version="26.9.0", greenlet_version="3.5.6")
+    return TargetInfo(environment=env, markers=MARKERS,
+                      installed={d.key: d for d in dists})
+
+
+def probe(name: str, *dists: str, path: str = "/nonexistent/probe.py") -> ProbeSpec:
+    return ProbeSpec(name=name, distributions=dists, path=path, function="f")
+
+
+def req(name: str, marker: str | None = None, line: int = 1) -> Requirement:
+    return Requirement(name=name, marker=marker, origin=f"requirements.txt:{line}", line=name)
+
+
+def test_markers_are_evaluated_for_the_target_and_duplicates_dropped() -> None:
+    request = ScanRequest(python="/venv/bin/python", requirements=(
+        req("redis", line=1), req("pywin32", "sys_platform == 'win32'", line=2),
+        req("Redis", line=3)))
+    plan = make_plan(request, target(dist("redis")), ())
+    assert [i.requirement.origin for i in plan.items] == ["requirements.txt:1"]
+    assert any("pywin32" in n for n in plan.notes) and any("already" in n for n in plan.notes)
+
+
+def test_not_installed_and_skipped_requirements() -> None:
+    request = ScanRequest(python="p", requirements=(req("redis"), req("nope"), req("celery")),
+                          skip=("Celery",))
+    plan = make_plan(request, target(dist("redis"), dist("celery")), ())
+    assert [(i.key, i.dist is not None) for i in plan.items] == [("redis", True),
+                                                                ("nope", False)]
+
+
+def test_probes_match_normalised_distribution_names_and_only_when_asked() -> None:
+    specs = [probe("pg.sleep", "psycopg2_binary"), probe("r.blpop", "redis")]
+    request = ScanRequest(python="p", requirements=(req("psycopg2-binary"),))
+    (item,) = make_plan(request, target(dist("psycopg2-binary", "psycopg2")), specs).items
+    assert [p.name for p in item.probes] == ["pg.sleep"] and item.modules == ("psycopg2",)
+    no_probes = replace_request(request, run_probes=False)
+    (item,) = make_plan(no_probes, target(dist("psycopg2-binary", "psycopg2")), specs).items
+    assert item.probes == ()
+
+
+def replace_request(request: ScanRequest, **changes: object) -> ScanRequest:
+    from dataclasses import replace
+
+    return replace(request, **changes)  # type: ignore[arg-type]
+
+
+def test_import_name_overrides() -> None:
+    request = ScanRequest(python="p", requirements=(req("Pillow"),),
+                          import_names={"pillow": ("PIL",)})
+    (item,) = make_plan(request, target(dist("Pillow", "PIL", "_imaging_stub")), ()).items
+    assert item.modules == ("PIL",)
+
+
+def test_all_installed_adds_the_environment_but_not_the_instrument() -> None:
+    request = ScanRequest(python="p", all_installed=True, requirements=(req("redis"),))
+    plan = make_plan(request, target(dist("redis"), dist("gevent"), dist("greenlet"),
+                                     dist("zope.event", "zope"), dist("requests")), ())
+    assert [i.key for i in plan.items] == ["redis", "requests"]
+    assert any("gevent, greenlet, zope.event" in n for n in plan.notes)
+
+
+def test_cache_key_follows_what_the_result_depends_on(tmp_path: Path) -> None:
+    probe_file = tmp_path / "p.py"
+    probe_file.write_text("v1")
+    specs = [probe("redis.blpop", "redis", path=str(probe_file))]
+    base = ScanRequest(python="p", requirements=(req("redis"),))
+
+    def key(request: ScanRequest = base, *dists: InstalledDistribution) -> str | None:
+        (item,) = make_plan(request, target(*(dists or (dist("redis"),))), specs).items
+        return item.cache_key
+
+    first = key()
+    assert first == key()  # stable
+    assert key(replace_request(base, patch_args={"thread": False})) != first
+    assert key(base, dist("redis", version="2.0")) != first
+    assert key(replace_request(base, run_probes=False)) != first
+    probe_file.write_text("v2")  # a changed probe is a new measurement
+    assert key() != first
+    assert key(replace_request(base, use_cache=False)) is None
