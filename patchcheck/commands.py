@@ -92,7 +92,8 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     )
     progress = _progress()
     try:
-        report = scan(request, progress=progress.advance, plugin_manager=pm)
+        report = scan(request, progress=progress.advance, plugin_manager=pm,
+                      progress_total=getattr(progress, "set_total", None))
     finally:
         progress.close()
     if settings.waivers:

@@ -68,9 +68,11 @@ class Scan:
     """One scan. ``run()`` returns the report; patchcheck's own failures become ``problems``."""
 
     def __init__(self, request: ScanRequest, *, progress: ProgressFn | None = None,
-                 plugin_manager: Any = None) -> None:
+                 plugin_manager: Any = None,
+                 progress_total: Callable[[int], None] | None = None) -> None:
         self.request = request
         self.progress = progress or (lambda label: None)
+        self.progress_total = progress_total or (lambda total: None)
         self._pm = plugin_manager
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -91,6 +93,9 @@ class Scan:
         plan = make_plan(req, target, probes if req.run_probes else ())
         self.notes.extend(plan.notes)
         cached = self._from_cache(plan)
+        # one step per distribution checked, one per probe to run
+        self.progress_total(len(plan.installed) + sum(
+            len(item.probes) for item in plan.installed if item.key not in cached))
 
         results = self._import_phase(plan, target, cached)
         # Probes run after the import checks so that CPU-heavy imports do not share the
@@ -273,5 +278,7 @@ def _cacheable(item: PlannedDistribution, result: DistributionResult,
 
 
 def scan(request: ScanRequest, *, progress: ProgressFn | None = None,
-         plugin_manager: Any = None) -> ScanReport:
-    return Scan(request, progress=progress, plugin_manager=plugin_manager).run()
+         plugin_manager: Any = None,
+         progress_total: Callable[[int], None] | None = None) -> ScanReport:
+    return Scan(request, progress=progress, plugin_manager=plugin_manager,
+                progress_total=progress_total).run()
