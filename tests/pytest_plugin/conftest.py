@@ -5,9 +5,6 @@ import textwrap
 
 import pytest
 
-#: line of blocklib/__init__.py that blocks (asserted in attribution tests)
-BLOCK_LINE = 7
-
 
 @pytest.fixture
 def blocklib(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -36,4 +33,3 @@ def blocklib(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-WATCH = ("-p", "no:cacheprovider", "--patchcheck-patch", "--patchcheck-watch")
