@@ -151,7 +151,20 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
     from patchcheck.watch.patching import patch_now
 
     early_config.stash[PATCH_KEY] = patch_now(
-        {}, how="patched by --patchcheck-patch (pytest_load_initial_conftests)")
+        _configured_patch_args(early_config),
+        how="patched by --patchcheck-patch (pytest_load_initial_conftests)")
+
+
+def _configured_patch_args(config: pytest.Config) -> dict[str, bool]:
+    """The ``patch`` setting ([tool.patchcheck] / PATCHCHECK_PATCH): the app's patch_all()
+    arguments, so the suite is patched the way the app is."""
+    from patchcheck.config import load_settings
+    from patchcheck.errors import PatchcheckError
+
+    try:
+        return dict(load_settings({}, cwd=Path(config.invocation_params.dir)).patch)
+    except PatchcheckError as exc:
+        raise pytest.UsageError(f"patchcheck: {exc.message}") from None
 
 
 # --- configure -------------------------------------------------------------------------------
@@ -169,7 +182,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
         # Later than --patchcheck-patch would (conftests are imported): the header says what.
         config.stash[PATCH_KEY] = patch_now(
-            {}, how="patched in the xdist worker (its controller runs under gevent)")
+            _configured_patch_args(config),
+            how="patched in the xdist worker (its controller runs under gevent)")
     state.patch_report = config.stash.get(PATCH_KEY, None)
     _configure_scan(config, state)
     _configure_watch(config, state)
