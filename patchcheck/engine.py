@@ -29,6 +29,7 @@ from patchcheck.verdicts.fold import (
     CheckOutcome,
     fold_verdict,
     import_findings,
+    instrument_result,
     not_installed_result,
     version_findings,
     with_probes,
@@ -102,6 +103,11 @@ class Scan:
         # machine with timing-sensitive measurements.
         controls = self._probe_phase(plan, results, cached, pm)
         self._to_cache(plan, results, cached, controls)
+        controls_ok = bool(controls) and not any("unreliable" in p for p in self.problems)
+        for item in plan.items:
+            if item.instrument and item.dist is not None:
+                results[item.key] = instrument_result(item.requirement, item.dist.name,
+                                                      item.dist.version, controls, controls_ok)
 
         ordered = tuple(self._with_knowledge(pm, results[item.key]) for item in plan.items)
         return ScanReport(
@@ -128,6 +134,8 @@ class Scan:
             plugin_findings = inventory.result()
             for item in plan.items:
                 req, dist = item.requirement, item.dist
+                if item.instrument:
+                    continue  # recorded after the probes (gevent is measured by the controls)
                 if dist is None:
                     failures = self.request.install_failures
                     results[item.key] = not_installed_result(

@@ -48,6 +48,9 @@ class PlannedDistribution:
     modules: tuple[str, ...] = ()  # top-level import names to check
     probes: tuple[ProbeSpec, ...] = ()
     cache_key: str | None = None  # None: the cache is off (or nothing to cache)
+    #: gevent, greenlet, zope.*: what patchcheck measures *with*; not judged as a dependency
+    #: (gevent's own modules hold the originals on purpose, its loop does I/O in C by design).
+    instrument: bool = False
 
     @property
     def key(self) -> str:
@@ -61,7 +64,9 @@ class Plan:
 
     @property
     def installed(self) -> tuple[PlannedDistribution, ...]:
-        return tuple(item for item in self.items if item.dist is not None)
+        """The distributions to check: installed, and not the measuring instrument."""
+        return tuple(item for item in self.items
+                     if item.dist is not None and not item.instrument)
 
 
 def import_modules(dist: InstalledDistribution,
@@ -135,6 +140,9 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
         dist = target.installed.get(req.key)
         if dist is None:
             items.append(PlannedDistribution(requirement=req, dist=None))
+            continue
+        if dist.key in INSTRUMENT:
+            items.append(PlannedDistribution(requirement=req, dist=dist, instrument=True))
             continue
         modules = import_modules(dist, request.import_names)
         specs = tuple(by_dist.get(dist.key, ()))

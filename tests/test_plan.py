@@ -103,3 +103,12 @@ def test_cache_key_follows_what_the_result_depends_on(tmp_path: Path) -> None:
     probe_file.write_text("v2")  # a changed probe is a new measurement
     assert key() != first
     assert key(replace_request(base, use_cache=False)) is None
+
+
+def test_gevent_in_the_requirements_is_the_instrument_not_a_dependency() -> None:
+    request = ScanRequest(python="p", requirements=(req("gevent"), req("redis")))
+    plan = make_plan(request, target(dist("gevent"), dist("redis")),
+                     [probe("gevent.sleep", "gevent")])
+    gevent, redis = plan.items
+    assert gevent.instrument and not gevent.probes and gevent.cache_key is None
+    assert [i.key for i in plan.installed] == ["redis"]

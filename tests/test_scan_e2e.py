@@ -251,3 +251,20 @@ def test_controls_ran_and_measured_as_expected(probed: dict) -> None:
     assert controls["control:socket-original"] == "blocks"
     assert controls["control:socket-patched"] == "cooperates"
     assert not probed["problems"]
+
+
+def test_gevent_listed_in_requirements_is_not_judged(target_python: str, tmp_path: Path) -> None:
+    # every gevent app lists gevent itself: its own originals and C loop are not findings
+    proc = run_patchcheck("scan", "gevent", "greenlet", "pc_coop", "--python", target_python,
+                          "--format", "json", "--no-cache", "--probe-path",
+                          str(ROOT / "tests" / "e2e_probes"), cwd=tmp_path)
+    report = json_report(proc)
+    gevent, greenlet = by_name(report)["gevent"], by_name(report)["greenlet"]
+    assert [f["code"] for f in gevent["findings"]] == ["PC003"]
+    # not judged (the same verdict whether or not this scan ran the controls), but the controls
+    # measured gevent's patched sleep/socket/select cooperating
+    assert gevent["verdict"] == "untested"
+    assert gevent["findings"][0]["evidence"]["controls"]["control:sleep-patched"] == "cooperates"
+    assert greenlet["verdict"] == "untested" and [f["code"] for f in greenlet["findings"]] == [
+        "PC003"]
+    assert proc.returncode == 0, proc.stderr

@@ -514,6 +514,11 @@ def key_evidence(result: DistributionResult) -> str:
     """The few words for the table row: why this verdict."""
     verdict = result.verdict
     findings = _worst_findings(result)
+    instrument = [f for f in result.findings if f.code == "PC003"]
+    if instrument:
+        if instrument[0].evidence.get("controls_ok"):
+            return "the measuring instrument (not judged); the controls measured it working"
+        return "the measuring instrument (not judged)"
     if verdict is Verdict.BLOCKS:
         probe = _worst_probe(result, "blocks", "cpu-bound")
         if probe is not None:

@@ -29,6 +29,10 @@ _ALL = [
     Code("PC002", "install-failed", Severity.INFO,
          "--install could not install the requirement",
          "Fix the requirement or install its build dependencies; the rest of the scan went on."),
+    Code("PC003", "instrument", Severity.INFO,
+         "part of patchcheck's measuring instrument: not judged as a dependency",
+         "gevent keeps the unpatched originals and runs its loop in C on purpose; the controls "
+         "measure it (patched sleep, socket and select must cooperate)."),
     # --- import checks --------------------------------------------------------------------
     Code("PC100", "import-breaks", Severity.BREAKS,
          "import fails after patch_all()",

@@ -296,3 +296,19 @@ def with_probes(result: DistributionResult,
         findings += probe_findings(outcome)
     verdict, folded = fold_verdict(findings, installed=True, probes=outcomes)
     return replace(result, verdict=verdict, findings=folded, probes=tuple(outcomes))
+
+
+def instrument_result(req: Requirement, name: str, version: str | None,
+                      controls: Sequence[ProbeOutcome], controls_ok: bool) -> DistributionResult:
+    """gevent, greenlet, zope.*: recorded, not judged (always ``untested``, so a re-scan served
+    from the cache, which runs no controls, reads the same). When this scan ran the controls,
+    gevent's finding carries what they measured of its patched sleep, socket and select."""
+    measured = [c for c in controls if c.plain.outcome != "skipped"]
+    evidence: dict[str, Any] = {}
+    if name.lower() == "gevent" and measured:
+        evidence["controls"] = {c.probe: c.plain.outcome for c in measured}
+        evidence["controls_ok"] = controls_ok
+    finding = make_finding("PC003", "plan", evidence=evidence)
+    return DistributionResult(name=name, version=version, verdict=Verdict.UNTESTED,
+                              requirement=req.line or req.name, origin=req.origin,
+                              findings=(finding,))
