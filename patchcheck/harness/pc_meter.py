@@ -195,39 +195,14 @@ class _MonitorWatch:
         self._subscribed = None
 
     def start(self) -> bool:
-        try:
-            import warnings
+        import pc_monitor
 
-            import gevent
-            import zope.event
-            from gevent.events import EventLoopBlocked
-        except Exception:
+        started = pc_monitor.start_monitor(self.threshold)
+        if started is None:
             return False
-        self._event_class = EventLoopBlocked
-        cfg = gevent.config
-        try:
-            cfg.monitor_thread = True
-            cfg.max_blocking_time = self.threshold
-        except Exception:
-            return False
-        quiet = True
-        try:
-            cfg.print_blocking_reports = False  # gevent >= 25.4.1
-        except Exception:
-            quiet = False
-        hub = gevent.get_hub()
-        with warnings.catch_warnings():
-            # Without psutil the monitor warns that it cannot watch memory: not our business.
-            warnings.simplefilter("ignore")
-            try:
-                monitor = hub.start_periodic_monitoring_thread()
-            except Exception:
-                monitor = None
-        if monitor is None:
-            return False
-        if not quiet and hasattr(monitor, "_show_blocking_report"):
-            # Older gevent prints every report to stderr, which belongs to the library.
-            monitor._show_blocking_report = lambda _hub, report, greenlet: (greenlet, report)
+        import zope.event
+
+        self._event_class = started[1]
         self._subscribed = self._on_event
         zope.event.subscribers.append(self._subscribed)
         self.collector.source = "gevent monitor thread"

@@ -128,42 +128,17 @@ class MonitorSource:
         self._period = 0.0
 
     def start(self, period: float) -> bool:
-        try:
-            import warnings
+        import gevent
 
-            import gevent
-            import zope.event
-            from gevent.events import EventLoopBlocked
-        except Exception:
+        from patchcheck.harness.pc_monitor import start_monitor
+
+        started = start_monitor(period)
+        if started is None:
             return False
-        self._event_class = EventLoopBlocked
-        cfg = gevent.config
-        try:
-            cfg.monitor_thread = True
-            cfg.max_blocking_time = period
-        except Exception:
-            return False
-        quiet = True
-        try:
-            cfg.print_blocking_reports = False  # gevent >= 25.4.1 (gevent #2002, #2070)
-        except Exception:
-            quiet = False
+        import zope.event
+
+        monitor, self._event_class = started
         hub = gevent.get_hub()
-        # The monitor thread kills itself at its first check while ``bool(hub)`` is False,
-        # i.e. until the hub greenlet has started (gevent starts it from ``Hub.run``): switch
-        # to the hub once so that it runs.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "psutil not installed": memory is not our business
-            try:
-                gevent.sleep(0)
-                monitor = hub.start_periodic_monitoring_thread()
-            except Exception:
-                monitor = None
-        if monitor is None:
-            return False
-        if not quiet and hasattr(monitor, "_show_blocking_report"):
-            # Older gevent prints every report to stderr, in the middle of pytest's output.
-            monitor._show_blocking_report = lambda _hub, report, greenlet: (greenlet, report)
         self._monitor = monitor
         self._hub_ident = hub.thread_ident
         self._period = period
