@@ -9,26 +9,16 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+# Controls check the meter itself (originals must block, patched objects must cooperate): the
+# child defines them, since it runs them; the tool side reads the same table.
+from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
 
-#: Controls check the meter itself: originals must block, patched objects must cooperate.
-CONTROLS: Mapping[str, str] = {
-    "sleep-original": "blocks",
-    "sleep-patched": "cooperates",
-    "socket-original": "blocks",
-    "socket-patched": "cooperates",
-    "select-original": "blocks",
-    "select-patched": "cooperates",
-}
-CONTROL_SERVICES: Mapping[str, tuple[str, ...]] = {
-    "socket-original": ("slow_tcp",),
-    "socket-patched": ("slow_tcp",),
-    "select-original": ("slow_tcp",),
-    "select-patched": ("slow_tcp",),
-}
+__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of"]
+
 CONTROL_WAIT_S = 0.3
 _BAD = ("blocks", "cpu-bound", "breaks")
 
