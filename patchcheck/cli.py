@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(scan)
     scan.add_argument("--all", action="store_true", dest="all_installed",
                       help="scan every distribution installed in the target interpreter")
+    scan.add_argument("--deps", action="store_true", dest="include_deps",
+                      help="also scan the installed dependencies of the requirements, "
+                           "recursively")
     scan.add_argument("--patch", metavar="ARGS",
                       help="patch_all() arguments, e.g. 'thread=false,subprocess=false'")
     scan.add_argument("-j", "--jobs", type=int, metavar="N",

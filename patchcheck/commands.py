@@ -79,6 +79,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         python=python,
         requirements=tuple(source.requirements) if source else (),
         all_installed=bool(args.all_installed),
+        include_deps=bool(getattr(args, "include_deps", False)),
         patch_args=dict(settings.patch),
         timeout=settings.timeout,
         jobs=settings.jobs,

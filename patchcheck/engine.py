@@ -86,9 +86,10 @@ class Scan:
     def _run(self) -> ScanReport:
         started = time.monotonic()
         req = self.request
+        # --deps needs every installed distribution's Requires-Dist to follow them
         target = inspect_target(req.python, [r.name for r in req.requirements],
-                                all_installed=req.all_installed, timeout=req.timeout,
-                                patch_args=req.patch_args)
+                                all_installed=req.all_installed or req.include_deps,
+                                timeout=req.timeout, patch_args=req.patch_args)
         pm = self._plugin_manager()
         probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
         plan = make_plan(req, target, probes if req.run_probes else ())

@@ -37,6 +37,8 @@ class ScanRequest:
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
     cache_dir: str | None = None  # None: the platform's user cache dir (PATCHCHECK_CACHE_DIR)
     install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
+    #: Also check the installed dependencies of the requirements, recursively (``--deps``).
+    include_deps: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,10 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
         if instrument:
             notes.append("not scanned with --all (patchcheck's measuring instrument): "
                          + ", ".join(sorted(instrument)))
+    if request.include_deps:
+        deps, dep_notes = installed_dependencies(requirements, target, skip)
+        requirements += deps
+        notes += dep_notes
     by_dist = probes_by_distribution(probes) if request.run_probes else {}
     items = []
     for req in requirements:
@@ -151,3 +157,49 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
         items.append(PlannedDistribution(requirement=req, dist=dist, modules=modules,
                                          probes=specs, cache_key=key))
     return Plan(items=tuple(items), notes=tuple(notes))
+
+
+def installed_dependencies(requirements: Sequence[Requirement], target: TargetInfo,
+                           skip: set[str]) -> tuple[list[Requirement], list[str]]:
+    """The installed distributions the requirements depend on, recursively (breadth first),
+    with the markers and extras of each ``Requires-Dist`` evaluated for the target. The
+    measuring instrument (gevent, greenlet, zope.*) is left out."""
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    seen = {r.key for r in requirements} | set(skip)
+    queue = [(r.key, set(r.extras)) for r in requirements]
+    found: list[Requirement] = []
+    missing: list[str] = []
+    while queue:
+        key, extras = queue.pop(0)
+        dist = target.installed.get(key)
+        if dist is None:
+            continue
+        for text in dist.requires:
+            try:
+                dep = Pep508(text)
+            except InvalidRequirement:
+                continue
+            if dep.marker is not None:
+                try:
+                    wanted = any(dep.marker.evaluate({**dict(target.markers), "extra": extra})
+                                 for extra in (extras or {""}))
+                except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+                    wanted = True
+                if not wanted:
+                    continue
+            dep_key = normalize_name(dep.name)
+            if dep_key in seen or dep_key in INSTRUMENT:
+                continue
+            seen.add(dep_key)
+            if dep_key not in target.installed:
+                missing.append(f"{dep.name} (required by {dist.name})")
+                continue
+            found.append(Requirement(name=target.installed[dep_key].name,
+                                     specifier=str(dep.specifier), extras=tuple(dep.extras),
+                                     origin=f"dependency of {dist.name}", line=str(dep)))
+            queue.append((dep_key, set(dep.extras)))
+    notes = [f"--deps: not installed, not scanned: {', '.join(missing)}"] if missing else []
+    return found, notes

@@ -112,3 +112,25 @@ def test_gevent_in_the_requirements_is_the_instrument_not_a_dependency() -> None
     gevent, redis = plan.items
     assert gevent.instrument and not gevent.probes and gevent.cache_key is None
     assert [i.key for i in plan.installed] == ["redis"]
+
+
+def test_deps_follow_requires_dist_with_markers_and_extras() -> None:
+    from dataclasses import replace
+
+    celery = replace(dist("celery"), requires=(
+        "kombu>=5", "billiard", "pywin32; sys_platform == 'win32'",
+        "redis>=4; extra == 'redis'", "gevent; extra == 'gevent'"))
+    kombu = replace(dist("kombu"), requires=("amqp>=5",))
+    installed = target(celery, kombu, dist("amqp"), dist("redis"), dist("gevent"),
+                       dist("pywin32"))
+    request = ScanRequest(python="p", include_deps=True, requirements=(
+        Requirement(name="celery", extras=("redis", "gevent"), origin="requirements.txt:1"),))
+    plan = make_plan(request, installed, ())
+    assert [i.key for i in plan.items] == ["celery", "kombu", "redis", "amqp"]
+    kombu_item = plan.items[1]
+    assert kombu_item.requirement.origin == "dependency of celery"
+    assert kombu_item.requirement.specifier == ">=5"
+    # billiard is required but not installed: said, not scanned; gevent is the instrument
+    assert any("billiard (required by celery)" in n for n in plan.notes)
+    without = make_plan(replace(request, include_deps=False), installed, ())
+    assert [i.key for i in without.items] == ["celery"]

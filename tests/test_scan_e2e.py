@@ -268,3 +268,11 @@ def test_gevent_listed_in_requirements_is_not_judged(target_python: str, tmp_pat
     assert greenlet["verdict"] == "untested" and [f["code"] for f in greenlet["findings"]] == [
         "PC003"]
     assert proc.returncode == 0, proc.stderr
+
+
+def test_deps_scans_what_the_requirements_pull_in(target_python: str, tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "requests", "--deps", "--python", target_python, "--format",
+                          "json", "--no-probes", "--no-cache", cwd=tmp_path)
+    results = by_name(json_report(proc))
+    assert results["urllib3"]["origin"] == "dependency of requests"
+    assert {"requests", "urllib3", "idna", "certifi"} <= set(results)
