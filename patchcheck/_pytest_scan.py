@@ -50,6 +50,7 @@ class ScanState:
         except PatchcheckError as exc:
             raise pytest.UsageError(_error_text(exc)) from None
         self.requirements: list[Requirement] = []
+        self._probes: dict[str, list[Any]] | None = None
         self._report: ScanReport | None = None
         self._error: str | None = None
         self.notes: list[str] = []
@@ -79,6 +80,22 @@ class ScanState:
                                                     _dt.date.today())
                 self.notes.extend(notes)
         return self._report
+
+    def probes_for(self, requirement: Requirement) -> list[Any]:
+        """The probes that apply to a requirement (known from the plugins alone: collecting
+        items runs no child process)."""
+        if self._probes is None:
+            from patchcheck.errors import PatchcheckError
+            from patchcheck.plan import probes_by_distribution
+            from patchcheck.plugins import make_plugin_manager
+
+            try:
+                pm = make_plugin_manager([str(p) for p in self.settings.probe_paths])
+            except PatchcheckError as exc:
+                raise pytest.UsageError(_error_text(exc)) from None
+            specs = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+            self._probes = probes_by_distribution(specs)
+        return self._probes.get(requirement.key, [])
 
     def request(self) -> Any:
         from patchcheck.engine import ScanRequest
@@ -181,6 +198,9 @@ class _RequirementsCollector:
             parent: Any = self  # a pytest.Collector once mixed in
             yield RequirementItem.from_parent(parent, name=name, requirement=req,
                                               state=self.state)
+            for spec in self.state.probes_for(req):
+                yield ProbeItem.from_parent(parent, name=f"{name}[{spec.name}]",
+                                            requirement=req, state=self.state, probe=spec.name)
 
 
 class RequirementsFile(_RequirementsCollector, pytest.File):
@@ -250,3 +270,53 @@ class RequirementItem(pytest.Item):
             if tail.isdigit():
                 line = int(tail) - 1
         return self.path, line, f"patchcheck: {self.requirement.line or self.requirement.name}"
+
+
+#: Probe outcome → the verdict it implies (the rank --patchcheck-fail-on compares).
+_PROBE_VERDICT = {"blocks": Verdict.BLOCKS, "cpu-bound": Verdict.BLOCKS,
+                  "breaks": Verdict.BREAKS, "order-blocks": Verdict.WARNS}
+
+
+class ProbeItem(RequirementItem):
+    """One probe of a requirement: its measurement, and each remedy's, as a test of its own."""
+
+    def __init__(self, *, probe: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.probe = probe
+
+    def runtest(self) -> None:
+        from patchcheck.reporters import _views as v
+
+        report = self.state.report()
+        if report.problems:
+            raise ScanFailed("patchcheck failed (not a library verdict); no verdict can be "
+                             "trusted:\n" + "\n".join(f"- {p}" for p in report.problems))
+        result = next((r for r in report.results if r.key == self.requirement.key), None)
+        if result is None:
+            _skip(f"{self.requirement.name}: not scanned (skip setting or marker), so probe "
+                  f"{self.probe} did not run")
+        if result.verdict is Verdict.NOT_INSTALLED:
+            _skip(f"{self.requirement.name} is not installed: probe {self.probe} did not run")
+        outcomes = [o for o in result.probes
+                    if o.probe == self.probe or o.probe.startswith(self.probe + " (")]
+        if not outcomes:
+            _skip(f"probe {self.probe} did not run for {v.display_name(result)}")
+        lines, worst = [], Verdict.COOPERATES
+        for outcome in outcomes:
+            m = outcome.plain
+            lines.append(f"{outcome.probe}: {v.measurement_sentence(m)}")
+            lines += [f"  remedy: {v.remedy_sentence(m, r)}" for r in outcome.remedies]
+            lines += [f"  {line}" for line in m.stack[-12:]]
+            verdict = _PROBE_VERDICT.get(m.outcome)
+            waived = any(f.waived for f in result.findings if f.check == f"probe:{outcome.probe}")
+            if verdict is not None and not waived and verdict.rank > worst.rank:
+                worst = verdict
+        text = "\n".join(lines)
+        self.user_properties.append(("patchcheck_probe", outcomes[0].plain.outcome))
+        if worst.rank >= self.state.threshold:
+            raise ScanFailed(f"{worst.value}: {text}\n\n" + v.environment_line(
+                report.environment) + f"\n(fails because --patchcheck-fail-on is "
+                                      f"{self.state.settings.fail_on})")
+        if all(o.plain.outcome == "skipped" for o in outcomes):
+            _skip(f"probe {self.probe}: {outcomes[0].plain.error or 'skipped'}")
+        self.add_report_section("call", "patchcheck", text)

@@ -36,7 +36,8 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
         "--patchcheck-fail-on", "warns", "--junitxml", "junit.xml", "-rs")
-    result.assert_outcomes(passed=2, failed=1, skipped=2)
+    # redis (marker false) has a requirement item and an item for its probe: both skipped
+    result.assert_outcomes(passed=2, failed=1, skipped=3)
     result.stdout.fnmatch_lines([
         "*_ patchcheck: sortedcontainers _*",
         "warns: *",
@@ -47,6 +48,8 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
     result.stdout.fnmatch_lines([
         "SKIPPED * requirements.txt:3: not-a-real-package-pc5: not-installed*",
         "SKIPPED * requirements.txt:4: redis: does not apply to the target interpreter*",
+        "SKIPPED * requirements.txt:4: redis: not scanned (skip setting or marker), so probe "
+        "redis.blpop did not run",
     ])
     cases = {c.get("name"): c for c in ET.parse(pytester.path / "junit.xml").iter("testcase")}
     failure = cases["sortedcontainers"].find("failure")
@@ -73,3 +76,32 @@ def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytest
     result.assert_outcomes(passed=2)
     shared = list(pytester.path.glob("**/patchcheck-scan/*.json"))
     assert len(shared) <= 1  # one scan for both workers (when they share a basetemp)
+
+
+def test_one_item_per_probe_with_its_measurement_and_remedies(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    from pc_testutil import require_server
+
+    if not (importlib.util.find_spec("requests") and importlib.util.find_spec("psycopg2")):
+        pytest.skip("needs requests and psycopg2-binary installed")
+    require_server("PostgreSQL", 5432)
+    monkeypatch.setenv("PATCHCHECK_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    pytester.makefile(".txt", requirements="requests\npsycopg2-binary\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt", "-v",
+        "--junitxml", "junit.xml")
+    result.stdout.fnmatch_lines([
+        "*requirements.txt::requests PASSED*",
+        "*requirements.txt::requests?requests.get? PASSED*",
+        "*requirements.txt::psycopg2-binary FAILED*",
+        "*requirements.txt::psycopg2-binary?psycopg2.pg_sleep? FAILED*",
+    ])
+    result.stdout.fnmatch_lines([
+        "blocks: psycopg2.pg_sleep: blocks: 3 × 300 ms waits took *",
+        "  remedy: blocks (stall * ms, ratio *) → cooperates with "
+        "psycogreen.gevent.patch_psycopg()*",
+    ])
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "junit.xml").iter("testcase")}
+    assert cases["psycopg2-binary[psycopg2.pg_sleep]"].find("failure") is not None
+    assert cases["requests[requests.get]"].find("failure") is None
