@@ -319,3 +319,7 @@ def test_scan_install_goes_on_after_a_failure(cache: Path) -> None:
     results = by_name(report)
     assert results["six"]["verdict"] not in ("not-installed", "breaks")
     assert results[BAD]["verdict"] == "not-installed"
+    # the installer's own message is the evidence, not a bare "not installed"
+    (finding,) = results[BAD]["findings"]
+    assert finding["code"] == "PC002" and "No matching distribution" in finding["evidence"][
+        "installer"]
