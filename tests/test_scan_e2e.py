@@ -276,3 +276,23 @@ def test_deps_scans_what_the_requirements_pull_in(target_python: str, tmp_path: 
     results = by_name(json_report(proc))
     assert results["urllib3"]["origin"] == "dependency of requests"
     assert {"requests", "urllib3", "idna", "certifi"} <= set(results)
+
+
+def test_missing_service_makes_the_probe_skipped_with_the_reason(target_python: str,
+                                                                 tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("redis") is None:
+        pytest.skip("redis-py is not installed")
+    # a configured server that does not answer is unavailable, never silently replaced
+    proc = run_patchcheck("scan", "redis", "--python", target_python, "--format", "json",
+                          "--no-cache", cwd=tmp_path,
+                          env={"PATCHCHECK_REDIS_URL": "redis://127.0.0.1:1/0"})
+    result = by_name(json_report(proc))["redis"]
+    # nothing measured it, so the import-order warnings are not cleared: warns, not cooperates
+    assert result["verdict"] in ("skipped", "warns")
+    assert "PC205" in {f["code"] for f in result["findings"]}
+    (outcome,) = result["probes"]
+    assert outcome["plain"]["outcome"] == "skipped"
+    assert "redis" in outcome["plain"]["error"] and "127.0.0.1:1" in outcome["plain"]["error"]
+    assert proc.returncode == 0  # below the default --fail-on blocks
