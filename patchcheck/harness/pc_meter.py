@@ -192,24 +192,20 @@ class _MonitorWatch:
     def __init__(self, collector: _StackCollector, threshold: float) -> None:
         self.collector = collector
         self.threshold = threshold
-        self._subscribed = None
+        self._stop: Callable[[], None] | None = None
 
     def start(self) -> bool:
         import pc_monitor
 
-        started = pc_monitor.start_monitor(self.threshold)
+        started = pc_monitor.start_monitor(self.threshold, self._on_blocked)
         if started is None:
             return False
-        import zope.event
-
-        self._event_class = started[1]
-        self._subscribed = self._on_event
-        zope.event.subscribers.append(self._subscribed)
+        self._stop = started[1]
         self.collector.source = "gevent monitor thread"
         return True
 
-    def _on_event(self, event: Any) -> None:
-        if not isinstance(event, self._event_class) or not self.collector.open:
+    def _on_blocked(self, event: Any) -> None:
+        if not self.collector.open:
             return
         info = list(getattr(event, "info", None) or ())
         for i, line in enumerate(info):
@@ -218,14 +214,9 @@ class _MonitorWatch:
                 return
 
     def stop(self) -> None:
-        if self._subscribed is not None:
-            try:
-                import zope.event
-
-                zope.event.subscribers.remove(self._subscribed)
-            except (ImportError, ValueError):
-                pass
-            self._subscribed = None
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
 
 
 class _SamplerWatch:

@@ -8,15 +8,18 @@ monitor thread stops itself at its first check while the hub greenlet has not st
 """
 
 
-def start_monitor(max_blocking_time):
-    """Start (or reuse) the hub's monitor thread with reports kept off stderr.
+def start_monitor(max_blocking_time, on_blocked):
+    """Start (or reuse) the hub's monitor thread with reports kept off stderr, and call
+    ``on_blocked(event)`` for each ``EventLoopBlocked`` it reports.
 
-    Returns ``(monitor, EventLoopBlocked)``, or None when gevent cannot monitor here.
+    Returns ``(monitor, stop)`` — ``stop()`` unsubscribes — or None when gevent cannot monitor
+    here.
     """
     try:
         import warnings
 
         import gevent
+        import zope.event
         from gevent.events import EventLoopBlocked
     except Exception:
         return None
@@ -44,4 +47,17 @@ def start_monitor(max_blocking_time):
     if not quiet and hasattr(monitor, "_show_blocking_report"):
         # Older gevent prints every report to stderr, which belongs to the library / pytest.
         monitor._show_blocking_report = lambda _hub, report, greenlet: (greenlet, report)
-    return monitor, EventLoopBlocked
+
+    def listener(event):
+        if isinstance(event, EventLoopBlocked):
+            on_blocked(event)
+
+    zope.event.subscribers.append(listener)
+
+    def stop():
+        try:
+            zope.event.subscribers.remove(listener)
+        except ValueError:
+            pass
+
+    return monitor, stop

@@ -122,7 +122,7 @@ class MonitorSource:
 
     def __init__(self, heartbeat: Heartbeat) -> None:
         self.heartbeat = heartbeat
-        self._subscriber: Callable[[Any], None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._monitor: Any = None
         self._hub_ident = 0
         self._period = 0.0
@@ -132,18 +132,12 @@ class MonitorSource:
 
         from patchcheck.harness.pc_monitor import start_monitor
 
-        started = start_monitor(period)
+        started = start_monitor(period, self._on_blocked)
         if started is None:
             return False
-        import zope.event
-
-        monitor, self._event_class = started
-        hub = gevent.get_hub()
-        self._monitor = monitor
-        self._hub_ident = hub.thread_ident
+        self._monitor, self._unsubscribe = started
+        self._hub_ident = gevent.get_hub().thread_ident
         self._period = period
-        self._subscriber = self._on_event
-        zope.event.subscribers.append(self._subscriber)
         return True
 
     def set_period(self, period: float) -> None:
@@ -167,9 +161,9 @@ class MonitorSource:
         except Exception:
             pass
 
-    def _on_event(self, event: Any) -> None:
+    def _on_blocked(self, event: Any) -> None:
         w = self.heartbeat.window
-        if w is None or not isinstance(event, self._event_class) or len(w.samples) >= MAX_SAMPLES:
+        if w is None or len(w.samples) >= MAX_SAMPLES:
             return
         try:
             sample = sample_thread(self._hub_ident, time.perf_counter())
@@ -179,14 +173,9 @@ class MonitorSource:
             w.samples.append(sample)
 
     def stop(self) -> None:
-        if self._subscriber is not None:
-            try:
-                import zope.event
-
-                zope.event.subscribers.remove(self._subscriber)
-            except (ImportError, ValueError):
-                pass
-            self._subscriber = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
 
 class SamplerSource:
