@@ -16,11 +16,11 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from patchcheck.files import write_atomic
 from patchcheck.model import DistributionResult
 
 CACHE_SCHEMA = "patchcheck.cache/1"
@@ -133,23 +133,11 @@ class ResultCache:
         """Store ``result`` under ``key``; False (never an exception) when it cannot be written."""
         path = self.path_for(key)
         text = json.dumps({"schema": CACHE_SCHEMA, "key": key, "result": result.to_json()})
-        tmp: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, path)
-            tmp = None
-            return True
+            write_atomic(path, text)
         except OSError:
             return False
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+        return True
 
     def clear(self) -> int:
         """Remove every entry; returns how many there were. Missing folder: 0."""

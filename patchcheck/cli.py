@@ -9,8 +9,6 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from patchcheck import __version__
 from patchcheck.errors import PatchcheckError, UsageError
@@ -143,14 +141,10 @@ def write_output(text: str, output: str | None) -> None:
     if not output:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    path = Path(output)
-    tmp = path.with_name(path.name + ".tmp")
+    from patchcheck.files import write_atomic
+
     try:
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
     except OSError as exc:
         raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass

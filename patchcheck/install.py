@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.errors import EnvironmentProblem, UsageError
+from patchcheck.files import write_atomic
 from patchcheck.model import Requirement, normalize_name
 
 #: Bump when the way a virtualenv is built changes, so existing ones are rebuilt.
@@ -277,7 +277,7 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
         "requirements": lines, "gevent": gevent_version, "failures": failures,
         "recipe": INSTALL_RECIPE,
     }
-    _write_atomic(marker, json.dumps(record, indent=2))
+    write_atomic(marker, json.dumps(record, indent=2), durable=True)
     note(f"virtualenv ready in {time.monotonic() - started:.1f} s: {python}")
     return InstallResult(python=python, venv=str(venv), installer=installer, built=True,
                          failures=failures, key=key)
@@ -444,20 +444,6 @@ def _read_marker(marker: Path, key: str) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("schema") != MARKER_SCHEMA or data.get("key") != key:
         return None
     return data
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _remove(path: Path) -> None:

@@ -22,8 +22,6 @@ Reading and writing touch one file; comparing is pure.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 
 from patchcheck.errors import ConfigError, UsageError
 from patchcheck.exitcode import ExitCode
+from patchcheck.files import write_atomic
 from patchcheck.model import ScanReport, Severity, Verdict, normalize_name
 from patchcheck.verdicts.policy import SEVERITY_VERDICT, threshold
 
@@ -120,27 +119,13 @@ def write_baseline(report: ScanReport, path: Path) -> None:
     """
     path = Path(path)
     text = json.dumps(baseline_document(report), indent=2, sort_keys=False) + "\n"
-    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        write_atomic(path, text, durable=True)
     except OSError as exc:
         raise UsageError(
             f"cannot write baseline {path}: {exc.strerror or exc}",
             hint="check that the folder exists and is writable",
         ) from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def load_baseline(path: Path) -> Baseline:

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from patchcheck.files import write_atomic
 from patchcheck.watch.attribution import best_attribution
 from patchcheck.watch.stacks import FrameInfo, format_frames, trim_runner, with_source
 
@@ -209,7 +210,4 @@ def json_document(records: Sequence[StallRecord], *, settings: Mapping[str, Any]
 
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=2) + "\n", "utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(document, indent=2) + "\n")
