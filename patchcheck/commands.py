@@ -91,10 +91,12 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         services=dict(settings.services),
         install_failures=install_failures,
     )
-    progress = _progress()
+    from patchcheck.reporters.table import ProgressDisplay
+
+    progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
         report = scan(request, progress=progress.advance, plugin_manager=pm,
-                      progress_total=getattr(progress, "set_total", None))
+                      progress_total=progress.set_total)
     finally:
         progress.close()
     if settings.waivers:
@@ -194,22 +196,6 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
     # RenderOptions.fail_on is the lowest failing verdict rank, not the level name.
     options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on))
     return reporters[fmt].render(report, options)
-
-
-class _NoProgress:
-    def advance(self, label: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress() -> Any:
-    try:
-        from patchcheck.reporters.table import ProgressDisplay
-    except ImportError:  # pragma: no cover
-        return _NoProgress()
-    return ProgressDisplay()
 
 
 def cmd_probes(args: argparse.Namespace) -> ExitCode:

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from patchcheck.hookspecs import hookimpl
 from patchcheck.model import DistributionResult, normalize_name
 from patchcheck.spec import KnowledgeEntry
 
@@ -82,8 +83,6 @@ def _same(measured: str, known: str) -> bool:
         return measured == "breaks"
     return measured == known
 
-
-from patchcheck.hookspecs import hookimpl  # noqa: E402  (built-in plugin: this module)
 
 
 @hookimpl
