@@ -110,7 +110,9 @@ class Scan:
                 results[item.key] = instrument_result(item.requirement, item.dist.name,
                                                       item.dist.version, controls, controls_ok)
 
-        ordered = tuple(self._with_knowledge(pm, results[item.key]) for item in plan.items)
+        knowledge = self._knowledge(pm)
+        ordered = tuple(self._with_knowledge(knowledge, results[item.key])
+                        for item in plan.items)
         return ScanReport(
             environment=target.environment,
             results=ordered,
@@ -261,15 +263,21 @@ class Scan:
                     f"environment raises: {str(plugin.error).splitlines()[0][:160]}")
         return plugin_findings(plugins)
 
-    def _with_knowledge(self, pm: Any, result: DistributionResult) -> DistributionResult:
-        from patchcheck.knowledge import matching_entries
+    def _knowledge(self, pm: Any) -> list[Any]:
+        from patchcheck.knowledge import all_entries
 
         try:
-            entries = matching_entries(pm, result)
-        except Exception as exc:  # knowledge is advisory
+            return all_entries(pm)
+        except Exception as exc:  # knowledge is advisory; a broken plugin must not end the scan
             self.problems.append(f"knowledge lookup failed: {exc}")
-            return result
-        return replace(result, known=tuple(entries)) if entries else result
+            return []
+
+    @staticmethod
+    def _with_knowledge(entries: Sequence[Any], result: DistributionResult) -> DistributionResult:
+        from patchcheck.knowledge import matching_entries
+
+        matched = matching_entries(entries, result)
+        return replace(result, known=tuple(matched)) if matched else result
 
 
 def _cacheable(item: PlannedDistribution, result: DistributionResult,

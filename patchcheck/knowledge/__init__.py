@@ -6,6 +6,7 @@ measured verdict, and reporters show disagreement or "known, not measured here".
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,15 @@ def entry_matches(entry: KnowledgeEntry, name: str, version: str | None) -> bool
     return True
 
 
-def matching_entries(pm: Any, result: DistributionResult) -> list[dict[str, Any]]:
-    entries = [e for group in pm.hook.patchcheck_add_knowledge() for e in (group or ())]
+def all_entries(pm: Any) -> list[KnowledgeEntry]:
+    """Every knowledge entry the plugins provide (built-in ``known.toml`` among them)."""
+    return [e for group in pm.hook.patchcheck_add_knowledge() for e in (group or ())]
+
+
+def matching_entries(entries: Sequence[KnowledgeEntry],
+                     result: DistributionResult) -> list[dict[str, Any]]:
+    """The entries about ``result``'s distribution, each with how it compares to what was
+    measured."""
     # Compare with the worst plain measurement of the probes that ran in the recommended order
     # (patch first); the "imported before patch_all" variants measure the app's mistake.
     rank = {"cooperates": 0, "blocks": 1, "cpu-bound": 1, "breaks": 2}
