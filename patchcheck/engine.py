@@ -77,6 +77,9 @@ class Scan:
         self._pm = plugin_manager
         self.problems: list[str] = []
         self.notes: list[str] = []
+        #: distributions whose checks hit a patchcheck problem: never cached
+        self._troubled: set[str] = set()
+        self._meter_ok = False  # the controls ran and measured as expected
 
     def run(self) -> ScanReport:
         # One fork server per scan (fresh processes where it is unsupported or turned off).
@@ -104,11 +107,11 @@ class Scan:
         # machine with timing-sensitive measurements.
         controls = self._probe_phase(plan, results, cached, pm)
         self._to_cache(plan, results, cached, controls)
-        controls_ok = bool(controls) and not any("unreliable" in p for p in self.problems)
         for item in plan.items:
             if item.instrument and item.dist is not None:
                 results[item.key] = instrument_result(item.requirement, item.dist.name,
-                                                      item.dist.version, controls, controls_ok)
+                                                      item.dist.version, controls,
+                                                      self._meter_ok)
 
         knowledge = self._knowledge(pm)
         ordered = tuple(self._with_knowledge(knowledge, results[item.key])
@@ -153,6 +156,7 @@ class Scan:
                 for out in (after, before):
                     if out.harness_error:
                         self.problems.append(f"{dist.name}: harness failed: {out.harness_error}")
+                        self._troubled.add(item.key)
                 findings = import_findings(after, before)
                 findings += self._native_findings(dist)
                 findings += plugin_findings.get(dist.key, [])
@@ -184,6 +188,7 @@ class Scan:
                     + ", ".join(f"{c.probe} measured {c.plain.outcome}" for c in bad)
                     + " (run 'patchcheck doctor' for details)")
                 return controls
+            self._meter_ok = True
             measured = runner.run_all(to_probe, results)
         for key, outcomes in measured.items():
             results[key] = with_probes(results[key], outcomes)
@@ -218,7 +223,8 @@ class Scan:
         for item in plan.installed:
             result = results.get(item.key)
             if (item.cache_key and result is not None and item.key not in cached
-                    and _cacheable(item, result, controls, self.problems)):
+                    and not {item.key, item.dist.key if item.dist else ""} & self._troubled
+                    and _cacheable(item, result, self._meter_ok)):
                 cache.put(item.cache_key, result)
 
     # -- checks -------------------------------------------------------------------------
@@ -244,6 +250,7 @@ class Scan:
             return list(findings_for(scan_distribution(list(dist.native_files))))
         except Exception as exc:  # a detector never takes the scan down
             self.problems.append(f"{dist.name}: native-code check failed: {exc}")
+            self._troubled.add(dist.key)
             return []
 
     def _plugin_findings(self) -> dict[str, list[Finding]]:
@@ -280,18 +287,14 @@ class Scan:
         return replace(result, known=tuple(matched)) if matched else result
 
 
-def _cacheable(item: PlannedDistribution, result: DistributionResult,
-               controls: Sequence[ProbeOutcome], problems: Sequence[str]) -> bool:
-    """Only firm results are cached: not when patchcheck had a problem with this distribution
-    or the meter, not with a skipped probe (the server may come back), and measured results only
-    when the controls ran."""
-    if any(p.startswith(f"{result.name}:") or "unreliable" in p for p in problems):
-        return False
+def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: bool) -> bool:
+    """Only firm results are cached: not with a skipped probe (the server may come back), and
+    a result that should carry measurements only when the meter was trusted and they ran."""
     if any(p.plain.outcome == "skipped" for p in result.probes):
         return False
-    if item.probes and not result.probes:
-        return False  # the probes did not run (e.g. the meter was unreliable)
-    return not (result.probes and not controls)
+    if item.probes:
+        return meter_ok and bool(result.probes)
+    return True
 
 
 def scan(request: ScanRequest, *, progress: ProgressFn | None = None,
