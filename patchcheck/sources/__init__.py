@@ -13,25 +13,31 @@ from collections.abc import Mapping, Sequence
 
 from patchcheck.errors import SourceError
 from patchcheck.sources.base import (
-    ALL,
+    MAIN,
+    PRODUCTION,
+    DependencySelection,
     ParsedSource,
-    Selection,
+    ScannedGroups,
     applicable,
     evaluate_marker,
     load_toml,
     merge_sources,
 )
-from patchcheck.sources.lockfiles import parse_pylock, parse_uv_lock
+from patchcheck.sources.lockfiles import parse_poetry_lock, parse_pylock, parse_uv_lock
 from patchcheck.sources.pyproject import parse_pyproject
 from patchcheck.sources.requirements import parse_requirement_strings, parse_requirements_file
 
 __all__ = [
-    "ALL",
+    "MAIN",
+    "PRODUCTION",
+    "DependencySelection",
     "ParsedSource",
+    "ScannedGroups",
     "applicable",
     "evaluate_marker",
     "load_sources",
     "merge_sources",
+    "parse_poetry_lock",
     "parse_pylock",
     "parse_pyproject",
     "parse_requirement_strings",
@@ -43,7 +49,6 @@ __all__ = [
 _PATH_SUFFIXES = (".txt", ".in", ".toml", ".lock", ".cfg")
 # Formats people reasonably try that we do not read: say how to get a file we do read.
 _UNSUPPORTED = {
-    "poetry.lock": "export it with 'poetry export -f requirements.txt -o requirements.txt'",
     "pipfile.lock": "export it with 'pipenv requirements > requirements.txt'",
     "pipfile": "export it with 'pipenv requirements > requirements.txt'",
     "setup.py": "list the dependencies in pyproject.toml or a requirements file",
@@ -53,8 +58,8 @@ _UNSUPPORTED = {
 
 
 def source_kind(path: str, display: str | None = None) -> str:
-    """Which parser reads the existing file ``path``: "pyproject", "pylock", "uv-lock" or
-    "requirements". ``display`` names the file in messages (default ``path``)."""
+    """Which parser reads the existing file ``path``: "pyproject", "pylock", "uv-lock",
+    "poetry-lock" or "requirements". ``display`` names the file in messages (default ``path``)."""
     display = display or path
     name = os.path.basename(path).lower()
     if name in _UNSUPPORTED:
@@ -66,12 +71,14 @@ def source_kind(path: str, display: str | None = None) -> str:
         return "pylock"
     if name == "uv.lock":
         return "uv-lock"
+    if name == "poetry.lock":
+        return "poetry-lock"
     if name.endswith(".toml"):
         # Another name: tell a lock from a project by its keys (PEP 751 / PEP 621 / PEP 735).
         data = load_toml(path, display)
         if "lock-version" in data:
             return "pylock"
-        if "project" in data or "dependency-groups" in data:
+        if "project" in data or "dependency-groups" in data or "poetry" in data.get("tool", {}):
             return "pyproject"
         raise SourceError(f"{display}: neither a pyproject.toml nor a pylock.toml",
                           hint="name a pyproject.toml, pylock.toml, uv.lock or requirements file")
@@ -88,8 +95,7 @@ def load_sources(
     paths_or_names: Sequence[str],
     *,
     base_dir: str | os.PathLike[str],
-    groups: Selection = ALL,
-    extras: Selection = ALL,
+    selection: DependencySelection = PRODUCTION,
     environ: Mapping[str, str] | None = None,
 ) -> ParsedSource:
     """Read every argument of ``patchcheck scan`` and merge them, in order.
@@ -101,9 +107,9 @@ def load_sources(
     ``.toml``, ``.lock``, ``.cfg``) but does not exist is an error, not a package name.
     Relative paths are resolved against ``base_dir`` but shown as written.
 
-    :param groups: pyproject dependency groups to include (``"all"``, names, or none).
-    :param extras: pyproject extras to include, same convention. For a pylock.toml both
-        select what its ``extras``/``dependency_groups`` markers see.
+    :param selection: the dependency groups and extras of a pyproject or lock file to scan
+        (default: production, ``main`` only, no extras); what each file offered and what was
+        scanned is in the result's ``scanned``. Requirements files have no groups.
     :param environ: variables for ``${VAR}`` in requirements files (default ``os.environ``).
     """
     base = os.fspath(base_dir)
@@ -121,7 +127,7 @@ def load_sources(
         full = os.path.join(base, os.path.expanduser(arg))
         if os.path.isfile(full):
             flush_names()
-            parts.append(_load_file(full, arg, groups=groups, extras=extras, environ=environ))
+            parts.append(_load_file(full, arg, selection=selection, environ=environ))
         elif os.path.isdir(full) and (_looks_like_path(arg) or arg in (".", "..")):
             found = [n for n in ("pyproject.toml", "pylock.toml", "uv.lock", "requirements.txt")
                      if os.path.isfile(os.path.join(full, n))]
@@ -142,14 +148,16 @@ def load_sources(
     return merge_sources(parts)
 
 
-def _load_file(path: str, display: str, *, groups: Selection, extras: Selection,
+def _load_file(path: str, display: str, *, selection: DependencySelection,
                environ: Mapping[str, str] | None) -> ParsedSource:
     kind = source_kind(path, display)
     if kind == "pyproject":
-        return parse_pyproject(path, groups=groups, extras=extras, display=display)
+        return parse_pyproject(path, selection=selection, display=display)
     if kind == "pylock":
-        return parse_pylock(path, extras=extras, groups=groups, display=display)
+        return parse_pylock(path, selection=selection, display=display)
     if kind == "uv-lock":
-        return parse_uv_lock(path, display=display)
+        return parse_uv_lock(path, selection=selection, display=display)
+    if kind == "poetry-lock":
+        return parse_poetry_lock(path, selection=selection, display=display)
     return parse_requirements_file(path, display=display, environ=environ)
 

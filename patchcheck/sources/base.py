@@ -13,18 +13,128 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement as PackagingRequirement
 
 from patchcheck.errors import SourceError
-from patchcheck.model import Requirement
+from patchcheck.model import Requirement, normalize_name
 
-#: Select every extra or every dependency group.
-ALL = "all"
-#: ``ALL``, a list of names, or ``None``/``()`` for none.
-Selection = Union[str, Sequence[str], None]
+#: The group name (Poetry's) for a project's own dependencies: ``[project] dependencies``,
+#: ``[tool.poetry.dependencies]``, a lock's packages that production needs.
+MAIN = "main"
+
+
+@dataclass(frozen=True)
+class DependencySelection:
+    """Which dependency groups and extras of a pyproject or lock file are scanned.
+
+    The default is what ships: the ``main`` dependencies, no other group, no extra (uv and
+    Poetry install the ``dev`` group by default; patchcheck judges production). Names follow
+    uv and Poetry and compare normalised (PEP 503):
+
+    ``base``: the groups scanned before the options below (``[tool.patchcheck] groups``;
+    ``None``: ``("main",)``). ``groups``: added (``--group``/``--with``). ``only_groups``:
+    instead of ``base`` and ``groups`` (``--only-group``/``--only``; ``main`` must be named to
+    keep it). ``all_groups``: every group. ``no_groups``: removed from the result
+    (``--no-group``/``--without``/``--no-dev``); an unknown name here is not an error, so
+    ``--no-dev`` works on every project. ``extras``/``all_extras``: ``--extra``/``--all-extras``.
+    """
+
+    base: tuple[str, ...] | None = None
+    groups: tuple[str, ...] = ()
+    only_groups: tuple[str, ...] = ()
+    all_groups: bool = False
+    no_groups: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+
+    @property
+    def explicit(self) -> bool:
+        """True when the user chose groups (a pylock's ``default-groups`` apply otherwise)."""
+        return bool(self.base is not None or self.groups or self.only_groups
+                    or self.all_groups or self.no_groups)
+
+    def choose_groups(self, available: Sequence[str], display: str) -> tuple[bool, list[str]]:
+        """(is ``main`` scanned, the chosen names of ``available`` in file order).
+
+        :raises SourceError: a group named by ``base``, ``groups`` or ``only_groups`` that is
+            neither ``main`` nor in ``available``.
+        """
+        if self.only_groups:
+            wanted = list(self.only_groups)
+        elif self.all_groups:
+            wanted = [MAIN, *available]
+        else:
+            wanted = [*(self.base if self.base is not None else (MAIN,)), *self.groups]
+        known = {normalize_name(n) for n in available}
+        for name in wanted:
+            key = normalize_name(name)
+            if key != MAIN and key not in known:
+                raise SourceError(
+                    f"{display}: no dependency group named {name!r} "
+                    f"(known groups: {', '.join([MAIN, *available])})",
+                    hint="name a known group with --group NAME (or in [tool.patchcheck] groups)",
+                )
+        keys = {normalize_name(n) for n in wanted} - {normalize_name(n) for n in self.no_groups}
+        return MAIN in keys, [n for n in available if normalize_name(n) in keys]
+
+    def choose_extras(self, available: Sequence[str], display: str) -> list[str]:
+        """The chosen names of ``available``; an unknown ``--extra`` is a ``SourceError``."""
+        if self.all_extras:
+            return list(available)
+        known = {normalize_name(n): n for n in available}
+        chosen: list[str] = []
+        for name in self.extras:
+            found = known.get(normalize_name(name))
+            if found is None:
+                raise SourceError(
+                    f"{display}: no extra named {name!r} "
+                    f"(known extras: {', '.join(available) or 'none'})",
+                    hint="name a known extra with --extra NAME, or use --all-extras",
+                )
+            if found not in chosen:
+                chosen.append(found)
+        return chosen
+
+
+#: Production only: ``main``, no other group, no extra.
+PRODUCTION = DependencySelection()
+
+
+@dataclass(frozen=True)
+class ScannedGroups:
+    """What one pyproject or lock file offered and what of it was scanned (for the report)."""
+
+    file: str
+    groups: tuple[str, ...]
+    left_out: tuple[str, ...]
+    extras: tuple[str, ...] = ()
+    extras_left_out: tuple[str, ...] = ()
+
+    def note(self) -> str:
+        text = f"{self.file}: scanned groups: {', '.join(self.groups) or 'none'}"
+        if self.left_out:
+            text += f"; left out: {', '.join(self.left_out)} (add with --group NAME)"
+        if self.extras:
+            text += f"; extras: {', '.join(self.extras)}"
+        if self.extras_left_out:
+            text += (f"; extras left out: {', '.join(self.extras_left_out)} "
+                     "(add with --extra NAME)")
+        return text
+
+
+def scanned_groups(display: str, main: bool, available: Sequence[str], chosen: Sequence[str],
+                   extras: Sequence[str] = (), chosen_extras: Sequence[str] = ()
+                   ) -> ScannedGroups:
+    all_groups = [MAIN, *available]
+    scanned = ([MAIN] if main else []) + list(chosen)
+    return ScannedGroups(
+        file=display, groups=tuple(scanned),
+        left_out=tuple(g for g in all_groups if g not in scanned),
+        extras=tuple(chosen_extras),
+        extras_left_out=tuple(e for e in extras if e not in chosen_extras))
 
 
 @dataclass(frozen=True)
@@ -34,11 +144,14 @@ class ParsedSource:
     ``notes`` are one-line, user-facing remarks (each starts with ``file:line:``) about input
     that was accepted but ignored: index options, duplicates, unsupported editable lines.
     ``constraints`` are entries of ``-c`` constraints files: recorded, never scanned.
+    ``scanned`` says, per pyproject or lock file, which dependency groups and extras were
+    read and which were left out (its ``note()`` is also among ``notes``).
     """
 
     requirements: tuple[Requirement, ...] = ()
     notes: tuple[str, ...] = ()
     constraints: tuple[Requirement, ...] = ()
+    scanned: tuple[ScannedGroups, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -123,7 +236,7 @@ def applicable(source: ParsedSource, env: Mapping[str, Any]) -> ParsedSource:
             continue
         seen[req.key] = req
         kept.append(req)
-    return ParsedSource(tuple(kept), tuple(notes), source.constraints)
+    return ParsedSource(tuple(kept), tuple(notes), source.constraints, source.scanned)
 
 
 # --- combining sources ---------------------------------------------------------------------
@@ -136,6 +249,7 @@ class Collector:
         self.requirements: list[Requirement] = []
         self.constraints: list[Requirement] = []
         self.notes: list[str] = []
+        self.scanned: list[ScannedGroups] = []
         self._seen: dict[tuple[str, str | None], Requirement] = {}
 
     def add(self, req: Requirement) -> None:
@@ -158,9 +272,16 @@ class Collector:
         for req in source.requirements:
             self.add(req)
         self.constraints.extend(source.constraints)
+        self.scanned.extend(source.scanned)
+
+    def report_groups(self, scanned: ScannedGroups) -> None:
+        """Record what a file offered and what was scanned, with its note for the user."""
+        self.scanned.append(scanned)
+        self.notes.append(scanned.note())
 
     def result(self) -> ParsedSource:
-        return ParsedSource(tuple(self.requirements), tuple(self.notes), tuple(self.constraints))
+        return ParsedSource(tuple(self.requirements), tuple(self.notes), tuple(self.constraints),
+                            tuple(self.scanned))
 
 
 def _same(a: Requirement, b: Requirement) -> bool:

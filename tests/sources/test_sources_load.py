@@ -9,6 +9,7 @@ from patchcheck.errors import SourceError, UsageError
 from patchcheck.exitcode import ExitCode
 from patchcheck.model import Requirement
 from patchcheck.sources import (
+    DependencySelection,
     ParsedSource,
     applicable,
     evaluate_marker,
@@ -28,7 +29,8 @@ def project(tmp_path: Path) -> Path:
         '[dependency-groups]\nlint = ["ruff"]\n')
     (tmp_path / "uv.lock").write_text(
         'version = 1\n\n[[package]]\nname = "app"\nversion = "0.1"\n'
-        'source = { editable = "." }\n\n[[package]]\nname = "gevent"\nversion = "24.11.1"\n')
+        'source = { editable = "." }\ndependencies = [{ name = "gevent" }]\n\n'
+        '[[package]]\nname = "gevent"\nversion = "24.11.1"\n')
     (tmp_path / "pylock.prod.toml").write_text(
         "lock-version = '1.0'\n\n[[packages]]\nname = 'greenlet'\nversion = '3.1.1'\n")
     return tmp_path
@@ -52,22 +54,23 @@ def test_files_are_dispatched_by_name_and_merged_in_order(project: Path) -> None
         ("redis", "requirements.txt:1"),
         ("pytest", "requirements/dev.txt:1"),
         ("gevent", "pyproject.toml:3"),
-        ("PyMySQL", "pyproject.toml:5"),
-        ("ruff", "pyproject.toml:7"),
         ("greenlet", "pylock.prod.toml:3"),
         ("six", "<command line>"),
     ]
     assert source.notes == (
+        "pyproject.toml: scanned groups: main; left out: lint (add with --group NAME); "
+        "extras left out: mysql (add with --extra NAME)",
         "pyproject.toml:3: duplicate requirement 'redis>=5' ignored (conflicts with 'redis'); "
         "keeping the first, from requirements.txt:1",
-        "uv.lock:8: duplicate requirement 'gevent==24.11.1' ignored (conflicts with "
+        "uv.lock:9: duplicate requirement 'gevent==24.11.1' ignored (conflicts with "
         "'gevent>=24'); keeping the first, from pyproject.toml:3",
     )
 
 
 def test_pyproject_selection_is_passed_through(project: Path) -> None:
-    source = load_sources(["pyproject.toml"], base_dir=project, extras=None, groups=None)
-    assert source.names == ("gevent", "redis")
+    source = load_sources(["pyproject.toml"], base_dir=project,
+                          selection=DependencySelection(groups=("lint",), extras=("mysql",)))
+    assert source.names == ("gevent", "redis", "PyMySQL", "ruff")
 
 
 def test_absolute_paths_and_other_working_directories(project: Path, tmp_path: Path) -> None:
@@ -126,11 +129,11 @@ def test_a_directory_without_a_slash_is_a_package_name(project: Path) -> None:
 
 
 def test_unsupported_formats_say_how_to_convert(project: Path) -> None:
-    (project / "poetry.lock").write_text("# poetry\n")
+    (project / "Pipfile.lock").write_text("{}\n")
     with pytest.raises(SourceError) as info:
-        load_sources(["poetry.lock"], base_dir=project)
-    assert info.value.message == "poetry.lock: poetry.lock is not a supported input"
-    assert "poetry export" in (info.value.hint or "")
+        load_sources(["Pipfile.lock"], base_dir=project)
+    assert info.value.message == "Pipfile.lock: Pipfile.lock is not a supported input"
+    assert "pipenv requirements" in (info.value.hint or "")
 
 
 def test_source_kind(project: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from patchcheck.errors import SourceError
-from patchcheck.sources import evaluate_marker, parse_pylock, parse_uv_lock
+from patchcheck.sources import DependencySelection, evaluate_marker, parse_pylock, parse_uv_lock
 
 # Shaped like the output of uv 0.5+: the project itself, a registry package, a package
 # locked twice for two Python ranges (a fork), a git source, and a workspace member.
@@ -57,6 +57,8 @@ source = { editable = "." }
 dependencies = [
     { name = "gevent" },
     { name = "numpy" },
+    { name = "private-lib" },
+    { name = "worker" },
 ]
 
 [package.optional-dependencies]
@@ -78,18 +80,20 @@ def test_uv_lock_pins_every_package_but_the_project(tmp_path: Path) -> None:
         ("numpy", "==2.0.2", 'python_full_version < "3.12"', "uv.lock:19"),
         ("numpy", "==2.2.1", 'python_full_version >= "3.12"', "uv.lock:27"),
         ("private-lib", "==0.3.0", None, "uv.lock:35"),
-        ("worker", "==0.1.0", None, "uv.lock:52"),
+        ("worker", "==0.1.0", None, "uv.lock:54"),
     ]
     numpy = source.requirements[1]
     assert numpy.line == 'numpy==2.0.2; python_full_version < "3.12"'
     assert evaluate_marker(numpy, {"python_full_version": "3.11.7"})
     assert not evaluate_marker(numpy, {"python_full_version": "3.12.1"})
-    assert source.notes == ()
+    assert source.notes == (
+        "uv.lock: scanned groups: main; extras left out: fast (add with --extra NAME)",)
 
 
 def test_uv_lock_virtual_root_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "uv.lock"
-    path.write_text('version = 1\n\n[[package]]\nname = "root"\nsource = { virtual = "." }\n\n'
+    path.write_text('version = 1\n\n[[package]]\nname = "root"\nsource = { virtual = "." }\n'
+                    'dependencies = [{ name = "redis" }]\n\n'
                     '[[package]]\nname = "redis"\nversion = "5.2.1"\n'
                     'source = { registry = "https://pypi.org/simple" }\n')
     assert parse_uv_lock(path).names == ("redis",)
@@ -183,6 +187,8 @@ def test_pylock_default_groups_and_markers(tmp_path: Path) -> None:
         ("localtool", "", None, "pylock.toml:41"),
     ]
     assert source.notes == (
+        "pylock.toml: scanned groups: main, test; left out: dev (add with --group NAME); "
+        "extras left out: mysql (add with --extra NAME)",
         "pylock.toml:41: localtool has no locked version (a local or VCS source); checked "
         "without a pin",)
     uvloop = source.requirements[1]
@@ -191,7 +197,8 @@ def test_pylock_default_groups_and_markers(tmp_path: Path) -> None:
 
 
 def test_pylock_selected_groups_and_extras(tmp_path: Path) -> None:
-    source = parse_pylock(write_pylock(tmp_path), groups=["dev"], extras=["mysql"])
+    source = parse_pylock(write_pylock(tmp_path), selection=DependencySelection(
+        groups=("dev",), extras=("mysql",)))
     reqs = {r.name: r for r in source.requirements}
     assert "pytest" not in reqs
     # The decided clause is dropped; the rest stays for the target.
@@ -202,15 +209,17 @@ def test_pylock_selected_groups_and_extras(tmp_path: Path) -> None:
 
 
 def test_pylock_all_groups(tmp_path: Path) -> None:
-    source = parse_pylock(write_pylock(tmp_path), groups="all", extras="all")
+    source = parse_pylock(write_pylock(tmp_path), selection=DependencySelection(
+        all_groups=True, all_extras=True))
     assert source.names == ("gevent", "uvloop", "pytest", "ruff", "pymysql", "localtool")
 
 
 def test_pylock_unknown_group_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
-        parse_pylock(write_pylock(tmp_path), groups=["docs"], display="pylock.toml")
-    assert info.value.message == "pylock.toml: no dependency group named 'docs' in the lock"
-    assert info.value.hint == "available: dev, test"
+        parse_pylock(write_pylock(tmp_path), selection=DependencySelection(groups=("docs",)),
+                     display="pylock.toml")
+    assert info.value.message == ("pylock.toml: no dependency group named 'docs' (known "
+                                  "groups: main, dev, test)")
 
 
 def test_pylock_major_version_2_is_refused(tmp_path: Path) -> None:

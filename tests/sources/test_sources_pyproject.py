@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from patchcheck.errors import SourceError
-from patchcheck.sources import parse_pyproject
+from patchcheck.sources import DependencySelection, parse_pyproject
+
+EVERYTHING = DependencySelection(all_groups=True, all_extras=True)
 
 PYPROJECT = """\
 [build-system]
@@ -45,11 +47,11 @@ def write(tmp_path: Path, text: str, name: str = "pyproject.toml") -> Path:
     return path
 
 
-def parse(tmp_path: Path, text: str = PYPROJECT, **kwargs):
-    return parse_pyproject(write(tmp_path, text), display="pyproject.toml", **kwargs)
+def parse(tmp_path: Path, text: str = PYPROJECT, selection: DependencySelection = EVERYTHING):
+    return parse_pyproject(write(tmp_path, text), display="pyproject.toml", selection=selection)
 
 
-def test_everything_by_default_with_line_numbers(tmp_path: Path) -> None:
+def test_every_group_and_extra_with_line_numbers(tmp_path: Path) -> None:
     source = parse(tmp_path)
     assert [(r.name, r.specifier, r.origin) for r in source.requirements] == [
         ("gevent", ">=24", "pyproject.toml:8"),
@@ -71,33 +73,56 @@ def test_everything_by_default_with_line_numbers(tmp_path: Path) -> None:
     assert source.notes == (
         "pyproject.toml:17: duplicate requirement 'redis' ignored (conflicts with "
         "'redis[hiredis]==5.0.1'); keeping the first, from pyproject.toml:9",
+        "pyproject.toml: scanned groups: main, typing, test, dev; extras: mysql, grpc",
     )
 
 
+def test_production_only_by_default(tmp_path: Path) -> None:
+    source = parse_pyproject(write(tmp_path, PYPROJECT), display="pyproject.toml")
+    assert source.names == ("gevent", "redis", "psycopg2-binary")
+    assert [(s.groups, s.left_out, s.extras_left_out) for s in source.scanned] == [
+        (("main",), ("typing", "test", "dev"), ("mysql", "grpc"))]
+    assert source.notes == (
+        "pyproject.toml: scanned groups: main; left out: typing, test, dev (add with --group "
+        "NAME); extras left out: mysql, grpc (add with --extra NAME)",)
+
+
 def test_selected_extras_and_groups(tmp_path: Path) -> None:
-    source = parse(tmp_path, extras=["MySQL"], groups=["test"])
+    source = parse(tmp_path, selection=DependencySelection(extras=("MySQL",), groups=("test",)))
     assert source.names == ("gevent", "redis", "psycopg2-binary", "PyMySQL", "pytest", "mypy",
                             "types-redis")
 
 
-def test_no_extras_and_no_groups(tmp_path: Path) -> None:
-    source = parse(tmp_path, extras=None, groups=())
-    assert source.names == ("gevent", "redis", "psycopg2-binary")
+def test_only_group_leaves_main_out(tmp_path: Path) -> None:
+    source = parse(tmp_path, selection=DependencySelection(only_groups=("typing",)))
+    assert source.names == ("mypy", "types-redis")
+
+
+def test_no_group_removes_one_of_all(tmp_path: Path) -> None:
+    source = parse(tmp_path, selection=DependencySelection(all_groups=True, no_groups=("dev",)))
+    assert source.names == ("gevent", "redis", "psycopg2-binary", "mypy", "types-redis",
+                            "pytest")
+
+
+def test_config_base_replaces_main(tmp_path: Path) -> None:
+    source = parse(tmp_path, selection=DependencySelection(base=("main", "typing")))
+    assert source.names == ("gevent", "redis", "psycopg2-binary", "mypy", "types-redis")
 
 
 def test_unknown_extra_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
-        parse(tmp_path, extras=["postgres"])
+        parse(tmp_path, selection=DependencySelection(extras=("postgres",)))
     assert info.value.message == (
-        "pyproject.toml: no extra named 'postgres' in [project.optional-dependencies]")
-    assert info.value.hint == "available: mysql, grpc"
+        "pyproject.toml: no extra named 'postgres' (known extras: mysql, grpc)")
+    assert "--extra NAME" in (info.value.hint or "")
 
 
 def test_unknown_group_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
-        parse(tmp_path, groups="docs")
-    assert info.value.message == "pyproject.toml: no dependency group named 'docs' in " \
-                                 "[dependency-groups]"
+        parse(tmp_path, selection=DependencySelection(groups=("docs",)))
+    assert info.value.message == ("pyproject.toml: no dependency group named 'docs' (known "
+                                  "groups: main, typing, test, dev)")
+    assert "--group NAME" in (info.value.hint or "")
 
 
 def test_include_group_cycle(tmp_path: Path) -> None:
@@ -196,6 +221,6 @@ def test_same_string_in_two_groups_gets_each_line(tmp_path: Path) -> None:
         a = ["redis; sys_platform == 'linux'"]
         b = ["redis; sys_platform == 'linux'"]
         """)
-    assert source.notes == (
+    assert source.notes[0] == (
         "pyproject.toml:4: duplicate requirement \"redis; sys_platform == 'linux'\" ignored "
-        "(listed again); keeping the first, from pyproject.toml:3",)
+        "(listed again); keeping the first, from pyproject.toml:3")
