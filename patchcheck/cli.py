@@ -36,6 +36,26 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
 
 
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """Dependency groups and extras of pyproject/lock files (uv's names, Poetry's aliases)."""
+    g = p.add_argument_group("dependency groups (pyproject.toml, uv.lock, poetry.lock, "
+                             "pylock.toml; default: main only, no extras)")
+    g.add_argument("--group", "--with", action="append", metavar="NAME", dest="groups",
+                   default=[], help="also scan this dependency group (repeatable)")
+    g.add_argument("--only-group", "--only", action="append", metavar="NAME",
+                   dest="only_groups", default=[],
+                   help="scan only this group (repeatable; name 'main' to keep the project's "
+                        "own dependencies)")
+    g.add_argument("--all-groups", action="store_true", help="scan every dependency group")
+    g.add_argument("--no-group", "--without", action="append", metavar="NAME",
+                   dest="no_groups", default=[], help="leave this group out (repeatable)")
+    g.add_argument("--no-dev", action="append_const", const="dev", dest="no_groups",
+                   help="leave the 'dev' group out (same as --no-group dev)")
+    g.add_argument("--extra", action="append", metavar="NAME", dest="extras", default=[],
+                   help="also scan this optional-dependencies extra (repeatable)")
+    g.add_argument("--all-extras", action="store_true", help="scan every extra")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Which of your dependencies cooperate with "
                      "gevent.monkey.patch_all(), which block the hub, and which break.")
@@ -74,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
                       help="also write the report in FORMAT to FILE (repeatable), e.g. "
                            "--report sarif=patchcheck.sarif --report junit=junit.xml")
+    _add_selection(scan)
 
     probes = sub.add_parser("probes", help="list every probe and where it came from")
     probes.add_argument("--probe-path", action="append", metavar="DIR", default=None)

@@ -63,7 +63,8 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         raise UsageError(f"--format {fmt}: unknown format",
                          hint="choose one of " + ", ".join(sorted(reporters)))
     extra_reports = _parse_reports(getattr(args, "report", None) or (), reporters)
-    source = load_sources(list(args.targets), base_dir=os.getcwd()) if args.targets else None
+    source = (load_sources(list(args.targets), base_dir=os.getcwd(),
+                           selection=_selection(args, settings)) if args.targets else None)
     for note in (source.notes if source else ()):
         _note(note)
     python = resolve_python(settings.python)
@@ -116,6 +117,23 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     for problem in report.problems:
         _note(f"problem: {problem}")
     return _exit_code(report, settings, update=args.update_baseline)
+
+
+def _selection(args: argparse.Namespace, settings: Any) -> Any:
+    """The dependency groups and extras to scan: ``[tool.patchcheck] groups``/``extras``
+    (when the config knows them) as the base, the command-line options on top."""
+    from patchcheck.sources import DependencySelection
+
+    def names(values: Any) -> tuple[str, ...]:  # Poetry writes "--with docs,test"
+        return tuple(n.strip() for v in values or () for n in str(v).split(",") if n.strip())
+
+    base = getattr(settings, "groups", None)
+    return DependencySelection(
+        base=tuple(base) if base is not None else None,
+        groups=names(args.groups), only_groups=names(args.only_groups),
+        all_groups=args.all_groups, no_groups=names(args.no_groups),
+        extras=names(args.extras) + tuple(getattr(settings, "extras", None) or ()),
+        all_extras=args.all_extras)
 
 
 def _exit_code(report: Any, settings: Any, *, update: bool) -> ExitCode:
