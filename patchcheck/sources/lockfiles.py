@@ -13,8 +13,7 @@ from typing import Any
 from packaging.markers import InvalidMarker, Marker
 
 from patchcheck.errors import SourceError
-from patchcheck.model import Requirement
-from patchcheck.model import normalize_name
+from patchcheck.model import Requirement, normalize_name
 from patchcheck.sources.base import (
     MAIN,
     PRODUCTION,
@@ -127,7 +126,8 @@ def _uv_selected(packages: list[dict[str, Any]], roots: list[int],
     extra_names: list[str] = []
     for index in roots:
         project = packages[index]
-        metadata = project.get("metadata") if isinstance(project.get("metadata"), dict) else {}
+        raw_metadata = project.get("metadata")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
         for key, names in (("dev-dependencies", group_names),
                            ("optional-dependencies", extra_names)):
             for name in _table(project, key, display):
@@ -349,7 +349,8 @@ def parse_poetry_lock(path: str | os.PathLike[str], *,
     display = display or path
     data = load_toml(path, display)
     lines = _table_lines(read_text(path, display), "package")
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
     lock_version = str(metadata.get("lock-version", ""))
     if lock_version and not re.match(r"^[12](\.\d+)*$", lock_version):
         raise SourceError(f"{display}: unsupported poetry.lock lock-version {lock_version!r} "
