@@ -26,7 +26,8 @@ def ldap3_search(ctx):
     def call():
         try:
             if not conn.search(peer.base_dn, "(objectClass=*)", search_scope=ldap3.BASE):
-                raise LookupError("search of %s found nothing: %s" % (peer.base_dn, conn.result))
+                raise LookupError(f"search of {peer.base_dn} found nothing: "
+                                  f"{conn.result}")
         finally:
             conn.unbind()
 
@@ -39,7 +40,7 @@ def python_ldap_search(ctx):
     import ldap
 
     peer = ctx.service("proxy:ldap")
-    conn = ldap.initialize("ldap://%s:%d/" % (peer.host, int(peer.port)))
+    conn = ldap.initialize(f"ldap://{peer.host}:{int(peer.port)}/")
     conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 10)
     conn.set_option(ldap.OPT_TIMEOUT, 30)
     conn.simple_bind_s(peer.user, peer.password)
@@ -47,7 +48,7 @@ def python_ldap_search(ctx):
     def call():
         try:
             if not conn.search_s(peer.base_dn, ldap.SCOPE_BASE, "(objectClass=*)"):
-                raise LookupError("search of %s found nothing" % (peer.base_dn,))
+                raise LookupError(f"search of {peer.base_dn} found nothing")
         finally:
             conn.unbind_s()
 

@@ -24,7 +24,7 @@ def python_memcached_get(ctx):
     import memcache
 
     peer = ctx.service("proxy:memcached")
-    client = memcache.Client(["%s:%d" % (peer.host, int(peer.port))], socket_timeout=30)
+    client = memcache.Client([f"{peer.host}:{int(peer.port)}"], socket_timeout=30)
     key = _key(ctx, peer)
 
     def call():
@@ -44,7 +44,7 @@ def pylibmc_get(ctx):
     peer = ctx.service("proxy:memcached")
     # Timeouts well above the wait (libmemcached's are in milliseconds), so the get waits for
     # the late answer instead of giving up.
-    client = pylibmc.Client(["%s:%d" % (peer.host, int(peer.port))],
+    client = pylibmc.Client([f"{peer.host}:{int(peer.port)}"],
                             behaviors={"connect_timeout": 10000, "receive_timeout": 30000000,
                                        "send_timeout": 30000000, "_poll_timeout": 30000})
     key = _key(ctx, peer)

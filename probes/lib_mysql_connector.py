@@ -66,5 +66,5 @@ def mysql_connector_python_sleep_cext(ctx):
         try:
             import mysql.connector.connection_cext  # noqa: F401
         except ImportError as exc:
-            raise Skip("the C extension of mysql-connector-python cannot load: %s" % (exc,))
+            raise Skip(f"the C extension of mysql-connector-python cannot load: {exc}") from None
     return _connect(ctx, {"use_pure": False})

@@ -10,7 +10,7 @@ from patchcheck_probe import probe
 
 
 @probe(distributions=["pg8000"], services=["postgresql"], wait=0.3)
-def pg8000_pg_sleep(ctx):
+def pg8000_native_run(ctx):
     """pg8000.native: SELECT pg_sleep(wait) on an open connection."""
     import pg8000.native
 

@@ -38,7 +38,7 @@ def pika_roundtrip(ctx):
         while not got:
             conn.process_data_events(time_limit=10)
         if got[0] != name.encode():
-            raise ValueError("unexpected message %r" % (got[0],))
+            raise ValueError(f"unexpected message {got[0]!r}")
         # No close(): its round trip would go through the slow proxy; the child's exit ends it.
 
     return call

@@ -29,10 +29,11 @@ def paramiko_exec_sleep(ctx):
 
     def call():
         try:
-            _stdin, stdout, _stderr = client.exec_command("sleep %s" % (ctx.wait,), timeout=30)
+            _stdin, stdout, _stderr = client.exec_command(f"sleep {ctx.wait}",
+                                                          timeout=30)
             status = stdout.channel.recv_exit_status()
             if status != 0:
-                raise RuntimeError("remote sleep exited with %d" % (status,))
+                raise RuntimeError(f"remote sleep exited with {status}")
         finally:
             client.close()
 

@@ -18,7 +18,7 @@ def _client(ctx, handler=None):
     from kazoo.client import KazooClient
 
     peer = ctx.service("proxy:zookeeper")
-    kwargs = {"hosts": "%s:%d" % (peer.host, int(peer.port)), "timeout": 30.0}
+    kwargs = {"hosts": f"{peer.host}:{int(peer.port)}", "timeout": 30.0}
     if handler is not None:
         kwargs["handler"] = handler
     client = KazooClient(**kwargs)

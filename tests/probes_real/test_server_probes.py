@@ -12,8 +12,16 @@ from __future__ import annotations
 import pytest
 from pc_real_testutil import require_binary_or_port, require_installed, require_library
 from pc_testutil import by_name, json_report, require_server, run_patchcheck
-from test_real_probes import MARIADB, POSTGRES, RABBITMQ, SERVER_URLS, THREADPOOL, Case, \
-    check_measured, explain
+from test_real_probes import (
+    MARIADB,
+    POSTGRES,
+    RABBITMQ,
+    SERVER_URLS,
+    THREADPOOL,
+    Case,
+    check_measured,
+    explain,
+)
 
 USE_PURE = "mysql.connector.connect(use_pure=True)"
 
@@ -22,7 +30,7 @@ SSHD = ("sshd", ("sshd", "/usr/sbin/sshd"))
 ZOOKEEPER = ("ZooKeeper", ("/usr/share/java/zookeeper.jar",))
 
 CASES = [
-    (Case("pg8000", "pg8000", "cooperates", {"pg8000.pg_sleep": "cooperates"},
+    (Case("pg8000", "pg8000", "cooperates", {"pg8000.native_run": "cooperates"},
           servers=[POSTGRES]), ()),
     (Case("python-memcached", "memcache", "cooperates",
           {"python-memcached.get": "cooperates"}, memcached=True), ()),
