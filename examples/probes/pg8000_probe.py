@@ -1,4 +1,4 @@
-"""A probe for pg8000, a pure-Python PostgreSQL driver patchcheck does not ship a probe for.
+"""A probe for pg8000, a pure-Python PostgreSQL driver (the built-in one is pg8000.native_run).
 
     patchcheck scan pg8000 --probe-path examples/probes
 """

@@ -30,3 +30,15 @@ def require_binary_or_port(name: str, binary: str, port: int) -> None:
     if shutil.which(binary) or port_open(port):
         return
     require_server(name, port)  # skips (or fails in CI) with the port in the message
+
+
+def require_installed(name: str, *paths: str) -> None:
+    """A server patchcheck starts itself (slapd, sshd, ZooKeeper): one of ``paths`` exists."""
+    import os
+
+    if any(os.path.exists(p) or shutil.which(p) for p in paths):
+        return
+    message = f"{name} is not installed (none of {', '.join(paths)})"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: .ci/setup installs .ci/apt-packages.txt)")
+    pytest.skip(message)
