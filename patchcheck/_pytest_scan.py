@@ -1,26 +1,31 @@
 """Scan results as pytest items (``--patchcheck-scan FILE`` / ini ``patchcheck_requirements``).
 
 One item per requirement, collected under a collector per requirements file. The first item
-that runs calls the engine once (``patchcheck.engine.scan``: child processes, never this
-process); every item then passes, fails or is skipped by the same policy as the CLI
-(``--fail-on`` → ``policy.threshold``, waivers from ``[tool.patchcheck]``). Under pytest-xdist
-the workers share that one scan through a lock file in pytest's per-run temporary folder.
+that runs runs the audit once through the same pipeline as the CLI (``patchcheck.audit``:
+settings, scan in child processes — never this process —, waivers from ``[tool.patchcheck]``,
+``--fail-on`` policy); every requirement item then fails exactly when the CLI would fail on
+that distribution, and passes or is skipped otherwise. The ``baseline`` setting is the CLI's
+alone: an item reports its distribution's verdict, not the change since a baseline. Under
+pytest-xdist the workers share that one scan through a lock file in pytest's per-run
+temporary folder.
 
 Imported by the plugin only when scanning was asked for.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from patchcheck.model import Requirement, ScanReport, Verdict
+
+if TYPE_CHECKING:
+    from patchcheck.audit import AuditResult
 
 
 class ScanFailed(Exception):
@@ -36,32 +41,39 @@ class ScanState:
 
     def __init__(self, config: pytest.Config, sources: list[tuple[str, Path]],
                  fail_on: str | None) -> None:
-        from patchcheck.config import load_settings
+        from patchcheck.audit import load_audit_settings
         from patchcheck.errors import PatchcheckError
         from patchcheck.verdicts.policy import threshold
 
         self.config = config
         self.sources = sources  # (argument as written, base directory)
         self.rootdir = config.rootpath
-        cli = {"fail_on": fail_on} if fail_on else {}
         try:
-            self.settings = load_settings(cli, cwd=self.rootdir)
+            self.settings = load_audit_settings({"fail_on": fail_on or None}, cwd=self.rootdir)
             self.threshold = threshold(self.settings.fail_on)
         except PatchcheckError as exc:
             raise pytest.UsageError(_error_text(exc)) from None
         self.requirements: list[Requirement] = []
         self._probes: dict[str, list[Any]] | None = None
-        self._report: ScanReport | None = None
+        self._audit: AuditResult | None = None
         self._error: str | None = None
         self.notes: list[str] = []
 
-    # -- the one scan ---------------------------------------------------------------------
-    def report(self) -> ScanReport:
+    # -- the one audit --------------------------------------------------------------------
+    def audit(self) -> AuditResult:
+        """The audit of every requirement (``patchcheck.audit``, as the CLI runs it), once."""
         if self._error is not None:
             raise ScanFailed(self._error)
-        if self._report is None:
+        if self._audit is None:
+            from patchcheck import audit
+
             try:
-                self._report = self._shared(self._scan)
+                request = audit.AuditRequest(settings=self.settings,
+                                             requirements=tuple(self.requirements),
+                                             use_baseline=False)
+                scan_request = audit.scan_request(request)
+                report = self._shared(lambda: audit.scan_report(scan_request))
+                self._audit = audit.judge(request, report)
             except Exception as exc:
                 from patchcheck.errors import PatchcheckError
 
@@ -73,13 +85,12 @@ class ScanState:
                     self._error = ("patchcheck failed (this is a bug, not a library verdict):\n"
                                    + traceback.format_exc())
                 raise ScanFailed(self._error) from None
-            if self.settings.waivers:
-                from patchcheck.verdicts.waivers import apply_waivers
+            self.notes.extend(self._audit.waiver_notes)
+        return self._audit
 
-                self._report, notes = apply_waivers(self._report, self.settings.waivers,
-                                                    _dt.date.today())
-                self.notes.extend(notes)
-        return self._report
+    def report(self) -> ScanReport:
+        """The report with waivers applied."""
+        return self.audit().report
 
     def probes_for(self, requirement: Requirement) -> list[Any]:
         """The probes that apply to a requirement (known from the plugins alone: collecting
@@ -96,25 +107,6 @@ class ScanState:
             specs = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
             self._probes = probes_by_distribution(specs)
         return self._probes.get(requirement.key, [])
-
-    def request(self) -> Any:
-        from patchcheck.engine import ScanRequest
-        from patchcheck.targets.resolve import resolve_python
-
-        s = self.settings
-        return ScanRequest(
-            python=resolve_python(s.python),
-            requirements=tuple(self.requirements),
-            patch_args=dict(s.patch), timeout=s.timeout, jobs=s.jobs,
-            probe_paths=tuple(str(p) for p in s.probe_paths),
-            import_names={k: tuple(v) for k, v in s.import_names.items()},
-            skip=tuple(s.skip), use_cache=s.cache, services=dict(s.services),
-        )
-
-    def _scan(self) -> ScanReport:
-        from patchcheck.engine import scan
-
-        return scan(self.request())
 
     def _shared(self, compute: Any) -> ScanReport:
         """One scan per test run, even across pytest-xdist workers."""
@@ -231,7 +223,8 @@ class RequirementItem(pytest.Item):
     def runtest(self) -> None:
         from patchcheck.reporters import _views as v
 
-        report = self.state.report()
+        audit = self.state.audit()
+        report = audit.report
         if report.problems:
             raise ScanFailed("patchcheck failed (not a library verdict); no verdict can be "
                              "trusted:\n" + "\n".join(f"- {p}" for p in report.problems))
@@ -245,7 +238,7 @@ class RequirementItem(pytest.Item):
         self.user_properties.append(("patchcheck_verdict", result.verdict.value))
         evidence = v.key_evidence(result)
         details = v.plain_details(result)
-        if result.verdict.rank >= self.state.threshold:
+        if audit.fails(result):
             raise ScanFailed(f"{result.verdict.value}: {evidence}\n\n{details}\n\n"
                              + v.environment_line(report.environment)
                              + f"\n(fails because --patchcheck-fail-on is "

@@ -155,17 +155,3 @@ def console_main() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     sys.exit(int(code))
-
-
-def write_output(text: str, output: str | None) -> None:
-    """Write the report to ``--output`` (atomically) or stdout."""
-    if not output:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    from patchcheck.files import write_atomic
-
-    try:
-        write_atomic(output, text if text.endswith("\n") else text + "\n")
-    except OSError as exc:
-        raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
-

@@ -1,8 +1,11 @@
-"""The sub-commands behind ``patchcheck``: settings → engine → policy → reporters."""
+"""The sub-commands behind ``patchcheck``: argv in, stdout/stderr/exit code out.
+
+``scan`` hands the audit itself (settings, scan, waivers, baseline, exit policy) to
+``patchcheck.audit``; this module only translates argv into it and its result into output.
+"""
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import sys
@@ -24,9 +27,10 @@ def _note(text: str) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from patchcheck.config import load_settings
+    """argv → the audit's settings (the flags that override the environment and the file)."""
+    from patchcheck.audit import load_audit_settings
 
-    cli = {
+    overrides = {
         "python": getattr(args, "python", None),
         "timeout": getattr(args, "timeout", None),
         "format": getattr(args, "format", None),
@@ -40,15 +44,15 @@ def _settings(args: argparse.Namespace) -> Any:
         "no_cache": True if getattr(args, "no_cache", False) else None,
     }
     config = Path(args.config) if getattr(args, "config", None) else None
-    return load_settings({k: v for k, v in cli.items() if v is not None}, cwd=Path.cwd(),
-                         config_path=config)
+    return load_audit_settings(overrides, cwd=Path.cwd(), config_path=config)
 
 
 def cmd_scan(args: argparse.Namespace) -> ExitCode:
-    from patchcheck.engine import ScanRequest, scan
+    """argv → :func:`patchcheck.audit.run_audit` → stdout, ``--report`` files, exit code."""
+    from patchcheck.audit import AuditRequest, run_audit
     from patchcheck.plugins import make_plugin_manager
+    from patchcheck.reporters.table import ProgressDisplay
     from patchcheck.sources import load_sources
-    from patchcheck.targets.resolve import resolve_python
 
     settings = _settings(args)
     if not args.targets and not args.all_installed:
@@ -67,56 +71,28 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
                            selection=_selection(args, settings)) if args.targets else None)
     for note in (source.notes if source else ()):
         _note(note)
-    python = resolve_python(settings.python)
-    install_failures: dict[str, str] = {}
-    if args.install:
-        from patchcheck.install import ensure_environment
-
-        installed = ensure_environment(python, source.requirements if source else (),
-                                       progress=_note)
-        python = installed.python
-        install_failures = dict(installed.failures)  # requirement name → the installer's error
-    request = ScanRequest(
-        python=python,
+    audit = AuditRequest(
+        settings=settings,
         requirements=tuple(source.requirements) if source else (),
         all_installed=bool(args.all_installed),
         include_deps=bool(getattr(args, "include_deps", False)),
-        patch_args=dict(settings.patch),
-        timeout=settings.timeout,
-        jobs=settings.jobs,
-        probe_paths=tuple(str(p) for p in settings.probe_paths),
         run_probes=not args.no_probes,
-        import_names={k: tuple(v) for k, v in settings.import_names.items()},
-        skip=tuple(settings.skip),
-        use_cache=settings.cache,
-        services=dict(settings.services),
-        install_failures=install_failures,
+        install=bool(args.install),
+        update_baseline=bool(args.update_baseline),
     )
-    from patchcheck.reporters.table import ProgressDisplay
-
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
-        report = scan(request, progress=progress.advance, plugin_manager=pm,
-                      progress_total=progress.set_total)
+        result = run_audit(audit, plugin_manager=pm, note=_note, progress=progress.advance,
+                           progress_total=progress.set_total)
     finally:
         progress.close()
-    if settings.waivers:
-        from patchcheck.verdicts.waivers import apply_waivers
-
-        report, notes = apply_waivers(report, settings.waivers, _dt.date.today())
-        for note in notes:
-            _note(note)
-    text = _render(reporters, fmt, report, settings)
-    from patchcheck.cli import write_output
-
-    write_output(text, str(settings.output) if settings.output else None)
+    write_output(_render(reporters, fmt, result.report, settings),
+                 str(settings.output) if settings.output else None)
     for extra_fmt, path in extra_reports:
-        write_output(_render(reporters, extra_fmt, report, settings, to_file=True), path)
-    for note in report.notes:
+        write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True), path)
+    for note in result.notes:
         _note(note)
-    for problem in report.problems:
-        _note(f"problem: {problem}")
-    return _exit_code(report, settings, update=args.update_baseline)
+    return result.exit_code
 
 
 def _selection(args: argparse.Namespace, settings: Any) -> Any:
@@ -136,43 +112,17 @@ def _selection(args: argparse.Namespace, settings: Any) -> Any:
         all_extras=args.all_extras)
 
 
-def _exit_code(report: Any, settings: Any, *, update: bool) -> ExitCode:
-    from patchcheck.verdicts.policy import exit_code_for
+def write_output(text: str, output: str | None) -> None:
+    """Write the report to ``--output`` (atomically) or stdout."""
+    if not output:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from patchcheck.files import write_atomic
 
-    if settings.baseline:
-        from patchcheck.verdicts.baseline import compare, gate, load_baseline, write_baseline
-
-        path = Path(settings.baseline)
-        if update:
-            write_baseline(report, path)
-            _note(f"baseline written to {path}")
-            return ExitCode.INTERNAL_ERROR if report.problems else ExitCode.OK
-        baseline = load_baseline(path)
-        diff = compare(report, baseline)
-        for line in _describe_diff(diff, path):
-            _note(line)
-        return gate(report, baseline, settings.fail_on)
-    return exit_code_for(report, settings.fail_on)
-
-
-def _describe_diff(diff: Any, path: Path) -> list[str]:
-    """What changed since the baseline, for stderr (the report itself is unchanged)."""
-    if diff.unchanged:
-        return [f"baseline {path}: no change"]
-    lines = []
-    for name, code in diff.new_findings:
-        lines.append(f"baseline: new finding {code} in {name}")
-    for change in diff.worse:
-        lines.append(f"baseline: {change.name} got worse: {change.before} → {change.after}")
-    for name in diff.new_distributions:
-        lines.append(f"baseline: new distribution {name}")
-    for name, code in diff.fixed_findings:
-        lines.append(f"baseline: fixed {code} in {name}")
-    for change in diff.better:
-        lines.append(f"baseline: {change.name} got better: {change.before} → {change.after}")
-    for name in diff.removed_distributions:
-        lines.append(f"baseline: {name} is no longer scanned")
-    return lines
+    try:
+        write_atomic(output, text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
 
 
 def _reporters(pm: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ measured verdict, and reporters show disagreement or "known, not measured here".
 """
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -14,18 +13,14 @@ from typing import Any
 from patchcheck.hookspecs import hookimpl
 from patchcheck.model import DistributionResult, normalize_name
 from patchcheck.spec import KnowledgeEntry
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from patchcheck.tomlfile import load_toml
 
 KNOWN_FILE = Path(__file__).with_name("known.toml")
 
 
 @lru_cache(maxsize=1)
 def builtin_entries() -> tuple[KnowledgeEntry, ...]:
-    data = tomllib.loads(KNOWN_FILE.read_text("utf-8"))
+    data = load_toml(KNOWN_FILE)
     return tuple(
         KnowledgeEntry(
             distribution=e["distribution"],

@@ -20,6 +20,7 @@ from packaging.requirements import Requirement as PackagingRequirement
 
 from patchcheck.errors import SourceError
 from patchcheck.model import Requirement, normalize_name
+from patchcheck.tomlfile import parse_toml
 
 #: The group name (Poetry's) for a project's own dependencies: ``[project] dependencies``,
 #: ``[tool.poetry.dependencies]``, a lock's packages that production needs.
@@ -359,23 +360,8 @@ def read_text(path: str, display: str, *, included_from: str | None = None) -> s
 
 
 def load_toml(path: str, display: str) -> dict[str, Any]:
-    try:
-        import tomllib  # type: ignore[import-not-found]
-    except ImportError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
-
-    text = read_text(path, display)
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # tomllib says "... (at line 3, column 7)"; lift the line into our file:line prefix.
-        message = str(exc)
-        match = re.search(r"\(at line (\d+), column \d+\)$", message)
-        where = f"{display}:{match.group(1)}" if match else display
-        if match:
-            message = message[: match.start()].rstrip()
-        raise SourceError(f"{where}: invalid TOML: {message}",
-                          hint="fix the TOML syntax (https://toml.io)") from None
+    """A TOML source, read the way pip reads files, parsed by the one TOML loader."""
+    return parse_toml(read_text(path, display), display, error=SourceError)
 
 
 def redact_url(text: str) -> str:

@@ -30,7 +30,7 @@ from typing import Any
 from patchcheck.errors import ConfigError, UsageError
 from patchcheck.exitcode import ExitCode
 from patchcheck.files import write_atomic
-from patchcheck.model import ScanReport, Severity, Verdict, normalize_name
+from patchcheck.model import DistributionResult, ScanReport, Severity, Verdict, normalize_name
 from patchcheck.verdicts.policy import SEVERITY_VERDICT, threshold
 
 BASELINE_SCHEMA = "patchcheck.baseline/1"
@@ -214,26 +214,36 @@ def compare(report: ScanReport, baseline: Baseline) -> BaselineDiff:
     )
 
 
-def gate(report: ScanReport, baseline: Baseline, fail_on: str) -> ExitCode:
-    """Exit code under a baseline: fail only on what is new or worse, at or above ``fail_on``.
+def failures(report: ScanReport, baseline: Baseline, fail_on: str) -> list[DistributionResult]:
+    """The distributions that fail under a baseline: only what is new or worse, at or above
+    ``fail_on``, in report order.
 
     A distribution fails when its verdict is at/above ``fail_on`` and it is new to the baseline,
     its verdict is worse than the baseline's, or it has a non-waived finding whose code the
-    baseline lacks and whose severity alone reaches ``fail_on``. Problems still give exit 3.
+    baseline lacks and whose severity alone reaches ``fail_on``.
     """
     level = threshold(fail_on)
-    if report.problems:
-        return ExitCode.INTERNAL_ERROR
+    out = []
     for result in report.results:
         if result.verdict.rank < level:
             continue
         entry = baseline.entries.get(result.key)
         if entry is None or result.verdict.rank > entry.verdict.rank:
-            return ExitCode.FINDINGS
+            out.append(result)
+            continue
         for finding in result.findings:
             if finding.waived or finding.code in entry.codes:
                 continue
             verdict = SEVERITY_VERDICT.get(Severity(finding.severity))
             if verdict is not None and verdict.rank >= level:
-                return ExitCode.FINDINGS
-    return ExitCode.OK
+                out.append(result)
+                break
+    return out
+
+
+def gate(report: ScanReport, baseline: Baseline, fail_on: str) -> ExitCode:
+    """Exit code under a baseline: 1 when :func:`failures` finds any. Problems still give 3."""
+    found = failures(report, baseline, fail_on)  # validates fail_on even with problems
+    if report.problems:
+        return ExitCode.INTERNAL_ERROR
+    return ExitCode.FINDINGS if found else ExitCode.OK

@@ -305,7 +305,7 @@ def test_invalid_toml_gives_line_and_column(tmp_path: Path) -> None:
     write(tmp_path / "patchcheck.toml", 'jobs = 2\nfail-on = blocks\n')
     exc = error(tmp_path)
     assert exc.message == "patchcheck.toml:2:11: invalid TOML: Invalid value"
-    assert exc.hint == "fix the TOML syntax"
+    assert exc.hint == "fix the TOML syntax (https://toml.io)"
 
 
 def test_invalid_toml_in_pyproject_that_mentions_the_table(tmp_path: Path) -> None:

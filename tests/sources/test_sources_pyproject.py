@@ -177,7 +177,7 @@ def test_invalid_toml_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as info:
         parse(tmp_path, '[project]\nname = "x"\ndependencies = ["a" "b"]\n')
     assert info.value.message == (
-        "pyproject.toml:3: invalid TOML: Unclosed array")
+        "pyproject.toml:3:21: invalid TOML: Unclosed array")
 
 
 def test_dependencies_must_be_a_list(tmp_path: Path) -> None:

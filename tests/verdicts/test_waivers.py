@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from patchcheck.config import load_settings
+from patchcheck.config import load_settings, parse_waivers
 from patchcheck.errors import ConfigError
 from patchcheck.model import (
     DistributionResult,
@@ -20,7 +20,7 @@ from patchcheck.model import (
     Verdict,
 )
 from patchcheck.verdicts.policy import effective_verdict
-from patchcheck.verdicts.waivers import Waiver, apply_waivers, parse_waivers
+from patchcheck.verdicts.waivers import Waiver, apply_waivers
 
 TODAY = dt.date(2026, 6, 1)
 ENV = Environment("/usr/bin/python3", "3.11.7", "CPython", "linux", "26.9.0", "3.2.4")

@@ -1,0 +1,220 @@
+"""The one audit pipeline under both shells: settings → scan request → scan → waivers →
+baseline → exit policy.
+
+The CLI (``patchcheck.commands``) and the pytest plugin (``patchcheck._pytest_scan``) only
+translate: their input (argv; pytest options and ini) into :func:`load_audit_settings`'s
+overrides and an :class:`AuditRequest`, and the :class:`AuditResult` into their output (stdout,
+report files and an exit code; pytest items that pass, fail or skip). Neither re-implements a
+step, so a waiver, a baseline or ``fail-on`` means the same in both (pip-audit's ``_cli.py``
+over ``_audit.py``; pytest's ``main.wrap_session`` as the one place an exit status is decided).
+
+The steps are also callable one by one, for a shell that must wrap one of them: the pytest
+plugin shares one :func:`scan_report` between pytest-xdist workers.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from patchcheck.config import Settings, load_settings
+from patchcheck.engine import ScanRequest, scan
+from patchcheck.exitcode import ExitCode
+from patchcheck.model import DistributionResult, Requirement, ScanReport
+from patchcheck.verdicts import baseline as _baseline
+from patchcheck.verdicts.policy import failing
+from patchcheck.verdicts.waivers import apply_waivers
+
+NoteFn = Callable[[str], None]
+
+
+def load_audit_settings(overrides: Mapping[str, Any] | None = None, *, cwd: Path,
+                        config_path: Path | None = None,
+                        env: Mapping[str, str] | None = None) -> Settings:
+    """The settings of an audit: ``overrides`` (the shell's own options, setting name → value,
+    ``None`` meaning "not given") > ``PATCHCHECK_*`` environment > config file > defaults.
+
+    :raises ConfigError: naming the file, line, key and value of the first bad setting.
+    """
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_settings(given, env=env, cwd=cwd, config_path=config_path)
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What to audit: the settings, plus what the shell was asked to scan and how."""
+
+    settings: Settings
+    requirements: tuple[Requirement, ...] = ()
+    all_installed: bool = False
+    include_deps: bool = False
+    run_probes: bool = True
+    #: build (or reuse) a cached, isolated virtualenv with the requirements and scan that
+    install: bool = False
+    #: write the results to ``settings.baseline`` instead of comparing with it
+    update_baseline: bool = False
+    #: compare with ``settings.baseline``; the pytest plugin judges each item on its own
+    #: verdict and does not (see its module docstring)
+    use_baseline: bool = True
+
+    @property
+    def baseline_path(self) -> Path | None:
+        return Path(self.settings.baseline) if self.use_baseline and self.settings.baseline \
+            else None
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit decided: the report the user sees and what it means for the run."""
+
+    #: the scan's report with waivers applied (waived findings kept, marked ``waived``)
+    report: ScanReport
+    exit_code: ExitCode
+    fail_on: str
+    #: keys of the distributions that fail the run (under the baseline when one is used)
+    failing: tuple[str, ...] = ()
+    #: expired waivers, and waivers that matched no finding
+    waiver_notes: tuple[str, ...] = ()
+    #: what changed since the baseline, or that the baseline was written
+    baseline_notes: tuple[str, ...] = ()
+    baseline_diff: _baseline.BaselineDiff | None = field(default=None, compare=False)
+
+    def fails(self, result: DistributionResult) -> bool:
+        """Whether this distribution is one the run fails on."""
+        return result.key in self.failing
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every remark for the user, in the order the CLI prints them on stderr."""
+        return (*self.waiver_notes, *self.report.notes,
+                *(f"problem: {p}" for p in self.report.problems), *self.baseline_notes)
+
+
+# --- the steps ---------------------------------------------------------------------------------
+
+
+def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequest:
+    """The engine's request: the target interpreter (after ``--install`` built its venv; the
+    installer's progress goes to ``note``) and every setting the scan needs."""
+    from patchcheck.targets.resolve import resolve_python
+
+    s = audit.settings
+    python = resolve_python(s.python)
+    install_failures: dict[str, str] = {}
+    if audit.install:
+        from patchcheck.install import ensure_environment
+
+        installed = ensure_environment(python, audit.requirements,
+                                       progress=note or (lambda _text: None))
+        python = installed.python
+        install_failures = dict(installed.failures)  # requirement name → the installer's error
+    return ScanRequest(
+        python=python,
+        requirements=tuple(audit.requirements),
+        all_installed=audit.all_installed,
+        include_deps=audit.include_deps,
+        patch_args=dict(s.patch),
+        timeout=s.timeout,
+        jobs=s.jobs,
+        probe_paths=tuple(str(p) for p in s.probe_paths),
+        run_probes=audit.run_probes,
+        import_names={k: tuple(v) for k, v in s.import_names.items()},
+        skip=tuple(s.skip),
+        use_cache=s.cache,
+        services=dict(s.services),
+        install_failures=install_failures,
+    )
+
+
+def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
+                progress: Callable[[Any], None] | None = None,
+                progress_total: Callable[[int], None] | None = None) -> ScanReport:
+    """Run the scan (child processes, never this process): the report before any waiver."""
+    return scan(request, progress=progress, plugin_manager=plugin_manager,
+                progress_total=progress_total)
+
+
+def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
+    """The baseline to compare with, read before scanning so a missing or broken file fails
+    at once. None without one, or when it is about to be written.
+
+    :raises ConfigError: the file is missing or is not a patchcheck baseline.
+    """
+    path = audit.baseline_path
+    if path is None or audit.update_baseline:
+        return None
+    return _baseline.load_baseline(path)
+
+
+def judge(audit: AuditRequest, report: ScanReport, *,
+          baseline: _baseline.Baseline | None = None,
+          today: _dt.date | None = None) -> AuditResult:
+    """Waivers, then the baseline, then the exit policy: the one place a run's outcome is
+    decided. Writes the baseline file when ``update_baseline`` asks for it.
+
+    Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 1 when
+    a distribution fails ``fail-on`` (only new or worse ones under a baseline), else 0;
+    writing a baseline accepts everything (0, or 3 with problems).
+    """
+    s = audit.settings
+    waiver_notes: list[str] = []
+    if s.waivers:
+        report, waiver_notes = apply_waivers(report, s.waivers, today or _dt.date.today())
+    baseline_notes: list[str] = []
+    diff = None
+    path = audit.baseline_path
+    if path is not None and audit.update_baseline:
+        _baseline.write_baseline(report, path)
+        baseline_notes.append(f"baseline written to {path}")
+        failed: list[DistributionResult] = []
+    elif path is not None:
+        if baseline is None:
+            baseline = _baseline.load_baseline(path)
+        diff = _baseline.compare(report, baseline)
+        baseline_notes += describe_diff(diff, path)
+        failed = _baseline.failures(report, baseline, s.fail_on)
+    else:
+        failed = failing(report, s.fail_on)
+    if report.problems:
+        code = ExitCode.INTERNAL_ERROR
+    elif failed:
+        code = ExitCode.FINDINGS
+    else:
+        code = ExitCode.OK
+    return AuditResult(report=report, exit_code=code, fail_on=s.fail_on,
+                       failing=tuple(r.key for r in failed), waiver_notes=tuple(waiver_notes),
+                       baseline_notes=tuple(baseline_notes), baseline_diff=diff)
+
+
+def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
+              progress: Callable[[Any], None] | None = None,
+              progress_total: Callable[[int], None] | None = None,
+              today: _dt.date | None = None) -> AuditResult:
+    """Every step in order: baseline read, request built, scan, judged."""
+    baseline = load_audit_baseline(audit)
+    request = scan_request(audit, note=note)
+    report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
+                         progress_total=progress_total)
+    return judge(audit, report, baseline=baseline, today=today)
+
+
+def describe_diff(diff: _baseline.BaselineDiff, path: Path) -> list[str]:
+    """What changed since the baseline, one line each (the report itself is unchanged)."""
+    if diff.unchanged:
+        return [f"baseline {path}: no change"]
+    lines = []
+    for name, code in diff.new_findings:
+        lines.append(f"baseline: new finding {code} in {name}")
+    for change in diff.worse:
+        lines.append(f"baseline: {change.name} got worse: {change.before} → {change.after}")
+    for name in diff.new_distributions:
+        lines.append(f"baseline: new distribution {name}")
+    for name, code in diff.fixed_findings:
+        lines.append(f"baseline: fixed {code} in {name}")
+    for change in diff.better:
+        lines.append(f"baseline: {change.name} got better: {change.before} → {change.after}")
+    for name in diff.removed_distributions:
+        lines.append(f"baseline: {name} is no longer scanned")
+    return lines
