@@ -416,4 +416,8 @@ def evidence_from_json(code: str, data: Mapping[str, Any] | None) -> Evidence:
     cls = EVIDENCE_TYPES.get(code)
     if cls is None:
         return UnknownEvidence(dict(data or {}))
-    return cls.from_json(data or {})
+    try:
+        return cls.from_json(data or {})
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # Not this code's shape (a plugin's hand-made finding): kept, and shown as key: value.
+        return UnknownEvidence(dict(data or {}))
