@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from patchcheck.verdicts.evidence import Evidence, ImportOrder, NoEvidence, evidence_from_json
+from patchcheck.verdicts.evidence import (
+    BEFORE_PATCH_SUFFIX,
+    Evidence,
+    ImportOrder,
+    NoEvidence,
+    evidence_from_json,
+)
 
 #: Version of the JSON report document (``patchcheck scan --format json``).
 REPORT_SCHEMA = "patchcheck.report/1"
@@ -186,8 +192,8 @@ class Outcome(str, enum.Enum):
 
     @classmethod
     def parse(cls, text: str) -> Outcome:
-        # "order-blocks" (before 0.x: an import-before measurement that blocked while the
-        # patch-first one cooperated) is now BLOCKS with ``ImportOrder.BEFORE_PATCH``.
+        # "order-blocks" (reports before ProbeOutcome.order: an import-before measurement that
+        # blocked while the patch-first one cooperated) is BLOCKS with ImportOrder.BEFORE_PATCH.
         return cls.BLOCKS if text == "order-blocks" else cls(text)
 
     def __str__(self) -> str:
@@ -264,10 +270,6 @@ class Measurement:
         )
 
 
-#: What older reports appended to the probe name of an import-before measurement.
-_BEFORE_SUFFIX = " (imported before patch_all)"
-
-
 @dataclass(frozen=True)
 class ProbeOutcome:
     """A probe's measured result, plain and with each remedy applied."""
@@ -284,7 +286,7 @@ class ProbeOutcome:
     @property
     def label(self) -> str:
         """The name shown to people and used in a finding's ``check`` (``probe:<label>``)."""
-        return self.probe + (_BEFORE_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
+        return self.probe + (BEFORE_PATCH_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -299,8 +301,8 @@ class ProbeOutcome:
     def from_json(cls, data: Mapping[str, Any]) -> ProbeOutcome:
         name = data["probe"]
         order = ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value))
-        if "order" not in data and name.endswith(_BEFORE_SUFFIX):  # a report from before 0.x
-            name, order = name[: -len(_BEFORE_SUFFIX)], ImportOrder.BEFORE_PATCH
+        if "order" not in data and name.endswith(BEFORE_PATCH_SUFFIX):  # written before "order"
+            name, order = name[: -len(BEFORE_PATCH_SUFFIX)], ImportOrder.BEFORE_PATCH
         return cls(
             probe=name,
             order=order,

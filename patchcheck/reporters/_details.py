@@ -155,8 +155,7 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
             blocks.append(Block("traceback", *_last(e.traceback)))
     elif isinstance(e, ev.ProbeRef):
         if not probe_linked:  # the report has no measurement for it: say which it was
-            _generic(facts, probe=e.probe + ("" if e.order is ev.ImportOrder.AFTER_PATCH
-                                             else " (imported before patch_all)"))
+            _generic(facts, probe=e.label)
     elif isinstance(e, ev.UnknownEvidence):
         _generic(facts, **{str(k): v for k, v in e.data.items()})
     return facts, blocks

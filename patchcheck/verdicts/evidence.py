@@ -27,6 +27,11 @@ class ImportOrder(str, enum.Enum):
         return self.value
 
 
+#: What a BEFORE_PATCH measurement's label adds to the probe name (and what reports before the
+#: ``order`` field appended to it).
+BEFORE_PATCH_SUFFIX = " (imported before patch_all)"
+
+
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
     """Drop unset optional keys, so the JSON says only what was observed."""
     return {k: v for k, v in data.items() if v is not None and v != "" and v != [] and v != {}}
@@ -379,10 +384,16 @@ class ProbeRef(Evidence):
     def to_json(self) -> dict[str, Any]:
         return {"probe": self.probe, "order": self.order.value}
 
+    @property
+    def label(self) -> str:
+        return self.probe + (BEFORE_PATCH_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProbeRef:
-        return cls(probe=str(data["probe"]),
-                   order=ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value)))
+        name = str(data["probe"])
+        if "order" not in data and name.endswith(BEFORE_PATCH_SUFFIX):  # written before "order"
+            return cls(probe=name[: -len(BEFORE_PATCH_SUFFIX)], order=ImportOrder.BEFORE_PATCH)
+        return cls(probe=name, order=ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value)))
 
 
 #: The evidence type of each finding code.

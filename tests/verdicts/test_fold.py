@@ -171,3 +171,10 @@ def test_a_hand_made_mapping_of_the_wrong_shape_is_kept_as_unknown():
     f = Finding("PC100", Severity.BREAKS, "import-after", "s", {"nested": [1]})
     assert f.evidence == ev.UnknownEvidence({"nested": [1]})
     assert ev.evidence_from_json("PC999", {"a": 1}) == ev.UnknownEvidence({"a": 1})
+
+
+def test_a_probe_finding_from_an_older_report_still_finds_its_measurement():
+    old = {"code": "PC206", "severity": "warning", "summary": "s", "hint": None, "waived": None,
+           "check": "probe:x.call (imported before patch_all)",
+           "evidence": {"probe": "x.call (imported before patch_all)", "outcome": "order-blocks"}}
+    assert Finding.from_json(old).evidence == ev.ProbeRef("x.call", ImportOrder.BEFORE_PATCH)
