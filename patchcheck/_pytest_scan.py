@@ -265,11 +265,6 @@ class RequirementItem(pytest.Item):
         return self.path, line, f"patchcheck: {self.requirement.line or self.requirement.name}"
 
 
-#: Probe outcome → the verdict it implies (the rank --patchcheck-fail-on compares).
-_PROBE_VERDICT = {"blocks": Verdict.BLOCKS, "cpu-bound": Verdict.BLOCKS,
-                  "breaks": Verdict.BREAKS, "order-blocks": Verdict.WARNS}
-
-
 class ProbeItem(RequirementItem):
     """One probe of a requirement: its measurement, and each remedy's, as a test of its own."""
 
@@ -279,6 +274,7 @@ class ProbeItem(RequirementItem):
 
     def runtest(self) -> None:
         from patchcheck.reporters import _views as v
+        from patchcheck.verdicts.fold import verdict_for
 
         report = self.state.report()
         if report.problems:
@@ -290,26 +286,27 @@ class ProbeItem(RequirementItem):
                   f"{self.probe} did not run")
         if result.verdict is Verdict.NOT_INSTALLED:
             _skip(f"{self.requirement.name} is not installed: probe {self.probe} did not run")
-        outcomes = [o for o in result.probes
-                    if o.probe == self.probe or o.probe.startswith(self.probe + " (")]
+        outcomes = [o for o in result.probes if o.probe == self.probe]
         if not outcomes:
             _skip(f"probe {self.probe} did not run for {v.display_name(result)}")
-        lines, worst = [], Verdict.COOPERATES
+        lines = []
         for outcome in outcomes:
             m = outcome.plain
-            lines.append(f"{outcome.probe}: {v.measurement_sentence(m)}")
+            lines.append(f"{outcome.label}: {v.measurement_sentence(m)}")
             lines += [f"  remedy: {v.remedy_sentence(m, r)}" for r in outcome.remedies]
             lines += [f"  {line}" for line in m.stack[-12:]]
-            verdict = _PROBE_VERDICT.get(m.outcome)
-            waived = any(f.waived for f in result.findings if f.check == f"probe:{outcome.probe}")
-            if verdict is not None and not waived and verdict.rank > worst.rank:
-                worst = verdict
+        # The verdict these measurements imply is the fold's, over their findings (PC206 for
+        # one that blocks only when imported first; a waived one counts for nothing).
+        checks = {f"probe:{o.label}" for o in outcomes}
+        worst = verdict_for([f for f in result.findings if f.check in checks])
+        if worst in (Verdict.UNTESTED, Verdict.SKIPPED):
+            worst = Verdict.COOPERATES
         text = "\n".join(lines)
-        self.user_properties.append(("patchcheck_probe", outcomes[0].plain.outcome))
+        self.user_properties.append(("patchcheck_probe", outcomes[0].plain.outcome.value))
         if worst.rank >= self.state.threshold:
             raise ScanFailed(f"{worst.value}: {text}\n\n" + v.environment_line(
                 report.environment) + f"\n(fails because --patchcheck-fail-on is "
                                       f"{self.state.settings.fail_on})")
-        if all(o.plain.outcome == "skipped" for o in outcomes):
+        if all(o.plain.outcome.skipped for o in outcomes):
             _skip(f"probe {self.probe}: {outcomes[0].plain.error or 'skipped'}")
         self.add_report_section("call", "patchcheck", text)

@@ -26,7 +26,7 @@ from patchcheck.model import DistributionResult
 CACHE_SCHEMA = "patchcheck.cache/1"
 CACHE_DIR_ENV = "PATCHCHECK_CACHE_DIR"
 #: Bump when a cached result's meaning changes without the patchcheck version changing.
-_LAYOUT = "v1"
+_LAYOUT = "v2"  # v2: Measurement.hung, ProbeOutcome.order, typed finding evidence
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
-from patchcheck.model import Measurement
+from patchcheck.model import Measurement, Outcome
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
 CONTROL_WAIT_S = 0.3
@@ -25,8 +25,8 @@ CHILD_TIMEOUT_CAP_S = 30.0
 @dataclass(frozen=True)
 class ControlCheck:
     name: str
-    expected: str
-    outcome: str
+    expected: Outcome
+    outcome: Outcome
     ok: bool
     measurement: Mapping[str, Any] = field(default_factory=dict)  # Measurement.to_json()
     problem: str | None = None
@@ -81,17 +81,17 @@ def _control(python: str, name: str, endpoint: Mapping[str, Any] | None,
              timeout: float) -> ControlCheck:
     from patchcheck.runner.process import run_child
 
-    expected = CONTROLS[name]
+    expected = Outcome(CONTROLS[name])
     services = {"slow_tcp": dict(endpoint)} if endpoint else {}
     res = run_child(python, {"task": "control", "control": name, "services": services,
                              "wait": CONTROL_WAIT_S, "patch_args": {}}, timeout=timeout)
     if res.data is None:
         why = res.harness_error or res.problem or res.describe_end()
-        return ControlCheck(name, expected, "breaks", False, problem=why)
+        return ControlCheck(name, expected, Outcome.BREAKS, False, problem=why)
     m = Measurement.from_json(res.data)
-    return ControlCheck(name, expected, m.outcome, m.outcome == expected,
+    return ControlCheck(name, expected, m.outcome, m.outcome is expected,
                         measurement=m.to_json(),
-                        problem=None if m.outcome == expected else m.error)
+                        problem=None if m.outcome is expected else m.error)
 
 
 def _check_services(registry: Any, descriptions: Mapping[str, str]) -> list[ServiceCheck]:
@@ -178,12 +178,12 @@ def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = Tru
 
 
 def _fix_for_control(c: ControlCheck) -> str:
-    if c.outcome == "skipped":
+    if c.outcome is Outcome.SKIPPED:
         return "the slow_tcp fixture server must start on 127.0.0.1 (is loopback available?)"
-    if c.outcome == "breaks":
+    if c.outcome is Outcome.BREAKS:
         return (f"the {c.name} control failed in the child: run 'patchcheck doctor "
                 "--format json' and report it as a patchcheck bug with the output")
-    if c.expected == "blocks":
+    if c.expected is Outcome.BLOCKS:
         return ("the meter did not see a known blocking call: the machine may be too loaded "
                 "for measurements (rerun with fewer --jobs, or when the machine is idle)")
     return ("a patched call did not cooperate: check that patch_all() is not restricted "
@@ -232,7 +232,7 @@ def render_doctor(report: DoctorReport, fmt: str = "text") -> str:
             ("control", "expected", "measured", "ratio", "max gap", "cpu", "")]
         for c in report.controls:
             m = c.measurement or {}
-            rows.append((c.name, c.expected, c.outcome,
+            rows.append((c.name, c.expected.value, c.outcome.value,
                          f"{m.get('ratio', 0):.2f}" if m else "-",
                          f"{m.get('max_gap_ms', 0):.0f} ms" if m else "-",
                          f"{m.get('cpu_ms', 0):.0f} ms" if m else "-",

@@ -185,7 +185,7 @@ class Scan:
             if bad:
                 self.problems.append(
                     "the hub meter is unreliable on this machine: control "
-                    + ", ".join(f"{c.probe} measured {c.plain.outcome}" for c in bad)
+                    + ", ".join(f"{c.probe} measured {c.plain.outcome.value}" for c in bad)
                     + " (run 'patchcheck doctor' for details)")
                 return controls
             self._meter_ok = True
@@ -290,7 +290,7 @@ class Scan:
 def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: bool) -> bool:
     """Only firm results are cached: not with a skipped probe (the server may come back), and
     a result that should carry measurements only when the meter was trusted and they ran."""
-    if any(p.plain.outcome == "skipped" for p in result.probes):
+    if any(p.plain.outcome.skipped for p in result.probes):
         return False
     if item.probes:
         return meter_ok and bool(result.probes)

@@ -152,7 +152,7 @@ def _unknown_text(doc: dict[str, Any]) -> str:
 
 
 def _text(doc: dict[str, Any]) -> str:
-    from patchcheck.model import Measurement
+    from patchcheck.model import ProbeOutcome
     from patchcheck.reporters._views import measurement_phrase
 
     out: list[str] = []
@@ -201,10 +201,10 @@ def _text(doc: dict[str, Any]) -> str:
     for f in last["findings"]:
         waived = f" [waived: {f['waived']}]" if f.get("waived") else ""
         out.append(f"  {f['code']} {f['severity']}: {f['summary']}{waived}")
-    for p in last["probes"]:
-        plain = Measurement.from_json(p["plain"])
-        out.append(f"  probe {p['probe']}: {plain.outcome} ({measurement_phrase(plain)})")
-        for raw in p["remedies"]:
-            m = Measurement.from_json(raw)
+    for raw in last["probes"]:
+        probe = ProbeOutcome.from_json(raw)
+        plain = probe.plain
+        out.append(f"  probe {probe.label}: {plain.outcome} ({measurement_phrase(plain)})")
+        for m in probe.remedies:
             out.append(f"    with {m.remedy}: {m.outcome} ({measurement_phrase(m)})")
     return "\n".join(out)

@@ -11,6 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from patchcheck.verdicts.evidence import (
+    BEFORE_PATCH_SUFFIX,
+    Evidence,
+    ImportOrder,
+    NoEvidence,
+    evidence_from_json,
+)
+
 #: Version of the JSON report document (``patchcheck scan --format json``).
 REPORT_SCHEMA = "patchcheck.report/1"
 
@@ -107,9 +115,15 @@ class Finding:
     severity: Severity
     check: str  # "import-after", "import-before", "stale-refs", "threads", "native", "probe:<name>"
     summary: str  # one line, human readable
-    evidence: Mapping[str, Any] = field(default_factory=dict)  # JSON-able
+    # The code's evidence type (``patchcheck.verdicts.evidence.EVIDENCE_TYPES``); a mapping
+    # (a plugin, older code) is read as that type's JSON.
+    evidence: Evidence = field(default_factory=NoEvidence)
     hint: str | None = None
     waived: str | None = None  # the waiver's reason when a waiver applies
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.evidence, Evidence):
+            object.__setattr__(self, "evidence", evidence_from_json(self.code, self.evidence))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -117,7 +131,7 @@ class Finding:
             "severity": self.severity.label,
             "check": self.check,
             "summary": self.summary,
-            "evidence": dict(self.evidence),
+            "evidence": self.evidence.to_json(),
             "hint": self.hint,
             "waived": self.waived,
         }
@@ -129,17 +143,84 @@ class Finding:
             severity=Severity.parse(data["severity"]),
             check=data["check"],
             summary=data["summary"],
-            evidence=dict(data.get("evidence") or {}),
+            evidence=evidence_from_json(data["code"], data.get("evidence")),
             hint=data.get("hint"),
             waived=data.get("waived"),
         )
+
+
+class Outcome(str, enum.Enum):
+    """What one probe run measured. Str-valued: the value is the JSON ``outcome``.
+
+    The one place that says how bad a measurement is (``severity``) and which distribution
+    verdict it implies on its own (``verdict``); fold, policy, knowledge, the pytest plugin and
+    the reporters ask it, never the text.
+    """
+
+    COOPERATES = "cooperates"  # the hub kept running while the call waited
+    BLOCKS = "blocks"  # the hub stalled while the call waited on I/O
+    CPU_BOUND = "cpu-bound"  # the hub stalled while the call burned CPU
+    BREAKS = "breaks"  # the call raised, crashed or hung (``Measurement.hung``)
+    SKIPPED = "skipped"  # not measured: a service it needs is unavailable
+
+    @property
+    def severity(self) -> Severity:
+        return _OUTCOME_SEVERITY[self]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict this measurement implies when nothing else is known."""
+        return _OUTCOME_VERDICT[self]
+
+    @property
+    def passed(self) -> bool:
+        return self is Outcome.COOPERATES
+
+    @property
+    def failed(self) -> bool:
+        """Blocked, CPU-bound or broke: what a remedy is tried for."""
+        return self in (Outcome.BLOCKS, Outcome.CPU_BOUND, Outcome.BREAKS)
+
+    @property
+    def stalled(self) -> bool:
+        """The hub stalled (blocks or CPU-bound): the monitor's stack says where."""
+        return self in (Outcome.BLOCKS, Outcome.CPU_BOUND)
+
+    @property
+    def skipped(self) -> bool:
+        return self is Outcome.SKIPPED
+
+    @classmethod
+    def parse(cls, text: str) -> Outcome:
+        # "order-blocks" (reports before ProbeOutcome.order: an import-before measurement that
+        # blocked while the patch-first one cooperated) is BLOCKS with ImportOrder.BEFORE_PATCH.
+        return cls.BLOCKS if text == "order-blocks" else cls(text)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_OUTCOME_SEVERITY = {
+    Outcome.COOPERATES: Severity.INFO,
+    Outcome.SKIPPED: Severity.INFO,
+    Outcome.BLOCKS: Severity.BLOCKS,
+    Outcome.CPU_BOUND: Severity.BLOCKS,
+    Outcome.BREAKS: Severity.BREAKS,
+}
+_OUTCOME_VERDICT = {
+    Outcome.COOPERATES: Verdict.COOPERATES,
+    Outcome.SKIPPED: Verdict.SKIPPED,
+    Outcome.BLOCKS: Verdict.BLOCKS,
+    Outcome.CPU_BOUND: Verdict.BLOCKS,
+    Outcome.BREAKS: Verdict.BREAKS,
+}
 
 
 @dataclass(frozen=True)
 class Measurement:
     """What the hub meter measured for one probe run (all times in milliseconds)."""
 
-    outcome: str  # "cooperates" | "blocks" | "cpu-bound" | "breaks" | "skipped"
+    outcome: Outcome
     wait_ms: float = 0.0  # how long each call was meant to wait (S)
     concurrency: int = 0  # K
     elapsed_ms: float = 0.0  # wall time for K concurrent calls
@@ -149,10 +230,18 @@ class Measurement:
     stack: tuple[str, ...] = ()  # blocking stack from gevent's monitor thread
     error: str | None = None  # exception text for "breaks"
     remedy: str | None = None  # the remedy applied for this run, if any
+    # The call never returned (set where it was seen: the meter's join timeout, or the child
+    # killed on its wall-clock timeout). Always with outcome BREAKS.
+    hung: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
+            object.__setattr__(self, "outcome", Outcome.parse(str(self.outcome)))
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "outcome": self.outcome,
+            "outcome": self.outcome.value,
+            "hung": self.hung,
             "wait_ms": round(self.wait_ms, 1),
             "concurrency": self.concurrency,
             "elapsed_ms": round(self.elapsed_ms, 1),
@@ -167,7 +256,8 @@ class Measurement:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Measurement:
         return cls(
-            outcome=data["outcome"],
+            outcome=Outcome.parse(data["outcome"]),
+            hung=bool(data.get("hung", False)),
             wait_ms=float(data.get("wait_ms", 0.0)),
             concurrency=int(data.get("concurrency", 0)),
             elapsed_ms=float(data.get("elapsed_ms", 0.0)),
@@ -188,10 +278,20 @@ class ProbeOutcome:
     origin: str  # where the probe came from: "builtin", "entry point <x>", a path
     plain: Measurement
     remedies: tuple[Measurement, ...] = ()
+    # The import order this was measured in. A probe declared ``import_order="both"`` has two
+    # outcomes of the same name: AFTER_PATCH (the right order) and BEFORE_PATCH (the app's
+    # mistake, reported as PC206 when only it blocks).
+    order: ImportOrder = ImportOrder.AFTER_PATCH
+
+    @property
+    def label(self) -> str:
+        """The name shown to people and used in a finding's ``check`` (``probe:<label>``)."""
+        return self.probe + (BEFORE_PATCH_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "probe": self.probe,
+            "order": self.order.value,
             "origin": self.origin,
             "plain": self.plain.to_json(),
             "remedies": [m.to_json() for m in self.remedies],
@@ -199,8 +299,13 @@ class ProbeOutcome:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProbeOutcome:
+        name = data["probe"]
+        order = ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value))
+        if "order" not in data and name.endswith(BEFORE_PATCH_SUFFIX):  # written before "order"
+            name, order = name[: -len(BEFORE_PATCH_SUFFIX)], ImportOrder.BEFORE_PATCH
         return cls(
-            probe=data["probe"],
+            probe=name,
+            order=order,
             origin=data.get("origin", ""),
             plain=Measurement.from_json(data["plain"]),
             remedies=tuple(Measurement.from_json(m) for m in data.get("remedies") or ()),
@@ -224,6 +329,10 @@ class DistributionResult:
     @property
     def key(self) -> str:
         return normalize_name(self.name)
+
+    def probe_outcome(self, probe: str, order: ImportOrder) -> ProbeOutcome | None:
+        """The measurement a probe finding's ``ProbeRef`` points at."""
+        return next((p for p in self.probes if p.probe == probe and p.order is order), None)
 
     def with_verdict(self, verdict: Verdict) -> DistributionResult:
         return replace(self, verdict=verdict)

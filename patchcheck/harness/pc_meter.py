@@ -90,10 +90,12 @@ def classify(*, concurrency: int, per_call_s: float, elapsed_s: float, max_gap_s
 def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 elapsed_s: float = 0.0, ratio: float = 0.0, max_gap_s: float = 0.0,
                 cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
-                remedy: str | None = None) -> dict[str, Any]:
-    """A dict in ``Measurement.to_json()`` shape (times in ms)."""
+                remedy: str | None = None, hung: bool = False) -> dict[str, Any]:
+    """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
+    returned (the tool side reports PC203 from it, not from the error text)."""
     return {
         "outcome": outcome,
+        "hung": hung,
         "wait_ms": round(wait_s * 1000.0, 1),
         "concurrency": concurrency,
         "elapsed_ms": round(elapsed_s * 1000.0, 1),
@@ -387,7 +389,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
             for g in stuck:
                 g.kill(block=False)
             return result_dict(
-                "breaks", elapsed_s=t_joined - t_release,
+                "breaks", hung=True, elapsed_s=t_joined - t_release,
                 max_gap_s=heartbeat.max_gap(t_release, t_joined), cpu_s=cpu1 - cpu0,
                 error="%d of %d calls did not return within %.1f s" % (
                     len(stuck), k, join_timeout),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.hookspecs import hookimpl
-from patchcheck.model import DistributionResult, normalize_name
+from patchcheck.model import DistributionResult, ImportOrder, Outcome, normalize_name
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.tomlfile import load_toml
 
@@ -59,10 +59,9 @@ def matching_entries(entries: Sequence[KnowledgeEntry],
     measured."""
     # Compare with the worst plain measurement of the probes that ran in the recommended order
     # (patch first); the "imported before patch_all" variants measure the app's mistake.
-    rank = {"cooperates": 0, "blocks": 1, "cpu-bound": 1, "breaks": 2}
     outcomes = [p.plain.outcome for p in result.probes
-                if p.plain.outcome in rank and "imported before" not in p.probe]
-    worst = max(outcomes, key=rank.__getitem__) if outcomes else None
+                if not p.plain.outcome.skipped and p.order is ImportOrder.AFTER_PATCH]
+    worst = max(outcomes, key=lambda o: o.severity) if outcomes else None
     out = []
     for e in entries:
         if not entry_matches(e, result.name, result.version):
@@ -79,12 +78,9 @@ def matching_entries(entries: Sequence[KnowledgeEntry],
     return out
 
 
-def _same(measured: str, known: str) -> bool:
-    if known == "blocks":
-        return measured in ("blocks", "cpu-bound")
-    if known == "breaks":
-        return measured == "breaks"
-    return measured == known
+def _same(measured: Outcome, known: str) -> bool:
+    """Does a measurement agree with an entry's ``finding`` (a verdict name)?"""
+    return measured.verdict.value == known
 
 
 

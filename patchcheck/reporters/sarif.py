@@ -220,7 +220,7 @@ def _result(
             "version": result.version,
             "verdict": result.verdict.value,
             "check": finding.check,
-            "evidence": v.json_safe(finding.evidence),
+            "evidence": v.json_safe(finding.evidence.to_json()),
         },
     }
     if finding.waived:

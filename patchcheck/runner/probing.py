@@ -12,7 +12,14 @@ from typing import Any
 # Controls check the meter itself (originals must block, patched objects must cooperate): the
 # child defines them, since it runs them; the tool side reads the same table.
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
-from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
+from patchcheck.model import (
+    DistributionResult,
+    ImportOrder,
+    Measurement,
+    Outcome,
+    ProbeOutcome,
+    normalize_name,
+)
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
@@ -20,7 +27,6 @@ from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, 
 __all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of"]
 
 CONTROL_WAIT_S = 0.3
-_BAD = ("blocks", "cpu-bound", "breaks")
 
 
 def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
@@ -29,6 +35,7 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
         data = dict(res.data)
         data.setdefault("remedy", remedy)
         return Measurement.from_json(data)
+    hung = res.timed_out  # killed on its wall-clock timeout: the call never returned
     if res.timed_out:
         error = f"did not return: the probe timed out after {res.duration_s:.0f} s"
     elif res.signal is not None:
@@ -36,8 +43,13 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
     else:
         error = res.harness_error or res.problem or "no result"
     stack = tuple((res.stack_dump or res.stderr_tail).strip().splitlines()[-40:])
-    return Measurement(outcome="breaks", wait_ms=wait * 1000, concurrency=concurrency,
-                       elapsed_ms=res.duration_s * 1000, error=error, stack=stack, remedy=remedy)
+    return Measurement(outcome=Outcome.BREAKS, wait_ms=wait * 1000, concurrency=concurrency,
+                       elapsed_ms=res.duration_s * 1000, error=error, stack=stack, remedy=remedy,
+                       hung=hung)
+
+
+#: The child spec's word for each order (``harness/pc_probe.py`` reads it).
+_CHILD_ORDER = {ImportOrder.AFTER_PATCH: "after", ImportOrder.BEFORE_PATCH: "before"}
 
 
 class ProbeRunner:
@@ -72,7 +84,7 @@ class ProbeRunner:
         def one(name: str) -> ProbeOutcome:
             services, missing = self._endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
             if missing:
-                m = Measurement(outcome="skipped", error=missing[0].reason)
+                m = Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
             else:
                 res = self.child_runner.run(
                     {"task": "control", "control": name, "services": services,
@@ -87,9 +99,9 @@ class ProbeRunner:
     @staticmethod
     def control_ok(outcome: ProbeOutcome) -> bool:
         expected = CONTROLS[outcome.probe.split(":", 1)[1]]
-        if outcome.plain.outcome == "skipped":
+        if outcome.plain.outcome.skipped:
             return True  # a missing fixture is reported by doctor, not an unreliable meter
-        return outcome.plain.outcome == expected
+        return outcome.plain.outcome is Outcome(expected)
 
     # -- probes ---------------------------------------------------------------------------
     def _endpoints(self, names: Sequence[str], delay: float
@@ -105,12 +117,13 @@ class ProbeRunner:
         return endpoints, missing
 
     def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
-               order: str, remedy: RemedySpec | None) -> Measurement:
+               order: ImportOrder, remedy: RemedySpec | None) -> Measurement:
         child_spec = {
             "task": "probe",
             "probe": {
                 "name": spec.name, "path": spec.path, "function": spec.function,
-                "wait": spec.wait, "concurrency": spec.concurrency, "import_order": order,
+                "wait": spec.wait, "concurrency": spec.concurrency,
+                "import_order": _CHILD_ORDER[order],
                 "remedy": None if remedy is None else {"label": remedy.label,
                                                        "function": remedy.function},
             },
@@ -130,25 +143,24 @@ class ProbeRunner:
             why = "; ".join(f"{m.name}: {m.reason}" + (f" (install: {m.install_hint})"
                                                        if m.install_hint else "") for m in missing)
             return [ProbeOutcome(probe=spec.name, origin=spec.origin,
-                                 plain=Measurement(outcome="skipped", error=why,
+                                 plain=Measurement(outcome=Outcome.SKIPPED, error=why,
                                                    wait_ms=spec.wait * 1000))]
-        order = "before" if spec.import_order == "before" else "after"
+        order = (ImportOrder.BEFORE_PATCH if spec.import_order == "before"
+                 else ImportOrder.AFTER_PATCH)
         plain = self._child(spec, services, modules, order, None)
         remedies: list[Measurement] = []
-        if plain.outcome in _BAD:
+        if plain.outcome.failed:
             tried = list(spec.remedies)
-            if plain.outcome == "blocks" and THREADPOOL_REMEDY not in tried:
+            if plain.outcome is Outcome.BLOCKS and THREADPOOL_REMEDY not in tried:
                 tried.append(THREADPOOL_REMEDY)
             for remedy in tried:
                 remedies.append(self._child(spec, services, modules, order, remedy))
         outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
-                                 remedies=tuple(remedies))]
+                                 remedies=tuple(remedies), order=order)]
         if spec.import_order == "both":
-            before = self._child(spec, services, modules, "before", None)
-            if before.outcome == "blocks" and plain.outcome == "cooperates":
-                before = Measurement(**{**before.__dict__, "outcome": "order-blocks"})
-            outcomes.append(ProbeOutcome(probe=f"{spec.name} (imported before patch_all)",
-                                         origin=spec.origin, plain=before))
+            before = self._child(spec, services, modules, ImportOrder.BEFORE_PATCH, None)
+            outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin, plain=before,
+                                         order=ImportOrder.BEFORE_PATCH))
         self.progress(f"probe {spec.name}")
         return outcomes
 

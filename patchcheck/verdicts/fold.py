@@ -12,12 +12,22 @@ from typing import Any
 from patchcheck.model import (
     DistributionResult,
     Finding,
+    ImportOrder,
+    Outcome,
     ProbeOutcome,
     Requirement,
     Severity,
     Verdict,
 )
+from patchcheck.verdicts import evidence as ev
 from patchcheck.verdicts.codes import CODES
+
+#: The verdict a finding of each severity leads to (INFO leads to none).
+SEVERITY_VERDICT: Mapping[Severity, Verdict] = {
+    Severity.BREAKS: Verdict.BREAKS,
+    Severity.BLOCKS: Verdict.BLOCKS,
+    Severity.WARNING: Verdict.WARNS,
+}
 
 # Codes a measured "cooperates" clears: the call the probe exercised went through that native
 # code, or the library was measured cooperating when imported in the right order (patch first).
@@ -42,15 +52,21 @@ class CheckOutcome:
 
 
 def make_finding(code: str, check: str, summary: str | None = None, *,
-                 evidence: Mapping[str, Any] | None = None, hint: str | None = None,
+                 evidence: ev.Evidence | None = None, hint: str | None = None,
                  severity: Severity | None = None) -> Finding:
     c = CODES[code]
+    expected = ev.EVIDENCE_TYPES[code]
+    if evidence is None:
+        evidence = expected.from_json({})
+    if not isinstance(evidence, expected):  # a programming error: each code has one shape
+        raise TypeError(f"{code} evidence must be {expected.__name__}, not "
+                        f"{type(evidence).__name__}")
     return Finding(
         code=code,
         severity=c.severity if severity is None else severity,
         check=check,
         summary=summary or c.title,
-        evidence=dict(evidence or {}),
+        evidence=evidence,
         hint=hint if hint is not None else (c.hint or None),
     )
 
@@ -59,35 +75,38 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _child_end(out: CheckOutcome) -> ev.ChildEnd:
+    return ev.ChildEnd(
+        duration_s=round(out.duration_s, 2),
+        stack="\n".join(out.stack_dump.strip().splitlines()[:60]),
+        stderr=_tail(out.stderr_tail) if out.stderr_tail.strip() else "",
+        stdout=_tail(out.stdout_tail, 5) if out.stdout_tail.strip() else "",
+        signal=None if out.timed_out else out.signal,
+        end=None if out.timed_out or out.signal else out.problem)
+
+
 def _ended_badly(check: str, out: CheckOutcome, what: str) -> list[Finding]:
     """Findings for a child that produced no data: hang, crash, exit."""
-    evidence: dict[str, Any] = {"duration_s": round(out.duration_s, 2)}
-    if out.stack_dump.strip():
-        evidence["stack"] = "\n".join(out.stack_dump.strip().splitlines()[:60])
-    if out.stderr_tail.strip():
-        evidence["stderr"] = _tail(out.stderr_tail)
-    if out.stdout_tail.strip():
-        evidence["stdout"] = _tail(out.stdout_tail, 5)
+    evidence = _child_end(out)
     if out.timed_out:
         return [make_finding("PC102", check, f"{what} did not finish within "
                              f"{out.duration_s:.0f} s (killed)", evidence=evidence)]
     if out.signal:
-        evidence["signal"] = out.signal
         return [make_finding("PC101", check, f"{what} crashed the process ({out.signal})",
                              evidence=evidence)]
-    evidence["end"] = out.problem
     return [make_finding("PC103", check, f"{what}: {out.problem}", evidence=evidence)]
 
 
-def _warnings_summary(warnings: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _warnings_summary(warnings: Sequence[Mapping[str, Any]]) -> tuple[ev.WarningRecord, ...]:
+    """The distinct warnings (by category and message), at most five."""
     seen = set()
     out = []
     for w in warnings:
         key = (w.get("category"), w.get("message"))
         if key not in seen:
             seen.add(key)
-            out.append(w)
-    return out
+            out.append(ev.WarningRecord.from_json(w))
+    return tuple(out[:5])
 
 
 def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Finding]:
@@ -109,15 +128,16 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                         "PC111", "import-after",
                         f"importing {mod['module']} warns: {ws[0]['category'].rsplit('.', 1)[-1]}: "
                         f"{ws[0]['message'][:120]}",
-                        evidence={"module": mod["module"], "warnings": _warnings_summary(ws)[:5]}))
+                        evidence=ev.Warnings(_warnings_summary(ws), module=mod["module"])))
         threads = after.data.get("native_threads_started")
         if threads:
             imported = ", ".join(m["module"] for m in after.data.get("modules", ()))
             plural = "s" if threads != 1 else ""
             findings.append(make_finding(
                 "PC130", "threads", f"importing {imported} started {threads} native thread{plural}",
-                evidence={"native_threads": threads,
-                          "python_threads": list(after.data.get("python_threads_started", ()))}))
+                evidence=ev.NativeThreads(
+                    native_threads=int(threads),
+                    python_threads=tuple(after.data.get("python_threads_started", ())))))
 
     before_failed: set[str] = set()
     if before is not None:
@@ -125,7 +145,8 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
             if after.data is not None:
                 f = _ended_badly("import-before", before, "import before patch_all()")
                 findings += [replace(x, severity=Severity.WARNING, code="PC121",
-                                     summary=x.summary + " (but imports fine after patching)")
+                                     summary=x.summary + " (but imports fine after patching)",
+                                     evidence=ev.OrderSensitive(ended=_child_end(before)))
                              for x in f]
         else:
             for mod in before.data.get("modules", ()):
@@ -138,15 +159,15 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                     "PC105", "import-before",
                     f"patch_all() raised {exc['type'].rsplit('.', 1)[-1]} "
                     "after importing the library",
-                    evidence={"exception": exc["type"], "message": exc["message"],
-                              "traceback": _tail(exc["traceback"])}))
+                    evidence=ev.RaisedException(exception=exc["type"], message=exc["message"],
+                                                traceback=_tail(exc["traceback"]))))
             mpw = [w for w in patch.get("warnings", ())
                    if w.get("category", "").endswith("MonkeyPatchWarning")]
             if mpw:
                 findings.append(make_finding(
                     "PC110", "import-before",
                     "gevent warns when patching after this import: " + mpw[0]["message"][:160],
-                    evidence={"warnings": _warnings_summary(mpw)[:5]}))
+                    evidence=ev.Warnings(_warnings_summary(mpw))))
             stale = list(before.data.get("stale_references", ()))
             if stale:
                 holders = sorted({f"{s['holder']}.{s['name']} → {s['original']}" for s in stale})
@@ -155,7 +176,8 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                     f"{len(holders)} reference{'s' if len(holders) != 1 else ''} to unpatched "
                     f"originals when imported before patch_all(): {holders[0]}"
                     + (f" (+{len(holders) - 1} more)" if len(holders) > 1 else ""),
-                    evidence={"references": stale[:50]}))
+                    evidence=ev.StaleReferences(
+                        tuple(ev.StaleReference.from_json(x) for x in stale[:50]))))
 
     # A module that fails in both orders does not import at all: not gevent's doing.
     both = after_failed & before_failed if before is not None and before.data is not None else set()
@@ -164,91 +186,104 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
             if mod.get("ok"):
                 continue
             exc = mod.get("exception") or {}
-            ev = {"module": mod["module"], "exception": exc.get("type"),
-                  "message": exc.get("message"), "traceback": _tail(exc.get("traceback", ""))}
+            failure = ev.ImportFailure(module=mod["module"], exception=exc.get("type"),
+                                       message=exc.get("message"),
+                                       traceback=_tail(exc.get("traceback", "")))
             short = exc.get("type", "?").rsplit(".", 1)[-1]
             if mod["module"] in both:
                 findings.append(make_finding(
                     "PC104", "import-after",
                     f"import {mod['module']} fails even without gevent: {short}: "
-                    f"{(exc.get('message') or '')[:120]}", evidence=ev))
+                    f"{(exc.get('message') or '')[:120]}", evidence=failure))
             else:
                 findings.append(make_finding(
                     "PC100", "import-after",
                     f"import {mod['module']} fails after patch_all(): {short}: "
-                    f"{(exc.get('message') or '')[:120]}", evidence=ev))
+                    f"{(exc.get('message') or '')[:120]}", evidence=failure))
     if before is not None and before.data is not None:
         for name in sorted(before_failed - after_failed):
             findings.append(make_finding(
                 "PC121", "import-before",
                 f"import {name} fails when imported before patch_all() but works after it",
-                evidence={"module": name}))
+                evidence=ev.OrderSensitive(module=name)))
     return findings
 
 
-def probe_findings(outcome: ProbeOutcome) -> list[Finding]:
-    """One finding for a probe's plain measurement (the remedies ride along as evidence)."""
+def probe_findings(outcome: ProbeOutcome, *,
+                   patch_first: ProbeOutcome | None = None) -> list[Finding]:
+    """One finding for a probe's plain measurement; its evidence references the measurement.
+
+    ``patch_first`` is the same probe measured in the right order, for a BEFORE_PATCH
+    outcome: blocking only when imported first is PC206 (order-sensitive), not PC200.
+    """
     m = outcome.plain
-    check = f"probe:{outcome.probe}"
-    evidence: dict[str, Any] = {"probe": outcome.probe, **m.to_json()}
-    if outcome.remedies:
-        evidence["remedies"] = [r.to_json() for r in outcome.remedies]
-    if m.outcome == "blocks":
-        return [make_finding("PC200", check,
-                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms while waiting "
-                             f"(ratio {m.ratio:.1f}× for {m.concurrency} concurrent calls)",
-                             evidence=evidence)]
-    if m.outcome == "cpu-bound":
-        return [make_finding("PC201", check,
-                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms, CPU-bound",
-                             evidence=evidence)]
-    if m.outcome == "breaks":
-        err = (m.error or "").strip().splitlines()
-        hang = "did not return" in (m.error or "") or "timed out" in (m.error or "")
-        return [make_finding("PC203" if hang else "PC202", check,
-                             f"{outcome.probe}: {err[-1] if err else 'failed'}"[:200],
-                             evidence=evidence)]
-    if m.outcome == "order-blocks":
+    check = f"probe:{outcome.label}"
+    ref = ev.ProbeRef(probe=outcome.probe, order=outcome.order)
+    name = outcome.label
+    order_only = (outcome.order is ImportOrder.BEFORE_PATCH and patch_first is not None
+                  and patch_first.plain.outcome.passed)
+    if m.outcome is Outcome.BLOCKS and order_only:
         return [make_finding("PC206", check,
-                             f"{outcome.probe}: hub stalled {m.max_gap_ms:.0f} ms when the library "
-                             f"is imported before patch_all()", evidence=evidence)]
-    if m.outcome == "skipped":
-        return [make_finding("PC205", check, f"{outcome.probe}: skipped: {m.error or ''}",
-                             evidence=evidence)]
+                             f"{name}: hub stalled {m.max_gap_ms:.0f} ms when the library "
+                             f"is imported before patch_all()", evidence=ref)]
+    if m.outcome is Outcome.BLOCKS:
+        return [make_finding("PC200", check,
+                             f"{name}: hub stalled {m.max_gap_ms:.0f} ms while waiting "
+                             f"(ratio {m.ratio:.1f}× for {m.concurrency} concurrent calls)",
+                             evidence=ref)]
+    if m.outcome is Outcome.CPU_BOUND:
+        return [make_finding("PC201", check,
+                             f"{name}: hub stalled {m.max_gap_ms:.0f} ms, CPU-bound",
+                             evidence=ref)]
+    if m.outcome is Outcome.BREAKS:
+        err = (m.error or "").strip().splitlines()
+        return [make_finding("PC203" if m.hung else "PC202", check,
+                             f"{name}: {err[-1] if err else 'failed'}"[:200], evidence=ref)]
+    if m.outcome is Outcome.SKIPPED:
+        return [make_finding("PC205", check, f"{name}: skipped: {m.error or ''}",
+                             evidence=ref)]
     return [make_finding("PC204", check,
-                         f"{outcome.probe}: cooperates (largest hub gap {m.max_gap_ms:.0f} ms, "
-                         f"ratio {m.ratio:.1f}×)", evidence=evidence)]
+                         f"{name}: cooperates (largest hub gap {m.max_gap_ms:.0f} ms, "
+                         f"ratio {m.ratio:.1f}×)", evidence=ref)]
+
+
+def verdict_for(findings: Sequence[Finding], probes: Sequence[ProbeOutcome] = (), *,
+                installed: bool = True) -> Verdict:
+    """THE verdict rule, used by folding and by the waiver step (``policy.effective_verdict``).
+
+    The worst non-waived finding decides; with none above info, what the probes measured:
+    cooperates if one measured cooperation, skipped if all were skipped, else untested.
+    """
+    if not installed:
+        return Verdict.NOT_INSTALLED
+    worst = max((f.severity for f in findings if not f.waived), default=Severity.INFO)
+    if worst in SEVERITY_VERDICT:
+        return SEVERITY_VERDICT[worst]
+    outcomes = [p.plain.outcome for p in probes]
+    if any(o.passed for o in outcomes):
+        return Verdict.COOPERATES
+    if outcomes and all(o.skipped for o in outcomes):
+        return Verdict.SKIPPED
+    return Verdict.UNTESTED
 
 
 def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
                  probes: Sequence[ProbeOutcome] = ()) -> tuple[Verdict, tuple[Finding, ...]]:
-    """The verdict (worst non-waived finding) and the findings as reported.
+    """The verdict (``verdict_for``) and the findings as reported.
 
     A probe that measured ``cooperates`` downgrades the native-code warnings to info: the
     measurement outranks the suspicion for the calls it exercised (issue #3).
     """
     if not installed:
         return Verdict.NOT_INSTALLED, tuple(findings)
-    measured_ok = [p.probe for p in probes if p.plain.outcome == "cooperates"]
+    measured_ok = [p.label for p in probes if p.plain.outcome.passed]
     out: list[Finding] = []
     for f in findings:
         if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity == Severity.WARNING:
             cleared = f" (cleared: {', '.join(measured_ok)} measured cooperates)"
             f = replace(f, severity=Severity.INFO, summary=f.summary + cleared)
         out.append(f)
-    active = [f for f in out if not f.waived]
-    worst = max((f.severity for f in active), default=Severity.INFO)
-    if worst == Severity.BREAKS:
-        return Verdict.BREAKS, tuple(out)
-    if worst == Severity.BLOCKS:
-        return Verdict.BLOCKS, tuple(out)
-    if worst == Severity.WARNING:
-        return Verdict.WARNS, tuple(out)
-    if measured_ok:
-        return Verdict.COOPERATES, tuple(out)
-    if probes and all(p.plain.outcome == "skipped" for p in probes):
-        return Verdict.SKIPPED, tuple(out)
-    return Verdict.UNTESTED, tuple(out)
+    return verdict_for(out, probes), tuple(out)
 
 
 def not_installed_result(req: Requirement, python: str,
@@ -259,7 +294,7 @@ def not_installed_result(req: Requirement, python: str,
             "PC002", "targets",
             f"{req.name} could not be installed: "
             f"{install_failure.strip().splitlines()[-1][:160]}",
-            evidence={"installer": install_failure[-4000:]})
+            evidence=ev.InstallFailed(installer=install_failure[-4000:]))
     else:
         finding = make_finding(
             "PC000", "targets", f"{req.name} is not installed in {python}",
@@ -285,15 +320,16 @@ def version_findings(req: Requirement, name: str, version: str | None) -> list[F
         "PC001", "targets",
         f"installed {name} {version} does not satisfy '{req.specifier}' ({req.origin}): "
         "the installed version was scanned",
-        evidence={"installed": version, "required": req.specifier})]
+        evidence=ev.VersionMismatch(installed=version, required=req.specifier))]
 
 
 def with_probes(result: DistributionResult,
                 outcomes: Sequence[ProbeOutcome]) -> DistributionResult:
     """``result`` with its probes' measurements folded in."""
     findings = list(result.findings)
+    patch_first = {o.probe: o for o in outcomes if o.order is ImportOrder.AFTER_PATCH}
     for outcome in outcomes:
-        findings += probe_findings(outcome)
+        findings += probe_findings(outcome, patch_first=patch_first.get(outcome.probe))
     verdict, folded = fold_verdict(findings, installed=True, probes=outcomes)
     return replace(result, verdict=verdict, findings=folded, probes=tuple(outcomes))
 
@@ -303,11 +339,11 @@ def instrument_result(req: Requirement, name: str, version: str | None,
     """gevent, greenlet, zope.*: recorded, not judged (always ``untested``, so a re-scan served
     from the cache, which runs no controls, reads the same). When this scan ran the controls,
     gevent's finding carries what they measured of its patched sleep, socket and select."""
-    measured = [c for c in controls if c.plain.outcome != "skipped"]
-    evidence: dict[str, Any] = {}
+    measured = [c for c in controls if not c.plain.outcome.skipped]
+    evidence = ev.Instrument()
     if name.lower() == "gevent" and measured:
-        evidence["controls"] = {c.probe: c.plain.outcome for c in measured}
-        evidence["controls_ok"] = controls_ok
+        evidence = ev.Instrument(controls={c.probe: c.plain.outcome.value for c in measured},
+                                 controls_ok=controls_ok)
     finding = make_finding("PC003", "plan", evidence=evidence)
     return DistributionResult(name=name, version=version, verdict=Verdict.UNTESTED,
                               requirement=req.line or req.name, origin=req.origin,

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from patchcheck.errors import ConfigError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import FAIL_ON_LEVELS, DistributionResult, ScanReport, Severity, Verdict
+from patchcheck.model import FAIL_ON_LEVELS, DistributionResult, ScanReport, Verdict
+from patchcheck.verdicts.fold import SEVERITY_VERDICT, verdict_for
 
-#: The verdict a finding of each severity leads to (INFO leads to none).
-SEVERITY_VERDICT = {
-    Severity.BREAKS: Verdict.BREAKS,
-    Severity.BLOCKS: Verdict.BLOCKS,
-    Severity.WARNING: Verdict.WARNS,
-}
+__all__ = ["SEVERITY_VERDICT", "effective_verdict", "exit_code_for", "failing", "threshold"]
 
 # Verdicts that do not come from findings, so a waiver never changes them.
 _NOT_FROM_FINDINGS = (Verdict.COOPERATES, Verdict.UNTESTED, Verdict.SKIPPED, Verdict.NOT_INSTALLED)
@@ -50,23 +46,12 @@ def exit_code_for(report: ScanReport, fail_on: str) -> ExitCode:
 def effective_verdict(result: DistributionResult) -> Verdict:
     """The verdict of ``result`` counting only findings that are not waived.
 
-    Same rule as ``patchcheck.verdicts.fold.fold_verdict`` (a test keeps them in step): the
-    worst non-waived finding decides; with none left, a verdict that never came from findings
-    (cooperates, untested, skipped, not-installed) stays, and one that did falls back to what
-    the probes measured: cooperates if one measured cooperation, skipped if all were skipped,
-    else untested.
+    The fold's own rule (``fold.verdict_for``) on the result's findings and probes; a waiver
+    only removes findings, so a verdict that never came from findings (cooperates, untested,
+    skipped, not-installed) stays when no unwaived finding outranks it.
     """
-    if result.verdict == Verdict.NOT_INSTALLED:
+    verdict = verdict_for(result.findings, result.probes,
+                          installed=result.verdict is not Verdict.NOT_INSTALLED)
+    if verdict in _NOT_FROM_FINDINGS and result.verdict in _NOT_FROM_FINDINGS:
         return result.verdict
-    active = [f for f in result.findings if not f.waived]
-    worst = max((f.severity for f in active), default=Severity.INFO)
-    if worst in SEVERITY_VERDICT:
-        return SEVERITY_VERDICT[worst]
-    if result.verdict in _NOT_FROM_FINDINGS:
-        return result.verdict
-    outcomes = [p.plain.outcome for p in result.probes]
-    if "cooperates" in outcomes:
-        return Verdict.COOPERATES
-    if outcomes and all(o == "skipped" for o in outcomes):
-        return Verdict.SKIPPED
-    return Verdict.UNTESTED
+    return verdict

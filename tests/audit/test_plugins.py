@@ -52,7 +52,7 @@ def test_findings_per_providing_distribution(plugins_python: str) -> None:
     assert all(f.severity is Severity.INFO and f.check == "gevent-plugins" for f in ok)
     (broken,) = findings["pc-gevent-plugin-broken"]
     assert broken.code == "PC151" and broken.severity is Severity.BREAKS
-    assert broken.evidence["event"] == "did_patch_all"
+    assert broken.evidence.event == "did_patch_all"
     assert "ImportError" in broken.summary and "every patch_all()" in broken.summary
 
 
@@ -64,7 +64,7 @@ def test_plugin_findings_in_memory() -> None:
     found = plugin_findings([own_broken, unchecked])
     assert [f.code for f in found["gevent"]] == ["PC151"]
     assert [f.code for f in found["mon-itor"]] == ["PC150"]
-    assert found["mon-itor"][0].evidence["event"] == "periodic_monitor_thread_started"
+    assert found["mon-itor"][0].evidence.event == "periodic_monitor_thread_started"
     assert "not checked" in render_plugins([unchecked])
 
 

@@ -18,7 +18,7 @@ def _run(name, **kw):
 
 def test_an_exception_is_breaks_with_its_traceback():
     m = _run("bad.raises")
-    assert m["outcome"] == "breaks", explain(m)
+    assert m["outcome"] == "breaks" and m["hung"] is False, explain(m)
     assert m["error"] == "ValueError: the library failed"
     assert any("misbehaving.py" in line for line in m["stack"])
 
@@ -47,7 +47,7 @@ def test_skip_is_skipped():
 
 def test_a_cooperative_hang_is_breaks_with_stacks():
     m = _run("bad.hang")  # join timeout K×S×4+5 = 5.8 s
-    assert m["outcome"] == "breaks", explain(m)
+    assert m["outcome"] == "breaks" and m["hung"] is True, explain(m)
     assert "2 of 2 calls did not return within 5.8 s" == m["error"]
     assert any("misbehaving.py" in line for line in m["stack"]), m["stack"]
 

@@ -55,6 +55,8 @@ class Case:
     args: Sequence[str] = ()  # extra scan arguments
     #: the knowledge entry's status, when it must be stated
     known: str | None = None
+    #: probes whose "breaks" is a hang (Measurement.hung: the call never returned)
+    hangs: Sequence[str] = ()
 
 
 def _httpx_case() -> Case:
@@ -93,7 +95,7 @@ CASES = [
     # Imported after patch_all() it cooperates; imported before, it keeps the C wait: warns.
     Case("psycopg", "psycopg", "warns",
          {"psycopg.pg_sleep": "cooperates",
-          "psycopg.pg_sleep (imported before patch_all)": "order-blocks"},
+          ("psycopg.pg_sleep", "before-patch"): "blocks"},
          servers=[POSTGRES], known="agrees"),
     Case("PyMySQL", "pymysql", "cooperates", {"PyMySQL.sleep": "cooperates"},
          servers=[MARIADB], known="agrees"),
@@ -111,7 +113,7 @@ CASES = [
          remedies={"grpcio.unary": {"grpc.experimental.gevent.init_gevent()": "cooperates"},
                    "grpcio.channel_ready": {
                        "grpc.experimental.gevent.init_gevent()": "cooperates"}},
-         args=("--timeout", "15")),
+         args=("--timeout", "15"), hangs=("grpcio.channel_ready",)),
     Case("pyzmq", "zmq", "blocks", {"pyzmq.req_rep": "blocks"},
          remedies={"pyzmq.req_rep": {"import zmq.green as zmq": "cooperates",
                                      THREADPOOL: "cooperates"}}, known="agrees"),
@@ -134,13 +136,13 @@ def explain(m: Mapping[str, Any]) -> str:
 def check_measured(m: Mapping[str, Any], outcome: str) -> None:
     """The outcome, and evidence that supports it."""
     assert m["outcome"] == outcome, explain(m)
-    if outcome in ("cooperates", "blocks", "order-blocks"):
+    if outcome in ("cooperates", "blocks"):
         assert m["wait_ms"] == WAIT_MS and m["concurrency"] == 3, explain(m)
         assert m["error"] is None, explain(m)  # also: not "inconclusive", it really waited
         assert m["elapsed_ms"] >= WAIT_MS * 0.9, explain(m)
     if outcome == "cooperates":
         assert m["ratio"] < RATIO_SPLIT and m["max_gap_ms"] < STALL_SPLIT_MS, explain(m)
-    elif outcome in ("blocks", "order-blocks"):
+    elif outcome == "blocks":
         assert m["ratio"] >= RATIO_SPLIT and m["max_gap_ms"] >= STALL_SPLIT_MS, explain(m)
         assert m["stack"], "a blocking measurement names the blocking stack"
     elif outcome == "breaks":
@@ -164,13 +166,17 @@ def test_real_probe(case: Case, tmp_path) -> None:
     report = json_report(proc)
     assert not report.get("problems"), report.get("problems")
     result = by_name(report)[case.dist.lower().replace("_", "-")]
-    probes = {p["probe"]: p for p in result["probes"]}
-    assert set(probes) == set(case.probes), sorted(probes)
+    # Keyed by name, or (name, order) for a measurement taken importing before patch_all().
+    probes = {p["probe"] if p["order"] == "after-patch" else (p["probe"], p["order"]): p
+              for p in result["probes"]}
+    assert set(probes) == set(case.probes), sorted(probes, key=str)
 
     for name, accepted in case.probes.items():
         plain = probes[name]["plain"]
         accepted = (accepted,) if isinstance(accepted, str) else accepted
         assert plain["outcome"] in accepted, explain(plain)
+        if plain["outcome"] == "breaks" and name in case.hangs:
+            assert plain["hung"], explain(plain)
         check_measured(plain, plain["outcome"])
         measured = {m["remedy"]: m for m in probes[name]["remedies"]}
         for label, outcome in case.remedies.get(name, {}).items():

@@ -24,6 +24,7 @@ from patchcheck.model import (
     Severity,
     Verdict,
 )
+from patchcheck.verdicts.evidence import ProbeRef
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 DATA_DIR = Path(__file__).parent / "data"
@@ -59,16 +60,13 @@ GRPC_TRACEBACK = (
 def _probe_finding(
     code: str, severity: Severity, outcome: ProbeOutcome, summary: str, hint: str | None
 ) -> Finding:
-    """What patchcheck.verdicts.fold.probe_findings writes: the measurement as evidence."""
-    evidence = {"probe": outcome.probe, **outcome.plain.to_json()}
-    if outcome.remedies:
-        evidence["remedies"] = [r.to_json() for r in outcome.remedies]
+    """What patchcheck.verdicts.fold.probe_findings writes: a reference to the measurement."""
     return Finding(
         code=code,
         severity=severity,
-        check=f"probe:{outcome.probe}",
+        check=f"probe:{outcome.label}",
         summary=summary,
-        evidence=evidence,
+        evidence=ProbeRef(probe=outcome.probe, order=outcome.order),
         hint=hint,
     )
 

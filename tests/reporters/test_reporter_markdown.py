@@ -33,6 +33,7 @@ def test_library_text_cannot_break_the_layout(sample_report):
                 check="import-after",
                 summary="a | b </details> <script>alert(1)</script> *x* [link](http://x)",
                 evidence={
+                    "module": "evil",
                     "exception": "ValueError",
                     "message": "``` fence ```",
                     "traceback": "Traceback (most recent call last):\n  x = ````\nValueError: ```",

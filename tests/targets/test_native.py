@@ -85,9 +85,9 @@ def test_io_distribution_gives_one_pc140(native_site: Path) -> None:
     assert finding.severity == Severity.WARNING
     assert finding.check == "native"
     assert "connect" in finding.summary and "pc_native_io/_io" in finding.summary
-    assert finding.evidence["file"].endswith(".so")
-    assert {"connect", "recv"} <= set(finding.evidence["symbols"]["network"])
-    assert finding.evidence["libraries"] == []
+    assert finding.evidence.file.endswith(".so")
+    assert {"connect", "recv"} <= set(finding.evidence.symbols["network"])
+    assert finding.evidence.libraries == ()
     assert finding.hint and "probe" in finding.hint
     # The evidence is JSON (it goes into reports and the cache as is).
     assert type(finding).from_json(finding.to_json()) == finding
@@ -251,12 +251,12 @@ def test_bundled_chain_counts_towards_the_extension(fake_wheel: dict[str, Path])
     assert str(fake_wheel["pq"]) not in by_path
     assert by_path[str(fake_wheel["loose"])].symbols["network"] == ("connect",)
 
-    findings = {f.evidence["file"]: f for f in native.findings_for(reports)}
+    findings = {f.evidence.file: f for f in native.findings_for(reports)}
     f_ext = findings[str(fake_wheel["ext"])]
     assert f_ext.code == "PC141"
     assert "PostgreSQL" in f_ext.summary and fake_wheel["pq"].name in f_ext.summary
-    assert f_ext.evidence["symbols"]["network"] == ["connect"]
-    assert {Path(v["file"]).name for v in f_ext.evidence["via"]} == set(via)
+    assert f_ext.evidence.symbols["network"] == ("connect",)
+    assert {Path(v["file"]).name for v in f_ext.evidence.via} == set(via)
     assert findings[str(fake_wheel["loose"])].code == "PC140"
 
 
@@ -282,13 +282,13 @@ def test_psycopg2_binary_names_bundled_libpq() -> None:
     reports = native.scan_distribution(files)
     findings = native.findings_for(reports)
 
-    ext = [f for f in findings if "_psycopg" in f.evidence["file"]]
+    ext = [f for f in findings if "_psycopg" in f.evidence.file]
     assert len(ext) == 1, [f.summary for f in findings]
     finding = ext[0]
     assert finding.code == "PC141"
     assert "libpq" in finding.summary
-    libpq = [v for v in finding.evidence["via"] if Path(v["file"]).name.startswith("libpq")]
-    assert libpq, finding.evidence["via"]
+    libpq = [v for v in finding.evidence.via if Path(v["file"]).name.startswith("libpq")]
+    assert libpq, finding.evidence.via
     assert "psycopg2_binary.libs" in libpq[0]["file"]
     assert "connect" in libpq[0]["symbols"]["network"]
 

@@ -1,0 +1,265 @@
+"""Sentences every reporter shares: report lines, measurements, remedies, the row's key
+evidence. Reporters decide layout; what a measurement or a finding says in words is decided
+here once, so the terminal, the PR comment and the CI annotation agree.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from patchcheck.model import (
+    DistributionResult,
+    Environment,
+    Finding,
+    Measurement,
+    Outcome,
+    ProbeOutcome,
+    ScanReport,
+    Severity,
+    Verdict,
+)
+from patchcheck.reporters._text import error_headline, exception_type, list_phrase, ms, ratio
+from patchcheck.verdicts import evidence as ev
+
+#: Verdicts worst first: the order of summary counts.
+VERDICTS_WORST_FIRST: tuple[Verdict, ...] = (
+    Verdict.BREAKS,
+    Verdict.BLOCKS,
+    Verdict.WARNS,
+    Verdict.UNTESTED,
+    Verdict.SKIPPED,
+    Verdict.NOT_INSTALLED,
+    Verdict.COOPERATES,
+)
+
+
+# --- report-level lines ----------------------------------------------------------------------
+
+
+def verdict_counts(report: ScanReport) -> list[tuple[Verdict, int]]:
+    counts = {v: 0 for v in VERDICTS_WORST_FIRST}
+    for result in report.results:
+        counts[result.verdict] += 1
+    return [(v, counts[v]) for v in VERDICTS_WORST_FIRST if counts[v]]
+
+
+def summary_line(report: ScanReport) -> str:
+    total = len(report.results)
+    noun = "distribution" if total == 1 else "distributions"
+    parts = ", ".join(f"{n} {v.value}" for v, n in verdict_counts(report))
+    line = f"{total} {noun}"
+    if report.duration_s:
+        line += f" in {report.duration_s:.1f} s"
+    return line + (f": {parts}" if parts else "")
+
+
+def environment_line(env: Environment) -> str:
+    impl = env.implementation or "Python"
+    python = f"{impl} {env.python_version}" if impl != "Python" else f"Python {env.python_version}"
+    parts = [
+        python,
+        f"gevent {env.gevent_version or 'not installed'}",
+        f"greenlet {env.greenlet_version or 'not installed'}",
+    ]
+    line = "measured on " + ", ".join(parts)
+    if env.platform:
+        line += f" ({env.platform})"
+    if env.patch_args:
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(env.patch_args.items()))
+        line += f"; patch_all({args})"
+    return line
+
+
+def control_line(report: ScanReport) -> str | None:
+    if not report.controls:
+        return None
+    parts = [
+        f"{c.label} {c.plain.outcome} ({measurement_phrase(c.plain)})" for c in report.controls
+    ]
+    return "controls: " + "; ".join(parts)
+
+
+# --- measurements and probes -----------------------------------------------------------------
+
+
+def measurement_phrase(m: Measurement) -> str:
+    """``stall 503 ms, ratio 2.9×`` — or the error for a measurement that broke."""
+    if m.outcome is Outcome.BREAKS and m.error:
+        return exception_type(m.error)
+    if m.outcome is Outcome.SKIPPED:
+        return m.error or "skipped"
+    phrase = f"stall {ms(m.max_gap_ms)}, ratio {ratio(m.ratio)}"
+    if m.outcome is Outcome.CPU_BOUND:
+        phrase += f", cpu {ms(m.cpu_ms)}"
+    return phrase
+
+
+def measurement_sentence(m: Measurement) -> str:
+    """The full measurement in one sentence, for details."""
+    if m.outcome is Outcome.BREAKS:
+        return f"{m.outcome}: {error_headline(m.error or '') or 'no error text'}"
+    if m.outcome is Outcome.SKIPPED:
+        return f"skipped: {m.error or 'no reason given'}"
+    waits = f"{m.concurrency} × {ms(m.wait_ms)} waits" if m.concurrency else "waits"
+    return (
+        f"{m.outcome}: {waits} took {ms(m.elapsed_ms)} (ratio {ratio(m.ratio)}), "
+        f"hub stalled up to {ms(m.max_gap_ms)}, cpu {ms(m.cpu_ms)}"
+    )
+
+
+def remedy_sentence(plain: Measurement, remedy: Measurement) -> str:
+    """``blocks (stall 503 ms) → cooperates with psycogreen… (stall 6 ms)``."""
+    label = remedy.remedy or "remedy"
+    return (
+        f"{plain.outcome} ({measurement_phrase(plain)}) → {remedy.outcome} with {label} "
+        f"({measurement_phrase(remedy)})"
+    )
+
+
+def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
+    """The measurement a probe finding (PC200–PC206) refers to, if the result has it."""
+    ref = finding.evidence
+    if not isinstance(ref, ev.ProbeRef):
+        return None
+    return result.probe_outcome(ref.probe, ref.order)
+
+
+def _worst_probe(result: DistributionResult, *codes: str) -> ProbeOutcome | None:
+    """The measurement with the largest stall among those behind findings of ``codes``."""
+    candidates = [p for p in (probe_for(result, f) for f in result.findings if f.code in codes)
+                  if p is not None]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: (p.plain.max_gap_ms, p.plain.ratio))
+
+
+def stale_names(refs: ev.StaleReferences) -> list[str]:
+    """``holder.name`` for each stale reference, de-duplicated."""
+    return list(dict.fromkeys(".".join(p for p in (r.holder, r.name) if p)
+                              for r in refs.references))
+
+
+def symbol_names(code: ev.NativeCode) -> list[str]:
+    """libc symbol names of every category, de-duplicated."""
+    return list(dict.fromkeys(n for names in code.symbols.values() for n in names))
+
+
+def symbol_groups(code: ev.NativeCode) -> str:
+    """``net: connect, recv; dns: getaddrinfo``."""
+    return "; ".join(f"{category}: {list_phrase(list(names), 6)}"
+                     for category, names in code.symbols.items() if names)
+
+
+def library_names(code: ev.NativeCode) -> list[str]:
+    return list(dict.fromkeys(lib.name or lib.soname for lib in code.libraries))
+
+
+# --- the row's "key evidence" ----------------------------------------------------------------
+
+
+def _worst_findings(result: DistributionResult) -> list[Finding]:
+    active = [f for f in result.findings if not f.waived] or list(result.findings)
+    return sorted(active, key=lambda f: -int(f.severity))
+
+
+def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
+    e = f.evidence
+    if isinstance(e, ev.ChildEnd) and e.signal:
+        return f"crash ({e.signal})"
+    if isinstance(e, (ev.ImportFailure, ev.RaisedException)) and e.exception:
+        return exception_type(e.exception)
+    probe = probe_for(result, f)
+    if probe is not None and probe.plain.error:
+        return "hang" if probe.plain.hung else exception_type(probe.plain.error)
+    if isinstance(e, ev.ChildEnd) and e.stack:  # killed on timeout, with a faulthandler dump
+        return f"hang (killed after {e.duration_s:.0f} s)"
+    return f.summary
+
+
+def _warn_phrase(result: DistributionResult, f: Finding) -> str:
+    e = f.evidence
+    probe = probe_for(result, f)
+    if probe is not None and probe.plain.outcome is Outcome.BLOCKS:
+        return f"blocks if imported before patch_all ({measurement_phrase(probe.plain)})"
+    if isinstance(e, ev.StaleReferences) and e.references:
+        return "stale: " + list_phrase(stale_names(e), 2)
+    if isinstance(e, ev.NativeCode) and e.libraries:
+        return "native: links " + list_phrase(library_names(e), 2)
+    if isinstance(e, ev.NativeCode) and e.symbols:
+        return "native: " + list_phrase(symbol_names(e), 3)
+    if isinstance(e, ev.NativeThreads) and e.native_threads:
+        n = e.native_threads
+        return f"starts {n} native thread{'s' if n != 1 else ''}"
+    if isinstance(e, ev.Warnings) and e.warnings:
+        return exception_type(e.warnings[0].text)
+    return f.summary
+
+
+def key_evidence(result: DistributionResult) -> str:
+    """The few words for the table row: why this verdict."""
+    verdict = result.verdict
+    findings = _worst_findings(result)
+    instrument = [f.evidence for f in result.findings if isinstance(f.evidence, ev.Instrument)]
+    if instrument:
+        if instrument[0].controls_ok:
+            return "the measuring instrument (not judged); the controls measured it working"
+        return "the measuring instrument (not judged)"
+    if verdict is Verdict.BLOCKS:
+        probe = _worst_probe(result, "PC200", "PC201")
+        if probe is not None:
+            return measurement_phrase(probe.plain)
+        return findings[0].summary if findings else "hub stalled"
+    if verdict is Verdict.BREAKS:
+        phrases = [_breaks_phrase(result, f) for f in findings if f.severity is Severity.BREAKS]
+        return "; ".join(dict.fromkeys(phrases)) or "breaks"
+    if verdict is Verdict.WARNS:
+        warn = [f for f in findings if f.severity is Severity.WARNING] or findings
+        return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
+    if verdict is Verdict.COOPERATES:
+        probe = _worst_probe(result, "PC204")
+        if probe is not None:
+            return measurement_phrase(probe.plain)
+        return "imports cleanly"
+    if verdict is Verdict.SKIPPED:
+        for f in findings:
+            probe = probe_for(result, f)
+            if probe is not None and probe.plain.outcome.skipped and probe.plain.error:
+                return probe.plain.error
+        return findings[0].summary if findings else "skipped"
+    if verdict is Verdict.NOT_INSTALLED:
+        return result.requirement or "not in the target environment"
+    # untested
+    waived = sorted({f.code for f in result.findings if f.waived})
+    if waived:
+        return "waived: " + ", ".join(waived)
+    known = [k.get("finding") for k in result.known if k.get("finding")]
+    if known:
+        return f"no probe; known: {known[0]}"
+    return "no probe for it"
+
+
+# --- knowledge -------------------------------------------------------------------------------
+
+
+_NOT_MEASURED = "known, not measured here"
+
+
+def known_sentence(entry: Mapping[str, Any]) -> str:
+    finding = entry.get("finding") or "noted"
+    versions = entry.get("versions")
+    text = f"{finding}"
+    status = entry.get("status")
+    if status and status != _NOT_MEASURED:
+        text = f"[{status}] {text}"
+    if versions:
+        text += f" ({versions})"
+    if entry.get("summary"):
+        text += f": {str(entry['summary']).rstrip('.')}"
+    if entry.get("remedy"):
+        text += f"; remedy: {entry['remedy']}"
+    links = entry.get("evidence") or ()
+    if isinstance(links, str):
+        links = [links]
+    if links:
+        text += " — " + ", ".join(str(link) for link in links)
+    return text
