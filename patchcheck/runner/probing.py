@@ -9,15 +9,22 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-# Controls check the meter itself (originals must block, patched objects must cooperate): the
-# child defines them, since it runs them; the tool side reads the same table.
-from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
+
+# Controls check the meter itself (originals must block, patched objects must cooperate): a
+# table of data shared with the child that runs them (harness/pc_protocol.json).
+from patchcheck.runner.protocol import (
+    CONTROL_SERVICES,
+    CONTROLS,
+    ControlTask,
+    ProbeTask,
+    RemedyCall,
+)
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
 
-__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of"]
+__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of", "probe_task"]
 
 CONTROL_WAIT_S = 0.3
 _BAD = ("blocks", "cpu-bound", "breaks")
@@ -38,6 +45,17 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
     stack = tuple((res.stack_dump or res.stderr_tail).strip().splitlines()[-40:])
     return Measurement(outcome="breaks", wait_ms=wait * 1000, concurrency=concurrency,
                        elapsed_ms=res.duration_s * 1000, error=error, stack=stack, remedy=remedy)
+
+
+def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
+               order: str, remedy: RemedySpec | None = None, *,
+               patch_args: Mapping[str, Any] | None = None) -> ProbeTask:
+    """The child's task for one measurement of ``spec`` (imported ``order`` patching)."""
+    return ProbeTask(
+        name=spec.name, path=spec.path, function=spec.function, wait=spec.wait,
+        concurrency=spec.concurrency, import_order=order,
+        remedy=None if remedy is None else RemedyCall(remedy.label, remedy.function),
+        services=dict(services), modules=tuple(modules), patch_args=dict(patch_args or {}))
 
 
 class ProbeRunner:
@@ -75,8 +93,7 @@ class ProbeRunner:
                 m = Measurement(outcome="skipped", error=missing[0].reason)
             else:
                 res = self.child_runner.run(
-                    {"task": "control", "control": name, "services": services,
-                     "wait": CONTROL_WAIT_S, "patch_args": {}},
+                    ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
                     timeout=min(self.request.timeout, 30.0))
                 m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m)
@@ -106,21 +123,11 @@ class ProbeRunner:
 
     def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
                order: str, remedy: RemedySpec | None) -> Measurement:
-        child_spec = {
-            "task": "probe",
-            "probe": {
-                "name": spec.name, "path": spec.path, "function": spec.function,
-                "wait": spec.wait, "concurrency": spec.concurrency, "import_order": order,
-                "remedy": None if remedy is None else {"label": remedy.label,
-                                                       "function": remedy.function},
-            },
-            "services": dict(services),
-            "modules": list(modules),
-            "patch_args": dict(self.request.patch_args),
-        }
+        task = probe_task(spec, services, modules, order, remedy,
+                          patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        res = self.child_runner.run(child_spec, timeout=budget)
+        res = self.child_runner.run(task, timeout=budget)
         return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
 
