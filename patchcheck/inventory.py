@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from patchcheck.errors import EnvironmentProblem
+
 # The data model's type, re-exported where it was first defined.
 from patchcheck.model import Finding, GeventPlugin, Severity
 

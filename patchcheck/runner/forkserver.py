@@ -30,13 +30,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-from patchcheck.runner.protocol import (
-    ZYGOTE_SCRIPT,
-    ImportTask,
-    Task,
-    read_zygote_reply,
-    zygote_request,
-)
 from patchcheck.runner.process import (
     ChildResult,
     _Tail,
@@ -45,6 +38,13 @@ from patchcheck.runner.process import (
     prepare_child,
     run_child,
     stop_group,
+)
+from patchcheck.runner.protocol import (
+    ZYGOTE_SCRIPT,
+    ImportTask,
+    Task,
+    read_zygote_reply,
+    zygote_request,
 )
 
 #: Environment variable that turns the fork server off (``1``/``true``/``yes``).

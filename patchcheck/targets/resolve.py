@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from patchcheck.errors import EnvironmentProblem, UsageError
+
 # The data model's types, re-exported where they were first defined.
 from patchcheck.model import InstalledDistribution, TargetInfo
 

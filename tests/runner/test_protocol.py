@@ -80,7 +80,8 @@ def test_a_spec_of_another_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_read_result_says_why_a_document_is_unusable() -> None:
-    assert read_result('{"schema": "%s", "ok": true, "data": {}}' % RESULT_SCHEMA)[1] is None
+    good = json.dumps({"schema": RESULT_SCHEMA, "ok": True, "data": {}})
+    assert read_result(good)[1] is None
     assert "not valid JSON" in str(read_result("{nope")[1])
     assert "unexpected schema 'x/9'" in str(read_result('{"schema": "x/9"}')[1])
     assert "unexpected schema 'list'" in str(read_result("[]")[1])
@@ -117,7 +118,7 @@ def test_info_is_read_into_the_data_model() -> None:
     assert info.environment.gevent_version == gevent.__version__
     assert info.environment.patch_args == {"thread": False}
     assert info.installed["gevent"].name == "gevent" and info.missing == ("no-such-dist-xyz",)
-    assert info.markers["python_version"] == "%d.%d" % sys.version_info[:2]
+    assert info.markers["python_version"] == "{}.{}".format(*sys.version_info[:2])
 
 
 def test_plugins_filter_reaches_the_child() -> None:
