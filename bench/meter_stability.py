@@ -20,9 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS, EXTRA_CONTROLS  # noqa: E402
 from patchcheck.probeloader import builtin_probe_dir, load_probe_dir  # noqa: E402
+from patchcheck.runner.probing import probe_task  # noqa: E402
 from patchcheck.runner.process import run_child  # noqa: E402
+from patchcheck.runner.protocol import ALL_CONTROLS, ControlTask, Task  # noqa: E402
 from patchcheck.services.fixtures import (  # noqa: E402
     SlowDNSServer,
     SlowHTTPServer,
@@ -53,19 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     servers = {"slow_tcp": SlowTCPServer(WAIT).start(), "slow_http": SlowHTTPServer(WAIT).start(),
                "slow_tls": SlowTLSServer(WAIT).start(), "slow_dns": SlowDNSServer(WAIT).start()}
     eps = {name: s.endpoint.to_json() for name, s in servers.items()}
-    items: list[tuple[str, str, dict]] = []
-    for name, expected in list(CONTROLS.items()) + list(EXTRA_CONTROLS.items()):
-        services = {s: eps[s] for s in CONTROL_SERVICES.get(name, ())}
-        items.append((f"control:{name}", expected,
-                      {"task": "control", "control": name, "wait": WAIT, "services": services}))
+    items: list[tuple[str, str, Task]] = []
+    for control in ALL_CONTROLS.values():
+        services = {s: eps[s] for s in control.services}
+        items.append((f"control:{control.name}", control.expect,
+                      ControlTask(control=control.name, wait=WAIT, services=services)))
     for p in load_probe_dir(builtin_probe_dir(), origin="builtin"):
         if not p.name.startswith("stdlib."):
             continue
-        items.append((p.name, "cooperates", {
-            "task": "probe",
-            "probe": {"name": p.name, "path": p.path, "function": p.function, "wait": p.wait,
-                      "concurrency": p.concurrency, "import_order": "after", "remedy": None},
-            "services": {s: eps[s] for s in p.services}, "patch_args": {}}))
+        items.append((p.name, "cooperates",
+                      probe_task(p, {s: eps[s] for s in p.services}, (), "after")))
     items = [i for i in items if args.only in i[0]]
 
     spinner = None

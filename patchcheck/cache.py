@@ -52,6 +52,16 @@ def default_cache_dir(env: Mapping[str, str] | None = None, platform: str | None
     return base / "patchcheck"
 
 
+def file_digest(path: str) -> str:
+    """A short digest of one file's content (a probe file's, for cache keys); ``?`` when it
+    cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()[:16]
+    except OSError:
+        return "?"
+
+
 def files_digest(hashes: Iterable[str]) -> str:
     """One sha256 over the installed files' hashes (e.g. RECORD's ``path,sha256=...`` lines).
 

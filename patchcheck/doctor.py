@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import Measurement, Outcome
+from patchcheck.runner.forkserver import Runner, make_runner
+from patchcheck.runner.protocol import CONTROL_SERVICES, CONTROLS, ControlTask, InfoTask, read_info
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
 CONTROL_WAIT_S = 0.3
@@ -68,23 +69,12 @@ class DoctorReport:
         return doc
 
 
-def _info(python: str, timeout: float) -> tuple[Mapping[str, Any] | None, str | None]:
-    from patchcheck.runner.process import run_child
-
-    res = run_child(python, {"task": "info"}, timeout=timeout)
-    if res.data is None:
-        return None, res.harness_error or res.problem or res.describe_end()
-    return res.data.get("environment") or {}, None
-
-
-def _control(python: str, name: str, endpoint: Mapping[str, Any] | None,
+def _control(runner: Runner, name: str, endpoint: Mapping[str, Any] | None,
              timeout: float) -> ControlCheck:
-    from patchcheck.runner.process import run_child
-
     expected = Outcome(CONTROLS[name])
     services = {"slow_tcp": dict(endpoint)} if endpoint else {}
-    res = run_child(python, {"task": "control", "control": name, "services": services,
-                             "wait": CONTROL_WAIT_S, "patch_args": {}}, timeout=timeout)
+    res = runner.run(ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
+                     timeout=timeout)
     if res.data is None:
         why = res.harness_error or res.problem or res.describe_end()
         return ControlCheck(name, expected, Outcome.BREAKS, False, problem=why)
@@ -114,9 +104,18 @@ def _check_services(registry: Any, descriptions: Mapping[str, str]) -> list[Serv
 
 
 def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = True,
-               pm: Any = None) -> DoctorReport:
+               pm: Any = None, runner: Runner | None = None) -> DoctorReport:
     """Check ``python`` (the target interpreter) and this machine; never raises for what it
-    finds (only for patchcheck's own bugs)."""
+    finds (only for patchcheck's own bugs). ``runner`` runs the children, as the engine's
+    does (default: one of its own for ``python``)."""
+    if runner is None:
+        with make_runner(python) as own:
+            return _doctor(python, own, timeout, check_services, pm)
+    return _doctor(python, runner, timeout, check_services, pm)
+
+
+def _doctor(python: str, runner: Runner, timeout: float, check_services: bool,
+            pm: Any) -> DoctorReport:
     from patchcheck.services import ServiceRegistry
 
     child_timeout = max(5.0, min(float(timeout), CHILD_TIMEOUT_CAP_S))
@@ -124,16 +123,19 @@ def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = Tru
     fixes: list[str] = []
     notes: list[str] = []
 
-    env, why = _info(python, child_timeout)
-    if env is None:
+    res = runner.run(InfoTask(), timeout=child_timeout)
+    if res.data is None:
+        why = res.harness_error or res.problem or res.describe_end()
         problems.append(f"cannot run the target interpreter {python}: {why}")
         fixes.append(f"check that {python} is a working Python (--python PATH)")
         return DoctorReport(python=python, problems=tuple(problems), fixes=tuple(fixes))
-    report_env: dict[str, Any] = dict(python_version=env.get("python_version"),
-                      implementation=env.get("implementation"), platform=env.get("platform"),
-                      gevent_version=env.get("gevent_version"),
-                      greenlet_version=env.get("greenlet_version"))
-    if not env.get("gevent_version"):
+    env = read_info(res.data).environment
+    report_env: dict[str, Any] = dict(python_version=env.python_version,
+                                      implementation=env.implementation,
+                                      platform=env.platform,
+                                      gevent_version=env.gevent_version,
+                                      greenlet_version=env.greenlet_version)
+    if not env.gevent_version:
         problems.append(f"gevent is not installed in {python}")
         fixes.append(f"install it there: {python} -m pip install gevent")
         return DoctorReport(python=python, problems=tuple(problems), fixes=tuple(fixes),
@@ -152,11 +154,11 @@ def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = Tru
         # One at a time: the controls measure the meter, so they should not load the machine.
         for name in CONTROLS:
             if CONTROL_SERVICES.get(name) and endpoint is None:
-                controls.append(ControlCheck(name, CONTROLS[name], "skipped", False,
+                controls.append(ControlCheck(name, Outcome(CONTROLS[name]), Outcome.SKIPPED, False,
                                              problem="the slow_tcp fixture could not start: "
                                              + getattr(slow_tcp, "reason", "?")))
                 continue
-            controls.append(_control(python, name, endpoint, child_timeout))
+            controls.append(_control(runner, name, endpoint, child_timeout))
         services = _check_services(registry, descriptions) if check_services else []
 
     patched = [c for c in controls if c.name.endswith("-patched")]

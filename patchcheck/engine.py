@@ -14,7 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from patchcheck.model import DistributionResult, Finding, ProbeOutcome, ScanReport
+from patchcheck.model import (
+    DistributionResult,
+    Finding,
+    InstalledDistribution,
+    ProbeOutcome,
+    ScanReport,
+    TargetInfo,
+)
 from patchcheck.plan import (
     INSTRUMENT,
     Plan,
@@ -24,7 +31,8 @@ from patchcheck.plan import (
 )
 from patchcheck.runner.forkserver import make_runner
 from patchcheck.runner.process import ChildResult
-from patchcheck.targets.resolve import InstalledDistribution, TargetInfo, inspect_target
+from patchcheck.runner.protocol import ImportTask
+from patchcheck.targets.resolve import inspect_target
 from patchcheck.verdicts.fold import (
     CheckOutcome,
     fold_verdict,
@@ -92,10 +100,14 @@ class Scan:
         # --deps needs every installed distribution's Requires-Dist to follow them
         target = inspect_target(req.python, [r.name for r in req.requirements],
                                 all_installed=req.all_installed or req.include_deps,
-                                timeout=req.timeout, patch_args=req.patch_args)
+                                timeout=req.timeout, patch_args=req.patch_args,
+                                runner=self._runner)
         pm = self._plugin_manager()
         probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
-        plan = make_plan(req, target, probes if req.run_probes else ())
+        if not req.run_probes:
+            probes = []
+        plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
+                         if req.use_cache else None)
         self.notes.extend(plan.notes)
         cached = self._from_cache(plan)
         # one step per distribution checked, one per probe to run
@@ -236,8 +248,8 @@ class Scan:
         return self._pm
 
     def _import_check(self, modules: Sequence[str], order: str) -> CheckOutcome:
-        res = self._runner.run({"task": "import", "order": order, "modules": list(modules),
-                                "patch_args": dict(self.request.patch_args)},
+        res = self._runner.run(ImportTask(modules=tuple(modules), order=order,
+                                          patch_args=dict(self.request.patch_args)),
                                timeout=self.request.timeout)
         return outcome_of(res)
 
@@ -258,7 +270,8 @@ class Scan:
         from patchcheck.inventory import gevent_plugins, plugin_findings
 
         try:
-            plugins = gevent_plugins(self.request.python, timeout=self.request.timeout)
+            plugins = gevent_plugins(self.request.python, timeout=self.request.timeout,
+                                     runner=self._runner)
         except Exception as exc:  # the inventory is advisory; never take the scan down
             self.problems.append(f"gevent plugin inventory failed: {exc}")
             return {}
@@ -285,6 +298,13 @@ class Scan:
 
         matched = matching_entries(entries, result)
         return replace(result, known=tuple(matched)) if matched else result
+
+
+def _probe_digests(probes: Sequence[Any]) -> dict[str, str]:
+    """Each probe file's content digest, for the plan's cache keys (the plan reads no file)."""
+    from patchcheck.cache import file_digest
+
+    return {path: file_digest(path) for path in {p.path for p in probes}}
 
 
 def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: bool) -> bool:

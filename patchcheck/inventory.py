@@ -10,89 +10,66 @@ The listing and the ``load()`` run in a child of the target interpreter (harness
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from patchcheck.errors import EnvironmentProblem
-from patchcheck.model import Finding, Severity, normalize_name
-from patchcheck.runner.process import ChildResult, run_child
+
+# The data model's type, re-exported where it was first defined.
+from patchcheck.model import Finding, GeventPlugin, Severity
+from patchcheck.verdicts.evidence import evidence_from_json
+
+if TYPE_CHECKING:
+    from patchcheck.runner.forkserver import Runner
+    from patchcheck.runner.process import ChildResult
+
+__all__ = ["GROUP_PREFIX", "GeventPlugin", "gevent_plugins", "plugin_findings",
+           "render_plugins"]
 
 GROUP_PREFIX = "gevent.plugins."
-#: Entry points gevent registers for itself: part of patching, not a third party's code.
-_GEVENT = "gevent"
 
 
-@dataclass(frozen=True)
-class GeventPlugin:
-    """One ``gevent.plugins.*`` entry point and whether it loads in the target interpreter."""
-
-    group: str  # "gevent.plugins.monkey.did_patch_all"
-    name: str  # the entry point's name
-    value: str  # "module:attr"
-    distribution: str  # the distribution that provides it, as installed
-    version: str | None = None
-    loaded: bool | None = None  # None: not checked
-    error: str | None = None  # "ImportError: ..." when it did not load
-    traceback: str | None = None  # tail of the traceback, when there is one
-
-    @property
-    def key(self) -> str:
-        """The providing distribution's normalised name."""
-        return normalize_name(self.distribution)
-
-    @property
-    def event(self) -> str:
-        """The short event name: ``did_patch_all``, ``periodic_monitor_thread_started``…"""
-        return self.group.rsplit(".", 1)[-1]
-
-    @property
-    def is_gevents_own(self) -> bool:
-        return self.key == _GEVENT
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "group": self.group, "name": self.name, "value": self.value,
-            "distribution": self.distribution, "version": self.version,
-            "loaded": self.loaded, "error": self.error, "traceback": self.traceback,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GeventPlugin:
-        return cls(
-            group=str(data["group"]), name=str(data["name"]), value=str(data["value"]),
-            distribution=str(data.get("distribution") or ""), version=data.get("version"),
-            loaded=data.get("loaded"), error=data.get("error"), traceback=data.get("traceback"),
-        )
-
-
-def gevent_plugins(python: str, timeout: float = 60.0) -> list[GeventPlugin]:
+def gevent_plugins(python: str, timeout: float = 60.0, *,
+                   runner: Runner | None = None) -> list[GeventPlugin]:
     """Every gevent plugin entry point installed for ``python``, each ``load()``-ed (unpatched).
 
     A plugin whose import crashes or hangs the child does not hide the others: the inventory is
     then listed without loading, and each entry point is loaded in a child of its own, so the
     culprit gets the crash or the timeout as its error.
 
+    ``runner`` runs the children (the scan's, so they share its fork server); without one, a
+    runner of its own for ``python``.
+
     :raises EnvironmentProblem: the target interpreter cannot even list its entry points.
     """
-    res = run_child(python, {"task": "plugins", "load": True}, timeout=timeout)
+    from patchcheck.runner.forkserver import make_runner
+
+    if runner is None:
+        with make_runner(python) as own:
+            return _inventory(python, own, timeout)
+    return _inventory(python, runner, timeout)
+
+
+def _inventory(python: str, runner: Runner, timeout: float) -> list[GeventPlugin]:
+    from patchcheck.runner.protocol import PluginFilter, PluginsTask, read_plugins
+
+    res = runner.run(PluginsTask(load=True), timeout=timeout)
     # Stopping a child starts with SIGINT, so a hung load may still report (as a
     # KeyboardInterrupt): the timeout is the fact, and the culprit is found below.
     if res.data is not None and not res.timed_out:
-        return [GeventPlugin.from_json(p) for p in res.data.get("plugins") or ()]
-    listing = run_child(python, {"task": "plugins", "load": False}, timeout=timeout)
+        return read_plugins(res.data)
+    listing = runner.run(PluginsTask(load=False), timeout=timeout)
     if listing.data is None:
         raise EnvironmentProblem(
             f"could not list the gevent plugins of {python}: {_why(listing)}",
             hint=f"check that it runs: {python} -c 'import importlib.metadata'")
     out = []
-    for raw in listing.data.get("plugins") or ():
-        plugin = GeventPlugin.from_json(raw)
-        only = {"group": plugin.group, "name": plugin.name, "distribution": plugin.distribution}
-        one = run_child(python, {"task": "plugins", "load": True, "only": only}, timeout=timeout)
-        rows = (one.data or {}).get("plugins") or ()
+    for plugin in read_plugins(listing.data):
+        only = PluginFilter(plugin.group, plugin.name, plugin.distribution)
+        one = runner.run(PluginsTask(load=True, only=only), timeout=timeout)
+        rows = read_plugins(one.data) if one.data is not None else []
         if rows and not one.timed_out:
-            out.append(GeventPlugin.from_json(rows[0]))
+            out.append(rows[0])
         else:
             out.append(GeventPlugin(**{**plugin.to_json(), "loaded": False,
                                        "error": f"loading it {_why(one)}",
@@ -123,14 +100,15 @@ def plugin_findings(plugins: Iterable[GeventPlugin]) -> dict[str, list[Finding]]
                 code="PC151", severity=Severity.BREAKS, check="gevent-plugins",
                 summary=f"gevent plugin {p.name} = {p.value} ({p.event}) fails to load: "
                         f"{p.error}; every patch_all() in this environment raises",
-                evidence={**where, "error": p.error, "traceback": p.traceback},
+                evidence=evidence_from_json(
+                    "PC151", {**where, "error": p.error, "traceback": p.traceback}),
                 hint=_hint("PC151")))
         elif not p.is_gevents_own:
             out.setdefault(p.key, []).append(Finding(
                 code="PC150", severity=Severity.INFO, check="gevent-plugins",
                 summary=f"registers gevent plugin {p.name} = {p.value} ({p.event}): it runs "
                         "inside every patch_all()",
-                evidence=where, hint=_hint("PC150")))
+                evidence=evidence_from_json("PC150", where), hint=_hint("PC150")))
     return out
 
 

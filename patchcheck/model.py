@@ -439,3 +439,81 @@ class ScanReport:
             problems=tuple(data.get("problems") or ()),
             notes=tuple(data.get("notes") or ()),
         )
+
+
+# -- what the target interpreter has (reported by its ``info`` and ``plugins`` tasks) ---------
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """One distribution as installed in the target interpreter."""
+
+    requested: str  # the name it was asked for by
+    name: str  # as its metadata spells it
+    version: str | None
+    import_names: tuple[str, ...]
+    native_files: tuple[str, ...]
+    files_digest: str = ""  # of its RECORD: a reinstall changes the cache key
+    requires: tuple[str, ...] = ()  # its Requires-Dist lines
+    error: str | None = None  # why its metadata could not be read in full
+
+    @property
+    def key(self) -> str:
+        return normalize_name(self.name)
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """The target interpreter and the distributions asked about."""
+
+    environment: Environment
+    markers: Mapping[str, str]  # its PEP 508 marker environment
+    installed: Mapping[str, InstalledDistribution]  # by normalised requested name
+    missing: tuple[str, ...] = ()
+    all_names: tuple[str, ...] = field(default_factory=tuple)  # with all_installed
+
+
+#: gevent registers entry points for itself: part of patching, not a third party's code.
+_GEVENT = "gevent"
+
+
+@dataclass(frozen=True)
+class GeventPlugin:
+    """One ``gevent.plugins.*`` entry point and whether it loads in the target interpreter."""
+
+    group: str  # "gevent.plugins.monkey.did_patch_all"
+    name: str  # the entry point's name
+    value: str  # "module:attr"
+    distribution: str  # the distribution that provides it, as installed
+    version: str | None = None
+    loaded: bool | None = None  # None: not checked
+    error: str | None = None  # "ImportError: ..." when it did not load
+    traceback: str | None = None  # tail of the traceback, when there is one
+
+    @property
+    def key(self) -> str:
+        """The providing distribution's normalised name."""
+        return normalize_name(self.distribution)
+
+    @property
+    def event(self) -> str:
+        """The short event name: ``did_patch_all``, ``periodic_monitor_thread_started``…"""
+        return self.group.rsplit(".", 1)[-1]
+
+    @property
+    def is_gevents_own(self) -> bool:
+        return self.key == _GEVENT
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group, "name": self.name, "value": self.value,
+            "distribution": self.distribution, "version": self.version,
+            "loaded": self.loaded, "error": self.error, "traceback": self.traceback,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GeventPlugin:
+        return cls(
+            group=str(data["group"]), name=str(data["name"]), value=str(data["value"]),
+            distribution=str(data.get("distribution") or ""), version=data.get("version"),
+            loaded=data.get("loaded"), error=data.get("error"), traceback=data.get("traceback"),
+        )

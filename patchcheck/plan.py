@@ -1,19 +1,18 @@
 """The plan layer: which distributions to check, with which modules, probes and cache key.
 
-Pure (no subprocess, no gevent): built from the request, what the target interpreter reported
-and the probes the plugins provide; the engine carries the plan out.
+Pure (no subprocess, no file reads, no gevent, no runner import): built from the request, what
+the target interpreter reported (``model.TargetInfo``), the probes the plugins provide and the
+digests of their files (read by the engine); the engine carries the plan out.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from patchcheck.model import Requirement, normalize_name
+from patchcheck.model import InstalledDistribution, Requirement, TargetInfo, normalize_name
 from patchcheck.spec import ProbeSpec
-from patchcheck.targets.resolve import InstalledDistribution, TargetInfo
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
@@ -86,18 +85,14 @@ def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeS
     return by_dist
 
 
-def file_digest(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.sha256(fh.read()).hexdigest()[:16]
-    except OSError:
-        return "?"
-
-
 def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribution,
               modules: Sequence[str], probes: Sequence[ProbeSpec],
-              digest: Callable[[str], str] = file_digest) -> str:
-    """Everything a distribution's result depends on (see ``patchcheck.cache``)."""
+              probe_digests: Mapping[str, str]) -> str:
+    """Everything a distribution's result depends on (see ``patchcheck.cache``).
+
+    ``probe_digests``: each probe file's content digest by path (``cache.file_digest``); a
+    probe file edited since is a new measurement.
+    """
     from patchcheck.cache import ResultCache
 
     env = target.environment
@@ -105,16 +100,20 @@ def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribut
         distribution=dist.key, version=dist.version, files=dist.files_digest,
         python=env.python, python_version=env.python_version, gevent=env.gevent_version,
         greenlet=env.greenlet_version, patch=dict(request.patch_args), modules=list(modules),
-        probes=sorted([p.name, p.version, digest(p.path)] for p in probes)
+        probes=sorted([p.name, p.version, probe_digests.get(p.path, "?")] for p in probes)
         if request.run_probes else None,
         services=dict(request.services),
     )
 
 
 def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSpec], *,
-              digest: Callable[[str], str] = file_digest) -> Plan:
+              probe_digests: Mapping[str, str] | None = None) -> Plan:
     """Requirements whose markers hold for the *target*, one per name, minus ``skip``; with
-    ``all_installed`` every other installed distribution too (not the measuring instrument)."""
+    ``all_installed`` every other installed distribution too (not the measuring instrument).
+
+    ``probe_digests`` (probe file path → content digest) go into the cache keys; a probe
+    without one keys as ``"?"``.
+    """
     from patchcheck.sources import ParsedSource, applicable
 
     skip = {normalize_name(s) for s in request.skip}
@@ -152,7 +151,7 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             continue
         modules = import_modules(dist, request.import_names)
         specs = tuple(by_dist.get(dist.key, ()))
-        key = (cache_key(request, target, dist, modules, specs, digest)
+        key = (cache_key(request, target, dist, modules, specs, probe_digests or {})
                if request.use_cache else None)
         items.append(PlannedDistribution(requirement=req, dist=dist, modules=modules,
                                          probes=specs, cache_key=key))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patchcheck.model import Environment, Requirement
+from patchcheck.cache import file_digest
+from patchcheck.model import Environment, InstalledDistribution, Requirement, TargetInfo
 from patchcheck.plan import ScanRequest, make_plan
 from patchcheck.spec import ProbeSpec
-from patchcheck.targets.resolve import InstalledDistribution, TargetInfo
 
 MARKERS = {"sys_platform": "linux", "python_version": "3.11", "os_name": "posix",
            "platform_system": "Linux", "implementation_name": "cpython",
@@ -92,7 +92,9 @@ def test_cache_key_follows_what_the_result_depends_on(tmp_path: Path) -> None:
     base = ScanRequest(python="p", requirements=(req("redis"),))
 
     def key(request: ScanRequest = base, *dists: InstalledDistribution) -> str | None:
-        (item,) = make_plan(request, target(*(dists or (dist("redis"),))), specs).items
+        digests = {p.path: file_digest(p.path) for p in specs}  # the engine reads the files
+        (item,) = make_plan(request, target(*(dists or (dist("redis"),))), specs,
+                            probe_digests=digests).items
         return item.cache_key
 
     first = key()
@@ -134,3 +136,16 @@ def test_deps_follow_requires_dist_with_markers_and_extras() -> None:
     assert any("billiard (required by celery)" in n for n in plan.notes)
     without = make_plan(replace(request, include_deps=False), installed, ())
     assert [i.key for i in without.items] == ["celery"]
+
+
+def test_the_plan_is_pure() -> None:
+    """Importing the plan loads neither a subprocess API nor the runner (a fresh interpreter,
+    since this one has imported everything already)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, patchcheck.plan; print('subprocess' in sys.modules, "
+            "any(m.startswith('patchcheck.runner') for m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stdout.split() == ["False", "False"]

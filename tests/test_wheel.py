@@ -28,6 +28,7 @@ def test_wheel_contents(wheel: Path) -> None:
     assert tops == {"patchcheck", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
                     + ".dist-info"}
     for required in ("patchcheck/harness/pc_child.py", "patchcheck/harness/pc_zygote.py",
+                     "patchcheck/harness/pc_protocol.json",
                      "patchcheck/harness/patchcheck_probe.py",
                      "patchcheck/_builtin_probes/stdlib_socket.py",
                      "patchcheck/_builtin_probes/lib_postgres.py",

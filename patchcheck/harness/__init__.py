@@ -10,24 +10,22 @@ with this folder as ``sys.path[0]`` (so every module here has a ``pc_`` prefix o
 and writes one JSON document to ``result.json`` (atomically: written to ``result.json.tmp`` then
 renamed). stdout and stderr belong to the library under test and are only kept as evidence.
 
-Spec (``patchcheck.child-spec/1``)::
+The documents are built and read in two modules, one per side: ``pc_protocol.py`` here and
+``patchcheck/runner/protocol.py`` in the tool. What both must agree on (the schema versions
+``patchcheck.child-spec/N`` and ``patchcheck.child/N``, the task kinds, the control table) is
+the data file ``pc_protocol.json``: the tool reads it as a file and never imports child code.
 
-    {"schema": "patchcheck.child-spec/1", "task": "info" | "import" | "probe" | "control",
-     "timeout": seconds, "stack_file": path, ...task fields}
+Spec::
 
-Result (``patchcheck.child/1``)::
+    {"schema": "patchcheck.child-spec/2",
+     "task": "info" | "import" | "probe" | "control" | "plugins", "args": {...task fields},
+     "timeout": seconds, "stack_file": path, "stack_dump_after": seconds, "tmpdir": path}
 
-    {"schema": "patchcheck.child/1", "task": ..., "ok": true, "data": {...}}
-    {"schema": "patchcheck.child/1", "task": ..., "ok": false, "error": "...", "traceback": "..."}
+Result::
 
-``ok: false`` means the *harness* failed (a patchcheck problem), not the library: a library's
-exception is data inside ``data``.
+    {"schema": "patchcheck.child/2", "task": ..., "ok": true, "data": {...}}
+    {"schema": "patchcheck.child/2", "task": ..., "ok": false, "error": "...", "traceback": "..."}
+
+``ok: false`` means the *harness* failed (a patchcheck problem, or a spec of another schema),
+not the library: a library's exception is data inside ``data``.
 """
-from __future__ import annotations
-
-from pathlib import Path
-
-HARNESS_DIR = Path(__file__).resolve().parent
-CHILD_SCRIPT = HARNESS_DIR / "pc_child.py"
-SPEC_SCHEMA = "patchcheck.child-spec/1"
-RESULT_SCHEMA = "patchcheck.child/1"

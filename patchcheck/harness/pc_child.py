@@ -11,13 +11,11 @@ import sys
 import time
 import traceback
 
+import pc_protocol
+
 # Captured before any task can monkey-patch: the watchdog below must be a real OS thread.
 _start_native_thread = _thread.start_new_thread
 _native_sleep = time.sleep
-
-RESULT_SCHEMA = "patchcheck.child/1"
-SPEC_SCHEMA = "patchcheck.child-spec/1"
-
 
 def _write_result(path, doc):
     tmp = path + ".tmp"
@@ -26,14 +24,14 @@ def _write_result(path, doc):
     os.replace(tmp, path)
 
 
-def _arm_stack_dumps(spec):
+def _arm_stack_dumps(task):
     # Crash dumps and the hang dump go to a file of their own: stderr belongs to the library.
-    stack_file = spec.get("stack_file")
+    stack_file = task.stack_file
     if not stack_file:
         return None
     handle = open(stack_file, "w")
     faulthandler.enable(handle, all_threads=True)
-    after = spec.get("stack_dump_after")
+    after = task.stack_dump_after
     if after:
         faulthandler.dump_traceback_later(float(after), repeat=False, file=handle, exit=False)
         # faulthandler sees OS threads only; a hang inside gevent shows just the hub. Shortly
@@ -64,52 +62,52 @@ def _greenlet_watchdog(path, delay):
         pass
 
 
-def _dispatch(spec):
-    task = spec.get("task")
-    if task == "info":
+def _dispatch(task):
+    # Each task module is imported only by its own task: what a child has imported before the
+    # library is part of what is measured.
+    if task.kind == "info":
         import pc_info
 
-        return pc_info.run(spec)
-    if task == "import":
+        return pc_info.run(task)
+    if task.kind == "import":
         import pc_imports
 
-        return pc_imports.run(spec)
-    if task == "probe":
+        return pc_imports.run(task)
+    if task.kind == "probe":
         import pc_probe
 
-        return pc_probe.run_probe(spec)
-    if task == "control":
+        return pc_probe.run_probe(task)
+    if task.kind == "control":
         import pc_probe
 
-        return pc_probe.run_control(spec)
-    if task == "plugins":
+        return pc_probe.run_control(task)
+    if task.kind == "plugins":
         import pc_plugins
 
-        return pc_plugins.run(spec)
-    raise ValueError("unknown task %r" % (task,))
+        return pc_plugins.run(task)
+    raise pc_protocol.SpecError("no runner for task %r" % (task.kind,))  # pragma: no cover
 
 
 def main(argv):
     spec_path, result_path = argv[1], argv[2]
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
-    if spec.get("schema") != SPEC_SCHEMA:
-        _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": False,
-                                    "error": "unsupported spec schema %r" % (spec.get("schema"),)})
-        return 3
-    _arm_stack_dumps(spec)
+    kind = spec.get("task") if isinstance(spec, dict) else None
     try:
-        data = _dispatch(spec)
+        task = pc_protocol.read_task(spec)
+    except (pc_protocol.SpecError, KeyError, TypeError) as exc:
+        _write_result(result_path, pc_protocol.harness_failure(
+            kind, "%s: %s" % (type(exc).__name__, exc)))
+        return 3
+    _arm_stack_dumps(task)
+    try:
+        data = _dispatch(task)
     except BaseException as exc:  # the harness itself failed: report it, never as a verdict
-        _write_result(result_path, {
-            "schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": False,
-            "error": "%s: %s" % (type(exc).__name__, exc),
-            "traceback": traceback.format_exc(),
-        })
+        _write_result(result_path, pc_protocol.harness_failure(
+            kind, "%s: %s" % (type(exc).__name__, exc), traceback.format_exc()))
         return 3
     faulthandler.cancel_dump_traceback_later()
-    _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": True,
-                                "data": data})
+    _write_result(result_path, pc_protocol.ok_result(kind, data))
     return 0
 
 

@@ -1,7 +1,7 @@
 """The ``import`` task: import a library's modules after (or before) ``patch_all()``.
 
-Spec fields: ``order`` ("after" | "before"), ``modules`` (top-level import names),
-``patch_args`` (``patch_all`` keyword arguments).
+Task (``pc_protocol.ImportTask``): ``order`` ("after" | "before"), ``modules`` (top-level
+import names), ``patch_args`` (``patch_all`` keyword arguments).
 
 Reports, as data (never raised): each module's import outcome with the exception and
 traceback; warnings raised while importing and while patching (``MonkeyPatchWarning`` among
@@ -177,10 +177,9 @@ def _check_defaults(func, qual, originals, note):
             note("default-argument", qual, _describe_original(entry).rsplit(".", 1)[-1], entry)
 
 
-def run(spec):
-    order = spec.get("order", "after")
-    modules = list(spec.get("modules") or ())
-    patch_args = dict(spec.get("patch_args") or {})
+def run(task):
+    """Run an ``ImportTask`` (``pc_protocol``)."""
+    order, modules, patch_args = task.order, task.modules, task.patch_args
     tasks_before = _native_thread_ids()
     threads_before = _python_threads()
     result = {"order": order, "modules": []}

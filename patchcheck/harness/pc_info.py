@@ -146,7 +146,8 @@ def _find(name):
     return None
 
 
-def run(spec):
+def run(task):
+    """Run an ``InfoTask`` (``pc_protocol``)."""
     env = {
         "executable": sys.executable,
         "python_version": platform.python_version(),
@@ -158,8 +159,8 @@ def run(spec):
         "prefix": sys.prefix,
     }
     dists = []
-    names = list(spec.get("distributions") or ())
-    if spec.get("all_installed"):
+    names = list(task.distributions)
+    if task.all_installed:
         seen = set()
         for dist in _md.distributions():
             n = dist.metadata["Name"]

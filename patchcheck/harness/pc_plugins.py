@@ -98,9 +98,9 @@ def _load(ep):
     return True, None, None
 
 
-def run(spec):
-    load = spec.get("load", True)
-    only = spec.get("only")
+def run(task):
+    """Run a ``PluginsTask`` (``pc_protocol``)."""
+    load, only = task.load, task.only
     plugins = []
     for ep, dist_name, version in entry_points():
         if only and (ep.group != only.get("group") or ep.name != only.get("name")

@@ -1,59 +1,34 @@
 """The ``probe`` and ``control`` tasks (run in the child by ``pc_child``).
 
-``run_probe(spec)``::
-
-    {"probe": {"name", "path", "function", "wait", "concurrency", "import_order",
-               "remedy": null | {"label": ..., "function": "<name in the probe file>" |
-                                 "<threadpool>"}},
-     "services": {name: endpoint dict}, "patch_args": {...}, "modules": [...]}
-
+``run_probe(task)`` (a ``pc_protocol.ProbeTask``: the probe's name, path, function, wait,
+concurrency, import order, remedy label and function — a function of the probe file or
+``<threadpool>`` —, the services' endpoints, ``patch_args`` and the distribution's ``modules``)
 patches (``patch_all(**patch_args)``), imports the probe file, applies the remedy, runs the
 meter and returns its dict (``Measurement.to_json()`` shape). With ``import_order ==
 "before"`` the probe file and the distribution's ``modules`` are imported *before* patching
 (psycopg 3 picks its wait function at import time).
 
-``run_control(spec)``: ``{"control": NAME, "services": {"slow_tcp": ...}, "wait", ...}``
-measures a call whose answer is known, to check the meter itself: the *original* (unpatched)
+``run_control(task)`` (a ``pc_protocol.ControlTask``: its name, services, wait) measures a
+call whose answer is known, to check the meter itself: the *original* (unpatched)
 ``time.sleep`` / socket / ``select.select`` from ``gevent.monkey.get_original`` must measure
 ``blocks``, the patched ones ``cooperates``. A control that measures otherwise means no
-verdict on this machine can be trusted.
+verdict on this machine can be trusted. Which controls exist and what each must measure is
+data shared with the tool (``pc_protocol.json``).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
 from typing import Any, Callable
 
-if __package__:  # the tool process imports this as patchcheck.harness.pc_probe (CONTROLS)
-    from . import pc_meter
-else:  # the child: the harness folder is sys.path[0]
-    import pc_meter
+import pc_meter
+import pc_protocol
 
 THREADPOOL_FUNCTION = "<threadpool>"
-
-#: control name -> the outcome the meter must report for it
-CONTROLS: dict[str, str] = {
-    "sleep-original": "blocks",
-    "sleep-patched": "cooperates",
-    "socket-original": "blocks",
-    "socket-patched": "cooperates",
-    "select-original": "blocks",
-    "select-patched": "cooperates",
-}
-#: controls not run by default (checks of the classifier itself)
-EXTRA_CONTROLS: dict[str, str] = {
-    "spin": "cpu-bound",
-}
-#: the service each control needs
-CONTROL_SERVICES: dict[str, tuple] = {
-    name: (("slow_tcp",) if name.split("-")[0] in ("socket", "select") else ())
-    for name in list(CONTROLS) + list(EXTRA_CONTROLS)
-}
 
 DEFAULT_WAIT = 0.3
 DEFAULT_CONCURRENCY = 3
@@ -88,45 +63,43 @@ def _threadpool_wrap(call: Callable[[], Any]) -> Callable[[], Any]:
     return in_threadpool
 
 
-def run_probe(spec: Mapping[str, Any]) -> dict[str, Any]:
-    probe = spec["probe"]
-    wait = float(probe.get("wait") or DEFAULT_WAIT)
-    k = int(probe.get("concurrency") or DEFAULT_CONCURRENCY)
-    remedy = probe.get("remedy") or None
-    remedy_label = remedy.get("label") if remedy else None
+def run_probe(task: pc_protocol.ProbeTask) -> dict[str, Any]:
+    wait = float(task.wait or DEFAULT_WAIT)
+    k = int(task.concurrency or DEFAULT_CONCURRENCY)
+    remedy_label = task.remedy_label
     common = dict(wait_s=wait, concurrency=k, remedy=remedy_label)
-    services = spec.get("services") or {}
+    services = task.services
 
-    if probe.get("import_order", "after") == "before":
-        module = _load_probe_module(probe["path"], probe.get("name", "probe"))
-        for modname in spec.get("modules") or ():
+    if task.import_order == "before":
+        module = _load_probe_module(task.path, task.name)
+        for modname in task.modules:
             try:
                 importlib.import_module(modname)
             except Exception as exc:
                 return pc_meter.result_dict(
                     "breaks", error="import %s before patching: %s"
                     % (modname, pc_meter.describe_exception(exc)), **common)
-        _patch(spec.get("patch_args"))
+        _patch(task.patch_args)
     else:
-        _patch(spec.get("patch_args"))
-        module = _load_probe_module(probe["path"], probe.get("name", "probe"))
+        _patch(task.patch_args)
+        module = _load_probe_module(task.path, task.name)
 
-    factory_fn = getattr(module, probe["function"])
+    factory_fn = getattr(module, task.function)
     skip_exc = _skip_exception()
 
     wrap = None
-    if remedy:
-        if remedy.get("function") == THREADPOOL_FUNCTION:
+    if task.remedy_function:
+        if task.remedy_function == THREADPOOL_FUNCTION:
             wrap = _threadpool_wrap
         else:
             try:
-                getattr(module, remedy["function"])()
+                getattr(module, task.remedy_function)()
             except Exception as exc:
                 return pc_meter.result_dict(
                     "breaks", error="remedy %s failed: %s"
                     % (remedy_label, pc_meter.describe_exception(exc)), **common)
 
-    tmpdir = tempfile.mkdtemp(prefix="patchcheck-probe-", dir=spec.get("tmpdir") or None)
+    tmpdir = tempfile.mkdtemp(prefix="patchcheck-probe-", dir=task.tmpdir or None)
     try:
         import patchcheck_probe
 
@@ -135,7 +108,7 @@ def run_probe(spec: Mapping[str, Any]) -> dict[str, Any]:
             call = factory_fn(ctx)
             if not callable(call):
                 raise TypeError("probe %s returned %r, not a zero-argument callable"
-                                % (probe.get("name"), call))
+                                % (task.name, call))
             return call
 
         return pc_meter.measure(factory, wait=wait, concurrency=k, remedy=remedy_label,
@@ -216,30 +189,14 @@ def _control_factory(name: str, wait: float, services: Mapping[str, Any],
                 raise TimeoutError("select() timed out after %.1f s" % (timeout,))
 
         return lambda i: _tcp_request(sock_class, endpoint, timeout, wait_readable)
-    raise ValueError("unknown control %r (known: %s)"
-                     % (name, ", ".join(list(CONTROLS) + list(EXTRA_CONTROLS))))
+    raise ValueError("no measurement for control %r (known: %s)"
+                     % (name, ", ".join(pc_protocol.CONTROL_EXPECT)))
 
 
-def run_control(spec: Mapping[str, Any]) -> dict[str, Any]:
-    name = spec["control"]
-    if name not in CONTROLS and name not in EXTRA_CONTROLS:
-        raise ValueError("unknown control %r (known: %s)"
-                         % (name, ", ".join(list(CONTROLS) + list(EXTRA_CONTROLS))))
-    wait = float(spec.get("wait") or DEFAULT_WAIT)
-    k = int(spec.get("concurrency") or DEFAULT_CONCURRENCY)
-    _patch(spec.get("patch_args"))
+def run_control(task: pc_protocol.ControlTask) -> dict[str, Any]:
+    wait = float(task.wait or DEFAULT_WAIT)
+    k = int(task.concurrency or DEFAULT_CONCURRENCY)
+    _patch(task.patch_args)
     io_timeout = k * wait * 4 + 5
-    factory = _control_factory(name, wait, spec.get("services") or {}, io_timeout)
+    factory = _control_factory(task.control, wait, task.services, io_timeout)
     return pc_meter.measure(factory, wait=wait, concurrency=k)
-
-
-def expected_outcome(control: str) -> str:
-    return CONTROLS.get(control) or EXTRA_CONTROLS[control]
-
-
-if __name__ == "__main__":  # pragma: no cover - handy for poking at the meter by hand
-    import json
-
-    print(json.dumps(run_control({"control": sys.argv[1] if len(sys.argv) > 1
-                                  else "sleep-original"})))
-    os._exit(0)

@@ -6,7 +6,8 @@ the given MODULEs (the ones every check of its kind imports before its task runs
 forks one child per request. Standard library only; no threads (it forks).
 
 Protocol, JSON lines on the zygote's stdin and stdout (fds 0/1 are moved aside at start, so a
-stray print never corrupts it):
+stray print never corrupts it), built and read by ``pc_protocol`` here and
+``patchcheck/runner/protocol.py`` in the tool:
 
     <- {"ready": true, "pid": N, "preload": [...]}      or {"error": "..."} and exit
     -> {"id": K, "argv": [pc_child.py, spec, result], "stdout": fifo, "stderr": fifo}
@@ -21,6 +22,8 @@ helpers. EOF on stdin: kill every live child's process group and exit.
 """
 import os
 import sys
+
+import pc_protocol  # stdlib only; every child imports it anyway (pc_child)
 
 
 def _write_all(fd, data):
@@ -49,12 +52,11 @@ def main(argv):
         import traceback
 
         traceback.print_exc()
-        _write_all(proto_out, ('{"error": %s}\n' % _json_str("%s: %s" % (type(exc).__name__, exc))
-                               ).encode())
+        _write_all(proto_out, pc_protocol.encode_line(
+            pc_protocol.zygote_failed("%s: %s" % (type(exc).__name__, exc))))
         return 1
     # Modules the zygote itself needs from here on are dropped again in each child.
     keep = frozenset(sys.modules)
-    import json
     import select
     import signal
 
@@ -66,9 +68,9 @@ def main(argv):
     signal.set_wakeup_fd(wake_w)
 
     def send(doc):
-        _write_all(proto_out, (json.dumps(doc) + "\n").encode())
+        _write_all(proto_out, pc_protocol.encode_line(doc))
 
-    send({"ready": True, "pid": os.getpid(), "preload": preload})
+    send(pc_protocol.zygote_ready(os.getpid(), preload))
     live = {}  # pid -> request id
     buf = b""
     eof = False
@@ -91,7 +93,8 @@ def main(argv):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
-                    _serve(json.loads(line), send, live, pc_child, devnull, drop)
+                    _serve(pc_protocol.read_zygote_request(line), send, live, pc_child,
+                           devnull, drop)
         _reap(send, live)
     # The tool closed us (or went away): leave nothing behind, and say how each child ended.
     for pid in list(live):
@@ -105,16 +108,10 @@ def main(argv):
         except ChildProcessError:
             continue
         try:
-            send({"id": req_id, "pid": pid, "status": status})
+            send(pc_protocol.zygote_exited(req_id, pid, status))
         except OSError:
             pass
     return 0
-
-
-def _json_str(text):
-    import json
-
-    return json.dumps(text)
 
 
 def _reap(send, live):
@@ -127,17 +124,17 @@ def _reap(send, live):
             return
         req_id = live.pop(pid, None)
         if req_id is not None:
-            send({"id": req_id, "pid": pid, "status": status})
+            send(pc_protocol.zygote_exited(req_id, pid, status))
 
 
 def _serve(req, send, live, pc_child, devnull, drop):
-    req_id = req.get("id")
+    req_id, argv, stdout_path, stderr_path = req
     fds = []
     try:
-        for key in ("stdout", "stderr"):
+        for path in (stdout_path, stderr_path):
             # Non-blocking open never waits for a reader (the tool opened it first); the
             # child must see an ordinary blocking pipe.
-            fd = os.open(req[key], os.O_WRONLY | os.O_NONBLOCK)
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
             os.set_blocking(fd, True)
             fds.append(fd)
         ready_r, ready_w = os.pipe()
@@ -148,10 +145,10 @@ def _serve(req, send, live, pc_child, devnull, drop):
     except Exception as exc:
         for fd in fds:
             os.close(fd)
-        send({"id": req_id, "error": "%s: %s" % (type(exc).__name__, exc)})
+        send(pc_protocol.zygote_refused(req_id, "%s: %s" % (type(exc).__name__, exc)))
         return
     if pid == 0:
-        _child(req, fds[0], fds[1], ready_w, devnull, pc_child, drop)
+        _child(argv, fds[0], fds[1], ready_w, devnull, pc_child, drop)
         os._exit(70)  # pragma: no cover - _child never returns
     for fd in fds:
         if fd != ready_r:
@@ -162,10 +159,10 @@ def _serve(req, send, live, pc_child, devnull, drop):
     finally:
         os.close(ready_r)
     live[pid] = req_id
-    send({"id": req_id, "pid": pid})
+    send(pc_protocol.zygote_started(req_id, pid))
 
 
-def _child(req, out_fd, err_fd, ready_w, devnull, pc_child, drop):
+def _child(argv, out_fd, err_fd, ready_w, devnull, pc_child, drop):
     code = 1
     try:
         os.setsid()
@@ -185,7 +182,6 @@ def _child(req, out_fd, err_fd, ready_w, devnull, pc_child, drop):
         for finder in list(sys.path_importer_cache.values()):
             if hasattr(finder, "invalidate_caches"):
                 finder.invalidate_caches()
-        argv = list(req["argv"])
         sys.argv[:] = argv
         code = pc_child.main(argv)
     except SystemExit as exc:

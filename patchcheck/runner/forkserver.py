@@ -20,7 +20,6 @@ back to ``run_child``. ``PATCHCHECK_NO_FORKSERVER=1`` forces fresh processes thr
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -29,9 +28,8 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from patchcheck.harness import HARNESS_DIR
 from patchcheck.runner.process import (
     ChildResult,
     _Tail,
@@ -41,8 +39,14 @@ from patchcheck.runner.process import (
     run_child,
     stop_group,
 )
+from patchcheck.runner.protocol import (
+    ZYGOTE_SCRIPT,
+    ImportTask,
+    Task,
+    read_zygote_reply,
+    zygote_request,
+)
 
-ZYGOTE_SCRIPT = HARNESS_DIR / "pc_zygote.py"
 #: Environment variable that turns the fork server off (``1``/``true``/``yes``).
 NO_FORKSERVER_ENV = "PATCHCHECK_NO_FORKSERVER"
 #: How long a zygote may take to start (interpreter + preloads) before we give up on it.
@@ -55,9 +59,12 @@ REPLY_GRACE_S = 10.0
 
 
 class Runner(Protocol):
-    """Runs one harness task in an isolated child (``run_child``'s contract)."""
+    """Runs one harness task in an isolated child (``run_child``'s contract).
 
-    def run(self, spec: Mapping[str, Any], *, timeout: float) -> ChildResult: ...
+    The one way every layer (engine, probes, targets, inventory, doctor) runs a child.
+    """
+
+    def run(self, task: Task, *, timeout: float) -> ChildResult: ...
 
     def close(self) -> None: ...
 
@@ -90,8 +97,8 @@ class SpawnRunner:
         self.python = python
         self.env = dict(env) if env else None
 
-    def run(self, spec: Mapping[str, Any], *, timeout: float) -> ChildResult:
-        return run_child(self.python, spec, timeout=timeout, env=self.env)
+    def run(self, task: Task, *, timeout: float) -> ChildResult:
+        return run_child(self.python, task, timeout=timeout, env=self.env)
 
     def close(self) -> None:
         pass
@@ -103,15 +110,15 @@ class SpawnRunner:
         self.close()
 
 
-def preload_for(spec: Mapping[str, Any]) -> tuple[str, ...]:
+def preload_for(task: Task) -> tuple[str, ...]:
     """Modules a fresh child would import before the task touches the library.
 
     ``pc_imports`` imports only the standard library at module level; an import check after
     patching imports ``gevent.monkey`` before anything else, one before patching does not.
     Probes and the rest get nothing beyond ``pc_child``.
     """
-    if spec.get("task") == "import":
-        if spec.get("order", "after") == "after":
+    if isinstance(task, ImportTask):
+        if task.order == "after":
             return ("pc_imports", "gevent.monkey")
         return ("pc_imports",)
     return ()
@@ -126,14 +133,14 @@ class ForkRunner:
         self._servers: dict[tuple[str, ...], ForkServer] = {}
         self._lock = threading.Lock()
 
-    def run(self, spec: Mapping[str, Any], *, timeout: float) -> ChildResult:
-        preload = preload_for(spec)
+    def run(self, task: Task, *, timeout: float) -> ChildResult:
+        preload = preload_for(task)
         with self._lock:
             server = self._servers.get(preload)
             if server is None:
                 server = self._servers[preload] = ForkServer(self.python, self.env,
                                                              preload=preload)
-        return server.run(spec, timeout=timeout)
+        return server.run(task, timeout=timeout)
 
     def close(self) -> None:
         with self._lock:
@@ -197,33 +204,30 @@ class _Zygote:
         stdout = self.proc.stdout
         assert stdout is not None
         for line in stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
+            reply = read_zygote_reply(line)
+            if reply is None:
                 continue
-            if not isinstance(msg, dict):
-                continue
-            if "ready" in msg or ("error" in msg and "id" not in msg):
-                if "error" in msg:
-                    self.failure = str(msg["error"])
+            if reply.kind in ("ready", "failed"):
+                if reply.kind == "failed":
+                    self.failure = reply.error
                     self._mark_dead()
                 self._ready.set()
                 continue
             with self._lock:
-                call = self.calls.get(msg.get("id"))  # type: ignore[arg-type]
+                call = self.calls.get(reply.id)  # type: ignore[arg-type]
             if call is None:
                 continue
-            if "error" in msg:
-                call.error = str(msg["error"])
+            if reply.kind == "refused":
+                call.error = reply.error
                 self._forget(call)
                 call.started.set()
                 call.exited.set()
-            elif "status" in msg:
-                call.status = int(msg["status"])
+            elif reply.kind == "exited":
+                call.status = reply.status
                 self._forget(call)
                 call.exited.set()
-            elif "pid" in msg:
-                call.pid = int(msg["pid"])
+            elif reply.kind == "started":
+                call.pid = reply.pid
                 call.started.set()
         self._mark_dead()
 
@@ -241,8 +245,7 @@ class _Zygote:
             call.exited.set()
         self._ready.set()
 
-    def submit(self, call: _Call, request: Mapping[str, Any]) -> None:
-        line = (json.dumps(request) + "\n").encode()
+    def submit(self, call: _Call, line: bytes) -> None:
         with self._lock:
             if self.dead:
                 raise _ZygoteDied
@@ -343,23 +346,23 @@ class ForkServer:
         self.close()
 
     # -- runs ---------------------------------------------------------------------------
-    def run(self, spec: Mapping[str, Any], *, timeout: float) -> ChildResult:
-        """Run ``spec`` in a forked child; every ending is a ``ChildResult``."""
+    def run(self, task: Task, *, timeout: float) -> ChildResult:
+        """Run ``task`` in a forked child; every ending is a ``ChildResult``."""
         z = self._zygote()
         if z is not None:
             try:
-                return self._run_forked(z, spec, timeout)
+                return self._run_forked(z, task, timeout)
             except _ZygoteDied:
                 if self._closed:
                     return ChildResult(None, None, False, 0.0, "", "", "", None,
                                        "stopped: the runner was closed during the check")
                 # Nothing usable ran: a fresh process does the check instead.
-        return run_child(self.python, spec, timeout=timeout, env=self.env)
+        return run_child(self.python, task, timeout=timeout, env=self.env)
 
-    def _run_forked(self, z: _Zygote, spec: Mapping[str, Any], timeout: float) -> ChildResult:
+    def _run_forked(self, z: _Zygote, task: Task, timeout: float) -> ChildResult:
         with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
             tmpdir = Path(tmp)
-            files = prepare_child(spec, timeout, tmpdir)
+            files = prepare_child(task, timeout, tmpdir)
             fifos = (tmpdir / "stdout", tmpdir / "stderr")
             read_fds: list[int] = []
             try:
@@ -370,8 +373,8 @@ class ForkServer:
                     read_fds.append(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
                 call = _Call(next(self._ids))
                 start = time.monotonic()
-                z.submit(call, {"id": call.id, "argv": files.argv(),
-                                "stdout": str(fifos[0]), "stderr": str(fifos[1])})
+                z.submit(call, zygote_request(call.id, files.argv(), str(fifos[0]),
+                                              str(fifos[1])))
                 if not call.started.wait(timeout + REPLY_GRACE_S):
                     z.failure = "stopped answering"
                     z.kill()  # marks call lost

@@ -9,9 +9,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-# Controls check the meter itself (originals must block, patched objects must cooperate): the
-# child defines them, since it runs them; the tool side reads the same table.
-from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import (
     DistributionResult,
     ImportOrder,
@@ -22,9 +19,19 @@ from patchcheck.model import (
 )
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
+
+# Controls check the meter itself (originals must block, patched objects must cooperate): a
+# table of data shared with the child that runs them (harness/pc_protocol.json).
+from patchcheck.runner.protocol import (
+    CONTROL_SERVICES,
+    CONTROLS,
+    ControlTask,
+    ProbeTask,
+    RemedyCall,
+)
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
 
-__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of"]
+__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of", "probe_task"]
 
 CONTROL_WAIT_S = 0.3
 
@@ -50,6 +57,17 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
 
 #: The child spec's word for each order (``harness/pc_probe.py`` reads it).
 _CHILD_ORDER = {ImportOrder.AFTER_PATCH: "after", ImportOrder.BEFORE_PATCH: "before"}
+
+
+def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
+               order: str, remedy: RemedySpec | None = None, *,
+               patch_args: Mapping[str, Any] | None = None) -> ProbeTask:
+    """The child's task for one measurement of ``spec`` (imported ``order`` patching)."""
+    return ProbeTask(
+        name=spec.name, path=spec.path, function=spec.function, wait=spec.wait,
+        concurrency=spec.concurrency, import_order=order,
+        remedy=None if remedy is None else RemedyCall(remedy.label, remedy.function),
+        services=dict(services), modules=tuple(modules), patch_args=dict(patch_args or {}))
 
 
 class ProbeRunner:
@@ -87,8 +105,7 @@ class ProbeRunner:
                 m = Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
             else:
                 res = self.child_runner.run(
-                    {"task": "control", "control": name, "services": services,
-                     "wait": CONTROL_WAIT_S, "patch_args": {}},
+                    ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
                     timeout=min(self.request.timeout, 30.0))
                 m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m)
@@ -118,22 +135,11 @@ class ProbeRunner:
 
     def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
                order: ImportOrder, remedy: RemedySpec | None) -> Measurement:
-        child_spec = {
-            "task": "probe",
-            "probe": {
-                "name": spec.name, "path": spec.path, "function": spec.function,
-                "wait": spec.wait, "concurrency": spec.concurrency,
-                "import_order": _CHILD_ORDER[order],
-                "remedy": None if remedy is None else {"label": remedy.label,
-                                                       "function": remedy.function},
-            },
-            "services": dict(services),
-            "modules": list(modules),
-            "patch_args": dict(self.request.patch_args),
-        }
+        task = probe_task(spec, services, modules, _CHILD_ORDER[order], remedy,
+                          patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        res = self.child_runner.run(child_spec, timeout=budget)
+        res = self.child_runner.run(task, timeout=budget)
         return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
 

@@ -4,7 +4,7 @@ Every way a child can end is a ``ChildResult``, never an exception out of this m
 by signal, a hang (timeout, with the child's faulthandler stack dump), ``os._exit``, junk on
 stdout, a missing or corrupt result file. The result crosses the boundary as a JSON document on
 a file of its own (``pc_child.py <spec> <result>``), never scraped from stdout (xdist's
-``sendevent``, tox's journal).
+``sendevent``, tox's journal). What a task and a result document hold is ``runner/protocol.py``.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from patchcheck.harness import CHILD_SCRIPT, RESULT_SCHEMA, SPEC_SCHEMA
+from patchcheck.runner.protocol import CHILD_SCRIPT, Task, read_result, task_spec
 
 #: How much of stdout/stderr we keep as evidence.
 TAIL_BYTES = 8192
@@ -167,19 +166,13 @@ class ChildFiles:
         return [str(CHILD_SCRIPT), str(self.spec), str(self.result)]
 
 
-def prepare_child(spec: Mapping[str, Any], timeout: float, tmpdir: Path) -> ChildFiles:
-    """Write the full spec (schema, timeout, stack dump deadline) into ``tmpdir``."""
+def prepare_child(task: Task, timeout: float, tmpdir: Path) -> ChildFiles:
+    """Write the task's spec (with timeout and stack dump deadline) into ``tmpdir``."""
     files = ChildFiles(tmpdir, tmpdir / "spec.json", tmpdir / "result.json",
                        tmpdir / "stacks.txt")
-    full_spec = dict(spec)
-    full_spec.update(
-        schema=SPEC_SCHEMA,
-        timeout=timeout,
-        stack_file=str(files.stack),
-        stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S),
-        tmpdir=str(tmpdir),
-    )
-    files.spec.write_text(json.dumps(full_spec), encoding="utf-8")
+    spec = task_spec(task, timeout=timeout, stack_file=str(files.stack),
+                     stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S), tmpdir=str(tmpdir))
+    files.spec.write_text(json.dumps(spec), encoding="utf-8")
     return files
 
 
@@ -218,15 +211,15 @@ def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool
 
 def run_child(
     python: str,
-    spec: Mapping[str, Any],
+    task: Task,
     *,
     timeout: float,
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> ChildResult:
-    """Run ``spec`` (a harness task) in a fresh child of ``python`` and return how it went."""
+    """Run ``task`` in a fresh child of ``python`` and return how it went."""
     with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
-        files = prepare_child(spec, timeout, Path(tmp))
+        files = prepare_child(task, timeout, Path(tmp))
         argv = [python, *files.argv()]
         start = time.monotonic()
         try:
@@ -278,15 +271,4 @@ def _read_result(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
         return None, None
     except OSError as exc:
         return None, f"could not read the result file: {exc}"
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        return None, f"the result file is not valid JSON ({exc})"
-    if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
-        found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
-        return None, f"the result file has an unexpected schema {found!r}"
-    return doc, None
-
-
-def current_python() -> str:
-    return sys.executable
+    return read_result(raw)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from patchcheck.model import Finding, Severity
+from patchcheck.verdicts.evidence import evidence_from_json
 
 __all__ = [
     "BLOCKING_SYMBOLS",
@@ -544,7 +545,7 @@ def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
                 severity=Severity.WARNING,
                 check=CHECK,
                 summary=f"{where} links a network client library: {_short_list(names, 3)}{chain}",
-                evidence=_evidence(report),
+                evidence=evidence_from_json(CODE_CLIENT_LIBRARY, _evidence(report)),
                 hint=_HINT_LIBRARY.format(libs=_short_list([lib.name for lib in headline], 3)),
             ))
         elif report.calls_blocking:
@@ -560,7 +561,7 @@ def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
                 check=CHECK,
                 summary=(f"{where}: native code calls blocking libc functions "
                          f"({_short_list(primary)}){origin}"),
-                evidence=_evidence(report),
+                evidence=evidence_from_json(CODE_BLOCKING_CALLS, _evidence(report)),
                 hint=_HINT_CALLS,
             ))
     return findings

@@ -4,38 +4,18 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchcheck.errors import EnvironmentProblem, UsageError
-from patchcheck.model import Environment, normalize_name
-from patchcheck.runner.process import run_child
 
+# The data model's types, re-exported where they were first defined.
+from patchcheck.model import InstalledDistribution, TargetInfo
 
-@dataclass(frozen=True)
-class InstalledDistribution:
-    requested: str
-    name: str
-    version: str | None
-    import_names: tuple[str, ...]
-    native_files: tuple[str, ...]
-    files_digest: str = ""
-    requires: tuple[str, ...] = ()
-    error: str | None = None
+if TYPE_CHECKING:
+    from patchcheck.runner.forkserver import Runner
 
-    @property
-    def key(self) -> str:
-        return normalize_name(self.name)
-
-
-@dataclass(frozen=True)
-class TargetInfo:
-    environment: Environment
-    markers: Mapping[str, str]
-    installed: Mapping[str, InstalledDistribution]  # by normalised requested name
-    missing: tuple[str, ...] = ()
-    all_names: tuple[str, ...] = field(default_factory=tuple)  # with all_installed
+__all__ = ["InstalledDistribution", "TargetInfo", "inspect_target", "resolve_python"]
 
 
 def resolve_python(python: str | None) -> str:
@@ -64,10 +44,22 @@ def resolve_python(python: str | None) -> str:
 
 
 def inspect_target(python: str, names: Sequence[str], *, all_installed: bool = False,
-                   timeout: float = 60.0,
-                   patch_args: Mapping[str, Any] | None = None) -> TargetInfo:
-    res = run_child(python, {"task": "info", "distributions": list(names),
-                             "all_installed": all_installed}, timeout=timeout)
+                   timeout: float = 60.0, patch_args: Mapping[str, Any] | None = None,
+                   runner: Runner | None = None) -> TargetInfo:
+    """What ``python`` is and which of ``names`` (or, ``all_installed``, every distribution)
+    it has, from an ``info`` task run by ``runner`` (default: a runner of its own).
+
+    :raises EnvironmentProblem: the interpreter cannot be inspected, or has no gevent.
+    """
+    from patchcheck.runner.forkserver import make_runner
+    from patchcheck.runner.protocol import InfoTask, read_info
+
+    task = InfoTask(distributions=tuple(names), all_installed=all_installed)
+    if runner is None:
+        with make_runner(python) as own:
+            res = own.run(task, timeout=timeout)
+    else:
+        res = runner.run(task, timeout=timeout)
     if res.data is None:
         detail = res.harness_error or res.problem or "no result"
         tail = res.stderr_tail.strip().splitlines()[-1:] if res.stderr_tail.strip() else []
@@ -75,39 +67,9 @@ def inspect_target(python: str, names: Sequence[str], *, all_installed: bool = F
             f"could not inspect the target interpreter {python}: {detail}"
             + (f" ({tail[0]})" if tail else ""),
             hint="check that it runs: " + f"{python} -c 'import sys; print(sys.version)'")
-    env = res.data["environment"]
-    if not env.get("gevent_version"):
+    target = read_info(res.data, patch_args=patch_args)
+    if not target.environment.gevent_version:
         raise EnvironmentProblem(
             f"gevent is not installed in the target interpreter {python}",
             hint=f"install it there: {python} -m pip install gevent")
-    environment = Environment(
-        python=env["executable"],
-        python_version=env["python_version"],
-        implementation=env.get("implementation", ""),
-        platform=env.get("platform", ""),
-        gevent_version=env.get("gevent_version"),
-        greenlet_version=env.get("greenlet_version"),
-        patch_args=dict(patch_args or {}),
-    )
-    installed: dict[str, InstalledDistribution] = {}
-    missing: list[str] = []
-    all_names: list[str] = []
-    for d in res.data["distributions"]:
-        key = normalize_name(d["requested"])
-        if not d.get("installed"):
-            missing.append(d["requested"])
-            continue
-        dist = InstalledDistribution(
-            requested=d["requested"],
-            name=d.get("name") or d["requested"],
-            version=d.get("version"),
-            import_names=tuple(d.get("import_names") or ()),
-            native_files=tuple(d.get("native_files") or ()),
-            files_digest=d.get("files_digest", ""),
-            requires=tuple(d.get("requires") or ()),
-            error=d.get("error"),
-        )
-        installed[key] = dist
-        all_names.append(dist.name)
-    return TargetInfo(environment=environment, markers=env.get("markers", {}),
-                      installed=installed, missing=tuple(missing), all_names=tuple(all_names))
+    return target

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from pc_testutil import IN_CI
 
+from patchcheck.runner.probing import probe_task
+from patchcheck.runner.protocol import ProbeTask, Task
+
 WAIT = 0.3
 
 
@@ -41,27 +44,18 @@ def endpoints(servers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 def probe_child_spec(probe: Any, services: Mapping[str, Any], *, remedy: Any = None,
                      order: str | None = None, patch_args: Mapping[str, Any] | None = None,
-                     modules: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The child spec for a ``ProbeSpec`` (same shape as ``runner.probing`` builds)."""
-    return {
-        "task": "probe",
-        "probe": {"name": probe.name, "path": probe.path, "function": probe.function,
-                  "wait": probe.wait, "concurrency": probe.concurrency,
-                  "import_order": order or probe.import_order,
-                  "remedy": None if remedy is None else {"label": remedy.label,
-                                                         "function": remedy.function}},
-        "services": {name: services[name] for name in probe.services},
-        "modules": list(modules),
-        "patch_args": dict(patch_args or {}),
-    }
+                     modules: tuple[str, ...] = ()) -> ProbeTask:
+    """The child's task for a ``ProbeSpec``, built as ``runner.probing`` builds it."""
+    return probe_task(probe, {name: services[name] for name in probe.services}, modules,
+                      order or probe.import_order, remedy, patch_args=patch_args)
 
 
-def run_task(spec: Mapping[str, Any], *, timeout: float = 40.0,
+def run_task(task: Task, *, timeout: float = 40.0,
              env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Run one harness task in a real child; return its data (the measurement)."""
     from patchcheck.runner.process import run_child
 
-    res = run_child(sys.executable, spec, timeout=timeout, env=dict(env) if env else None)
+    res = run_child(sys.executable, task, timeout=timeout, env=dict(env) if env else None)
     assert res.data is not None, (
         f"child failed: {res.describe_end()}\nharness: {res.harness_error}\n"
         f"{(res.result or {}).get('traceback', '')}\nstderr: {res.stderr_tail[-3000:]}\n"

@@ -1,0 +1,89 @@
+"""The probe runner on real children: the tasks it builds run, and a child that crashes or hangs
+becomes a measurement, never an exception (xdist's ``handle_crashitem``)."""
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from patchcheck.plan import ScanRequest
+from patchcheck.plugins import make_plugin_manager
+from patchcheck.runner.probing import ProbeRunner
+from patchcheck.runner.protocol import CONTROLS
+from patchcheck.spec import ProbeSpec
+
+PROBE_FILE = """
+    import ctypes, time
+
+    def cooperates(ctx):
+        return lambda: time.sleep(ctx.wait)
+
+    def crashes(ctx):
+        return lambda: ctypes.string_at(0)
+
+    def hangs(ctx):
+        def call():
+            while True:
+                pass
+        return call
+"""
+
+
+@pytest.fixture(scope="module")
+def probe_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("probing") / "rt_probes.py"
+    path.write_text(textwrap.dedent(PROBE_FILE))
+    return str(path)
+
+
+@pytest.fixture
+def runner() -> Iterator[ProbeRunner]:
+    request = ScanRequest(python=sys.executable, timeout=8.0, jobs=2, use_cache=False)
+    with ProbeRunner(request, make_plugin_manager()) as probe_runner:
+        yield probe_runner
+
+
+def _probe(probe_file: str, function: str, **kw: object) -> ProbeSpec:
+    return ProbeSpec(name=f"rt.{function}", distributions=("rt",), path=probe_file,
+                     function=function, wait=0.2, **kw)  # type: ignore[arg-type]
+
+
+def test_a_cooperating_probe(runner: ProbeRunner, probe_file: str) -> None:
+    (outcome,) = runner.run_probe(_probe(probe_file, "cooperates"), ())
+    assert outcome.plain.outcome == "cooperates", outcome.plain
+    assert outcome.plain.concurrency == 3 and not outcome.remedies
+
+
+def test_both_import_orders_are_measured(runner: ProbeRunner, probe_file: str) -> None:
+    after, before = runner.run_probe(_probe(probe_file, "cooperates", import_order="both"),
+                                     ("json",))
+    assert after.plain.outcome == "cooperates" and before.plain.outcome == "cooperates"
+    assert before.probe == "rt.cooperates (imported before patch_all)"
+
+
+def test_a_crashing_child_is_a_measurement(runner: ProbeRunner, probe_file: str) -> None:
+    outcome = runner.run_probe(_probe(probe_file, "crashes"), ())[0]
+    assert outcome.plain.outcome == "breaks"
+    assert outcome.plain.error == "the process crashed: killed by signal SIGSEGV"
+    assert any("rt_probes.py" in line for line in outcome.plain.stack)
+
+
+def test_a_hanging_child_is_a_measurement(runner: ProbeRunner, probe_file: str) -> None:
+    outcome = runner.run_probe(_probe(probe_file, "hangs"), ())[0]
+    assert outcome.plain.outcome == "breaks"
+    assert outcome.plain.error and outcome.plain.error.startswith("did not return")
+
+
+def test_a_missing_service_skips_without_a_child(runner: ProbeRunner, probe_file: str) -> None:
+    (outcome,) = runner.run_probe(_probe(probe_file, "cooperates", services=("nope",)), ())
+    assert outcome.plain.outcome == "skipped"
+    assert outcome.plain.error and "no service named 'nope'" in outcome.plain.error
+
+
+def test_the_controls_measure_as_the_shared_table_says(runner: ProbeRunner) -> None:
+    controls = runner.run_controls()
+    assert [c.probe for c in controls] == [f"control:{name}" for name in CONTROLS]
+    assert all(runner.control_ok(c) for c in controls), [
+        (c.probe, c.plain.outcome, c.plain.error) for c in controls]
