@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from patchcheck.model import ImportOrder
 from patchcheck.plan import ScanRequest
 from patchcheck.plugins import make_plugin_manager
 from patchcheck.runner.probing import ProbeRunner
@@ -60,7 +61,9 @@ def test_both_import_orders_are_measured(runner: ProbeRunner, probe_file: str) -
     after, before = runner.run_probe(_probe(probe_file, "cooperates", import_order="both"),
                                      ("json",))
     assert after.plain.outcome == "cooperates" and before.plain.outcome == "cooperates"
-    assert before.probe == "rt.cooperates (imported before patch_all)"
+    assert after.order is ImportOrder.AFTER_PATCH and before.order is ImportOrder.BEFORE_PATCH
+    assert before.probe == "rt.cooperates"
+    assert before.label == "rt.cooperates (imported before patch_all)"
 
 
 def test_a_crashing_child_is_a_measurement(runner: ProbeRunner, probe_file: str) -> None:
