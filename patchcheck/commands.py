@@ -158,11 +158,9 @@ def _describe_diff(diff: Any, path: Path) -> list[str]:
 
 
 def _reporters(pm: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for group in pm.hook.patchcheck_add_reporters():
-        for spec in group or ():
-            out.setdefault(spec.name, spec)
-    return out
+    from patchcheck.plugins import collect_reporters
+
+    return dict(collect_reporters(pm))
 
 
 def _parse_reports(values: Any, reporters: dict[str, Any]) -> list[tuple[str, str]]:
@@ -199,10 +197,10 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
 
 
 def cmd_probes(args: argparse.Namespace) -> ExitCode:
-    from patchcheck.plugins import make_plugin_manager
+    from patchcheck.plugins import collect_probes, make_plugin_manager
 
     pm = make_plugin_manager(args.probe_path or ())
-    probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+    probes = collect_probes(pm)
     probes.sort(key=lambda p: p.name)
     if args.format == "json":
         print(json.dumps([{

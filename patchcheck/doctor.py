@@ -15,6 +15,7 @@ from typing import Any
 
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import Measurement
+from patchcheck.plugins import collect_services
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
 CONTROL_WAIT_S = 0.3
@@ -143,7 +144,7 @@ def run_doctor(python: str, *, timeout: float = 60.0, check_services: bool = Tru
         from patchcheck.plugins import make_plugin_manager
 
         pm = make_plugin_manager()
-    specs = [s for group in pm.hook.patchcheck_add_services() for s in (group or ())]
+    specs = collect_services(pm)
     descriptions = {s.name: s.description for s in specs}
     with ServiceRegistry(specs) as registry:
         slow_tcp = registry.endpoint("slow_tcp", delay=CONTROL_WAIT_S)

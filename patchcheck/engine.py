@@ -22,6 +22,7 @@ from patchcheck.plan import (
     ScanRequest,
     make_plan,
 )
+from patchcheck.plugins import collect_probes
 from patchcheck.runner.forkserver import make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.targets.resolve import InstalledDistribution, TargetInfo, inspect_target
@@ -94,7 +95,7 @@ class Scan:
                                 all_installed=req.all_installed or req.include_deps,
                                 timeout=req.timeout, patch_args=req.patch_args)
         pm = self._plugin_manager()
-        probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+        probes = collect_probes(pm)
         plan = make_plan(req, target, probes if req.run_probes else ())
         self.notes.extend(plan.notes)
         cached = self._from_cache(plan)

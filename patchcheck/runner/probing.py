@@ -13,6 +13,7 @@ from typing import Any
 # child defines them, since it runs them; the tool side reads the same table.
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import DistributionResult, Measurement, ProbeOutcome, normalize_name
+from patchcheck.plugins import collect_services
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
@@ -56,7 +57,7 @@ class ProbeRunner:
     def __enter__(self) -> ProbeRunner:
         from patchcheck.services import ServiceRegistry
 
-        specs = [s for group in self.pm.hook.patchcheck_add_services() for s in (group or ())]
+        specs = collect_services(self.pm)
         urls = dict(getattr(self.request, "services", {}) or {})
         self.registry = ServiceRegistry(specs, urls=urls)
         return self
