@@ -15,6 +15,7 @@ from typing import Any
 
 from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import Measurement
+from patchcheck.net import redact_url
 from patchcheck.plugins import collect_services
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
@@ -105,7 +106,7 @@ def _check_services(registry: Any, descriptions: Mapping[str, str]) -> list[Serv
             return ServiceCheck(name, False, f"{type(exc).__name__}: {exc}",
                                 description=descriptions.get(name, ""))
         if isinstance(got, Endpoint):
-            return ServiceCheck(name, True, _redact(got.url) or f"{got.host}:{got.port}",
+            return ServiceCheck(name, True, redact_url(got.url or "") or f"{got.host}:{got.port}",
                                 description=descriptions.get(name, ""))
         return ServiceCheck(name, False, got.reason, got.install_hint,
                             description=descriptions.get(name, ""))
@@ -190,19 +191,6 @@ def _fix_for_control(c: ControlCheck) -> str:
     return ("a patched call did not cooperate: check that patch_all() is not restricted "
             "(patch_args / [tool.patchcheck] patch) and that no gevent plugin raises "
             "DoNotPatch in this environment")
-
-
-def _redact(url: str | None) -> str | None:
-    """Hide a password in a URL (even a scratch server's does not belong in a report)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _unique(items: Sequence[str]) -> list[str]:

@@ -8,8 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import pluggy
+import pytest
 from pc_testutil import ROOT, build_venv, shared_tmp
 
 import patchcheck.reporters as reporters_module

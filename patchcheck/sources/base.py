@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -255,22 +254,6 @@ def load_toml(path: str, display: str) -> dict[str, Any]:
             message = message[: match.start()].rstrip()
         raise SourceError(f"{where}: invalid TOML: {message}",
                           hint="fix the TOML syntax (https://toml.io)") from None
-
-
-def redact_url(text: str) -> str:
-    """Hide passwords and tokens in URLs before they appear in notes or messages."""
-
-    def hide(match: re.Match[str]) -> str:
-        url = match.group(0)
-        parts = urllib.parse.urlsplit(url)
-        if "@" not in parts.netloc:
-            return url
-        userinfo, _, host = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0] if ":" in userinfo else "****"
-        shown = f"{user}:****@{host}" if ":" in userinfo else f"****@{host}"
-        return urllib.parse.urlunsplit(parts._replace(netloc=shown))
-
-    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", hide, text)
 
 
 def display_join(parent_display: str, child: str) -> str:
