@@ -198,6 +198,7 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
 
 def cmd_probes(args: argparse.Namespace) -> ExitCode:
     from patchcheck.plugins import collect_probes, make_plugin_manager
+    from patchcheck.textcols import pad_columns
 
     pm = make_plugin_manager(args.probe_path or ())
     probes = collect_probes(pm)
@@ -213,9 +214,8 @@ def cmd_probes(args: argparse.Namespace) -> ExitCode:
     rows = [("probe", "distributions", "services", "origin")]
     rows += [(p.name, ", ".join(p.distributions), ", ".join(p.services) or "-", p.origin)
              for p in probes]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for line in pad_columns(rows):
+        print(line)
     print(f"\n{len(probes)} probes", file=sys.stderr)
     return ExitCode.OK
 

@@ -17,6 +17,7 @@ from patchcheck.harness.pc_probe import CONTROL_SERVICES, CONTROLS
 from patchcheck.model import Measurement
 from patchcheck.net import redact_url
 from patchcheck.plugins import collect_services
+from patchcheck.textcols import pad_columns
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
 CONTROL_WAIT_S = 0.3
@@ -249,6 +250,4 @@ def render_doctor(report: DoctorReport, fmt: str = "text") -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-            for r in rows]
+    return pad_columns(rows, indent="  ")

@@ -17,6 +17,7 @@ from typing import Any
 from patchcheck.errors import EnvironmentProblem
 from patchcheck.model import Finding, Severity, normalize_name
 from patchcheck.runner.process import ChildResult, run_child
+from patchcheck.textcols import pad_columns
 
 GROUP_PREFIX = "gevent.plugins."
 #: Entry points gevent registers for itself: part of patching, not a third party's code.
@@ -154,8 +155,7 @@ def render_plugins(plugins: Sequence[GeventPlugin], fmt: str = "table") -> str:
         status = "yes" if p.loaded else ("not checked" if p.loaded is None else "NO")
         dist = f"{p.distribution} {p.version}" if p.version else p.distribution
         rows.append((p.event, p.name, p.value, dist, status))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = pad_columns(rows)
     for p in plugins:
         if p.loaded is False:
             lines.append("")
