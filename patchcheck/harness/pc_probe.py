@@ -233,10 +233,6 @@ def run_control(spec: Mapping[str, Any]) -> dict[str, Any]:
     return pc_meter.measure(factory, wait=wait, concurrency=k)
 
 
-def expected_outcome(control: str) -> str:
-    return CONTROLS.get(control) or EXTRA_CONTROLS[control]
-
-
 if __name__ == "__main__":  # pragma: no cover - handy for poking at the meter by hand
     import json
 

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -286,7 +285,3 @@ def _read_result(path: Path) -> tuple[Mapping[str, Any] | None, str | None]:
         found = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
         return None, f"the result file has an unexpected schema {found!r}"
     return doc, None
-
-
-def current_python() -> str:
-    return sys.executable
