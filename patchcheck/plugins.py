@@ -55,6 +55,11 @@ def make_plugin_manager(probe_paths: Iterable[str | os.PathLike[str]] = ()) -> p
     return pm
 
 
+#: Conflicts already warned about in this process (``warnings``' once-per-location registry):
+#: several commands collect the same capability more than once.
+_WARNED: dict[Any, Any] = {}
+
+
 class PluginConflictWarning(UserWarning):
     """Two plugins (neither of them built-in) provide a capability with the same name."""
 
@@ -89,7 +94,8 @@ def collect(pm: pluggy.PluginManager, hook: str, key: Callable[[T], Hashable], *
     out, conflicts = collect_with_conflicts(pm, hook, key, capability=capability)
     for conflict, where in conflicts:
         # Point the warning at the losing plugin's hookimpl: that is the code to look at.
-        warnings.warn_explicit(conflict.message(), PluginConflictWarning, *where)
+        warnings.warn_explicit(conflict.message(), PluginConflictWarning, *where,
+                               registry=_WARNED)
     return out
 
 
