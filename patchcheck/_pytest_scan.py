@@ -98,13 +98,13 @@ class ScanState:
         if self._probes is None:
             from patchcheck.errors import PatchcheckError
             from patchcheck.plan import probes_by_distribution
-            from patchcheck.plugins import make_plugin_manager
+            from patchcheck.plugins import collect_probes, make_plugin_manager
 
             try:
                 pm = make_plugin_manager([str(p) for p in self.settings.probe_paths])
             except PatchcheckError as exc:
                 raise pytest.UsageError(_error_text(exc)) from None
-            specs = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+            specs = collect_probes(pm)
             self._probes = probes_by_distribution(specs)
         return self._probes.get(requirement.key, [])
 

@@ -126,11 +126,9 @@ def write_output(text: str, output: str | None) -> None:
 
 
 def _reporters(pm: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for group in pm.hook.patchcheck_add_reporters():
-        for spec in group or ():
-            out.setdefault(spec.name, spec)
-    return out
+    from patchcheck.plugins import collect_reporters
+
+    return dict(collect_reporters(pm))
 
 
 def _parse_reports(values: Any, reporters: dict[str, Any]) -> list[tuple[str, str]]:
@@ -167,10 +165,11 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
 
 
 def cmd_probes(args: argparse.Namespace) -> ExitCode:
-    from patchcheck.plugins import make_plugin_manager
+    from patchcheck.plugins import collect_probes, make_plugin_manager
+    from patchcheck.textcols import pad_columns
 
     pm = make_plugin_manager(args.probe_path or ())
-    probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+    probes = collect_probes(pm)
     probes.sort(key=lambda p: p.name)
     if args.format == "json":
         print(json.dumps([{
@@ -183,9 +182,8 @@ def cmd_probes(args: argparse.Namespace) -> ExitCode:
     rows = [("probe", "distributions", "services", "origin")]
     rows += [(p.name, ", ".join(p.distributions), ", ".join(p.services) or "-", p.origin)
              for p in probes]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for line in pad_columns(rows):
+        print(line)
     print(f"\n{len(probes)} probes", file=sys.stderr)
     return ExitCode.OK
 

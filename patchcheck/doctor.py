@@ -14,8 +14,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from patchcheck.model import Measurement, Outcome
+from patchcheck.net import redact_url
+from patchcheck.plugins import collect_services
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.protocol import CONTROL_SERVICES, CONTROLS, ControlTask, InfoTask, read_info
+from patchcheck.textcols import pad_columns
 
 #: the delay of the controls' slow peer and the controls' wait (seconds)
 CONTROL_WAIT_S = 0.3
@@ -94,7 +97,7 @@ def _check_services(registry: Any, descriptions: Mapping[str, str]) -> list[Serv
             return ServiceCheck(name, False, f"{type(exc).__name__}: {exc}",
                                 description=descriptions.get(name, ""))
         if isinstance(got, Endpoint):
-            return ServiceCheck(name, True, _redact(got.url) or f"{got.host}:{got.port}",
+            return ServiceCheck(name, True, redact_url(got.url or "") or f"{got.host}:{got.port}",
                                 description=descriptions.get(name, ""))
         return ServiceCheck(name, False, got.reason, got.install_hint,
                             description=descriptions.get(name, ""))
@@ -145,7 +148,7 @@ def _doctor(python: str, runner: Runner, timeout: float, check_services: bool,
         from patchcheck.plugins import make_plugin_manager
 
         pm = make_plugin_manager()
-    specs = [s for group in pm.hook.patchcheck_add_services() for s in (group or ())]
+    specs = collect_services(pm)
     descriptions = {s.name: s.description for s in specs}
     with ServiceRegistry(specs) as registry:
         slow_tcp = registry.endpoint("slow_tcp", delay=CONTROL_WAIT_S)
@@ -191,19 +194,6 @@ def _fix_for_control(c: ControlCheck) -> str:
     return ("a patched call did not cooperate: check that patch_all() is not restricted "
             "(patch_args / [tool.patchcheck] patch) and that no gevent plugin raises "
             "DoNotPatch in this environment")
-
-
-def _redact(url: str | None) -> str | None:
-    """Hide a password in a URL (even a scratch server's does not belong in a report)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _unique(items: Sequence[str]) -> list[str]:
@@ -262,6 +252,4 @@ def render_doctor(report: DoctorReport, fmt: str = "text") -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return ["  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
-            for r in rows]
+    return pad_columns(rows, indent="  ")

@@ -29,6 +29,7 @@ from patchcheck.plan import (
     ScanRequest,
     make_plan,
 )
+from patchcheck.plugins import collect_probes
 from patchcheck.runner.forkserver import make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.runner.protocol import ImportTask
@@ -103,7 +104,7 @@ class Scan:
                                 timeout=req.timeout, patch_args=req.patch_args,
                                 runner=self._runner)
         pm = self._plugin_manager()
-        probes = [p for group in pm.hook.patchcheck_add_probes() for p in (group or ())]
+        probes = collect_probes(pm)
         if not req.run_probes:
             probes = []
         plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
@@ -256,14 +257,20 @@ class Scan:
     def _native_findings(self, dist: InstalledDistribution) -> list[Finding]:
         if not dist.native_files:
             return []
-        from patchcheck.targets.native import findings_for, scan_distribution
+        from patchcheck.targets.native import findings_for, problems_for, scan_distribution
 
         try:
-            return list(findings_for(scan_distribution(list(dist.native_files))))
+            reports = scan_distribution(list(dist.native_files))
         except Exception as exc:  # a detector never takes the scan down
             self.problems.append(f"{dist.name}: native-code check failed: {exc}")
             self._troubled.add(dist.key)
             return []
+        # A file the check could not read is patchcheck's problem, not a clean result.
+        unread = problems_for(reports)
+        if unread:
+            self.problems.extend(f"{dist.name}: {problem}" for problem in unread)
+            self._troubled.add(dist.key)
+        return list(findings_for(reports))
 
     def _plugin_findings(self) -> dict[str, list[Finding]]:
         """gevent plugins of the target environment (they run inside every patch_all())."""

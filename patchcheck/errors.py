@@ -37,7 +37,3 @@ class EnvironmentProblem(PatchcheckError):
     """The target interpreter or the machine cannot be used (exit 3)."""
 
     exit_code = ExitCode.INTERNAL_ERROR
-
-
-class UnreliableMeasurement(EnvironmentProblem):
-    """A control measured wrongly, so no library verdict can be trusted (exit 3)."""

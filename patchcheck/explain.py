@@ -22,6 +22,7 @@ from typing import Any
 
 from patchcheck.knowledge import all_entries
 from patchcheck.model import DistributionResult, normalize_name
+from patchcheck.plugins import collect_probes
 
 EXPLAIN_SCHEMA = "patchcheck.explain/1"
 
@@ -50,7 +51,7 @@ def explain(name: str, *, fmt: str = "text", plugin_manager: Any = None,
         plugin_manager = make_plugin_manager(probe_paths)
     key = normalize_name(name)
     entries = all_entries(plugin_manager)
-    probes = [p for group in plugin_manager.hook.patchcheck_add_probes() for p in group or ()]
+    probes = collect_probes(plugin_manager)
     known = [e for e in entries if normalize_name(e.distribution) == key]
     mine = sorted((p for p in probes if key in {normalize_name(d) for d in p.distributions}),
                   key=lambda p: p.name)

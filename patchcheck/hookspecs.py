@@ -3,6 +3,12 @@
 Every hook runs in the **tool process** (never inside a measured child). Plugins register
 through the ``patchcheck`` entry-point group, or are loaded from ``--probe-path`` folders.
 Hooks that add a capability return lists of typed objects (see ``patchcheck.spec``).
+
+Precedence (:func:`patchcheck.plugins.collect`): built-ins are registered first, so an object
+a plugin returns with a built-in's name (a ``table`` reporter, a ``redis`` service, a probe, a
+knowledge entry for the same distribution and versions) replaces the built-in. When two plugins
+that are not built-in return the same name, the one registered later wins and a
+``patchcheck.plugins.PluginConflictWarning`` names both.
 """
 from __future__ import annotations
 

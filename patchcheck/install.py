@@ -34,6 +34,7 @@ from typing import Any
 
 from patchcheck.errors import EnvironmentProblem, UsageError
 from patchcheck.files import write_atomic
+from patchcheck.locks import LockTimeout, exclusive_lock
 from patchcheck.model import Requirement, normalize_name
 
 #: Bump when the way a virtualenv is built changes, so existing ones are rebuilt.
@@ -486,54 +487,11 @@ def _first_line(text: str) -> str:
 @contextlib.contextmanager
 def _locked(path: Path, note: Progress, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """An exclusive lock on ``path``, released by the OS if this process dies."""
-    fh = open(path, "a+b")
     try:
-        waited = False
-        deadline = time.monotonic() + timeout
-        while not _try_lock(fh):
-            if not waited:
-                note(f"waiting for another patchcheck that is building {path.parent}")
-                waited = True
-            if time.monotonic() > deadline:
-                raise EnvironmentProblem(f"gave up waiting for the lock {path}",
-                                         hint="is another patchcheck still installing? If "
-                                              f"not, delete {path.parent}")
-            time.sleep(0.2)
-        try:
+        with exclusive_lock(path, timeout=timeout, on_wait=lambda: note(
+                f"waiting for another patchcheck that is building {path.parent}")):
             yield
-        finally:
-            _unlock(fh)
-    finally:
-        fh.close()
-
-
-def _try_lock(fh: Any) -> bool:
-    if sys.platform.startswith("win"):
-        import msvcrt
-
-        try:
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
-
-def _unlock(fh: Any) -> None:
-    if sys.platform.startswith("win"):
-        import msvcrt
-
-        with contextlib.suppress(OSError):
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-        return
-    import fcntl
-
-    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except LockTimeout:
+        raise EnvironmentProblem(f"gave up waiting for the lock {path}",
+                                 hint="is another patchcheck still installing? If "
+                                      f"not, delete {path.parent}") from None

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GROUP_PREFIX", "GeventPlugin", "gevent_plugins", "plugin_findings",
            "render_plugins"]
+from patchcheck.textcols import pad_columns
 
 GROUP_PREFIX = "gevent.plugins."
 
@@ -132,8 +133,7 @@ def render_plugins(plugins: Sequence[GeventPlugin], fmt: str = "table") -> str:
         status = "yes" if p.loaded else ("not checked" if p.loaded is None else "NO")
         dist = f"{p.distribution} {p.version}" if p.version else p.distribution
         rows.append((p.event, p.name, p.value, dist, status))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = pad_columns(rows)
     for p in plugins:
         if p.loaded is False:
             lines.append("")

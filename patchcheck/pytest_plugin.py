@@ -341,38 +341,13 @@ def _keep(item: pytest.Item, when: str, records: list[StallRecord]) -> None:
         item.stash.setdefault(ITEM_STALLS, {}).setdefault(when, []).extend(records)
 
 
-def _headline(r: StallRecord) -> str:
-    text = f"hub stalled {r.duration_ms:.0f} ms (limit {r.limit_ms:g} ms) in {r.label} at " \
-           f"{r.location}"
-    if r.via:
-        text += f", in {r.via}"
-    return text
-
-
 def _judge(item: pytest.Item, when: str, records: list[StallRecord], state: _State) -> None:
+    from patchcheck.watch.judging import failure_text, warning_text
+
     if state.strict:
         item.stash.setdefault(ITEM_FAILED, set()).add(when)
-        lines = [f"patchcheck: the gevent hub stalled during {when} "
-                 f"({len(records)} stall(s) over {records[0].limit_ms:g} ms)"]
-        for r in records:
-            lines.append("")
-            lines += r.describe()
-        pytest.fail("\n".join(lines), pytrace=False)
-    worst = max(records, key=lambda r: r.duration_ms)
-    text = _headline(worst)
-    if worst.remedy:
-        text += f"; remedy: {worst.remedy}"
-    if len(records) > 1:
-        text += f" (+{len(records) - 1} more stall(s) in {when})"
-    item.warn(HubStallWarning(text))
-
-
-def _stall_report(records: list[StallRecord]) -> str:
-    lines: list[str] = []
-    for r in records:
-        lines += r.describe()
-        lines.append("")
-    return "\n".join(lines).rstrip()
+        pytest.fail(failure_text(records, when), pytrace=False)
+    item.warn(HubStallWarning(warning_text(records, when)))
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -399,8 +374,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
         # JSON-able, so it reaches the xdist controller with the report
         report.patchcheck_stalls = [r.to_json() for r in records]
         if call.when not in item.stash.get(ITEM_FAILED, set()):
+            from patchcheck.watch.judging import report_section
+
             report.sections.append((f"patchcheck hub stalls ({call.when})",
-                                    _stall_report(records)))
+                                    report_section(records)))
     return report
 
 
@@ -448,14 +425,13 @@ class _Recorder:
 
 def _write_watch_report(config: pytest.Config, state: _State) -> None:
     assert state.report_path is not None
-    from patchcheck.watch.report import json_document, write_json
+    from patchcheck.watch.report import write_watch_report
 
-    settings = {"max_block_ms": state.limit_ms, "strict": state.strict,
-                "watched_tests": state.watched_tests,
-                "note": state.watch_note}
-    patching = state.patch_report.to_json() if state.patch_report is not None else {}
-    write_json(state.report_path, json_document(state.records, settings=settings,
-                                                patching=patching))
+    write_watch_report(state.report_path, state.records, limit_ms=state.limit_ms,
+                       strict=state.strict, watched_tests=state.watched_tests,
+                       note=state.watch_note,
+                       patching=(state.patch_report.to_json()
+                                 if state.patch_report is not None else None))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,

@@ -50,7 +50,9 @@ def entry_matches(entry: KnowledgeEntry, name: str, version: str | None) -> bool
 
 def all_entries(pm: Any) -> list[KnowledgeEntry]:
     """Every knowledge entry the plugins provide (built-in ``known.toml`` among them)."""
-    return [e for group in pm.hook.patchcheck_add_knowledge() for e in (group or ())]
+    from patchcheck.plugins import collect_knowledge
+
+    return collect_knowledge(pm)
 
 
 def matching_entries(entries: Sequence[KnowledgeEntry],

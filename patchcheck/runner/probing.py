@@ -17,6 +17,7 @@ from patchcheck.model import (
     ProbeOutcome,
     normalize_name,
 )
+from patchcheck.plugins import collect_services
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
 
@@ -86,7 +87,7 @@ class ProbeRunner:
     def __enter__(self) -> ProbeRunner:
         from patchcheck.services import ServiceRegistry
 
-        specs = [s for group in self.pm.hook.patchcheck_add_services() for s in (group or ())]
+        specs = collect_services(self.pm)
         urls = dict(getattr(self.request, "services", {}) or {})
         self.registry = ServiceRegistry(specs, urls=urls)
         return self

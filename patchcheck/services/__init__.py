@@ -125,8 +125,8 @@ class _Slot:
 
 class ServiceRegistry:
     """The services of one scan: each (name, delay) started at most once, all stopped by
-    :meth:`close`. Thread-safe. When two specs share a name the first wins (pluggy returns
-    later-registered plugins first, so a third-party plugin can replace a built-in)."""
+    :meth:`close`. Thread-safe. When two specs share a name the first wins
+    (:func:`patchcheck.plugins.collect_services` lists plugins' services before built-ins')."""
 
     def __init__(self, specs: Iterable[ServiceSpec] = (), *,
                  urls: Mapping[str, str] | None = None,

@@ -40,6 +40,7 @@ from typing import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from patchcheck.errors import ConfigError
+from patchcheck.net import is_loopback, redact_url
 from patchcheck.spec import Endpoint, ServiceUnavailable
 
 __all__ = ["ENV_URLS", "REAL_SERVICES", "RealService", "find_binary", "reach_or_start"]
@@ -145,7 +146,7 @@ def reach_or_start(name: str, env: Mapping[str, str] | None = None, *, url: str 
         target = _parse_url(name, explicit, source)
         problem = _tcp_problem(target.host, target.port)
         if problem:
-            return ServiceUnavailable(name, f"{source}={_redact(explicit)}: {problem}",
+            return ServiceUnavailable(name, f"{source}={redact_url(explicit)}: {problem}",
                                       install_hint=f"start the server or unset {source}")
         return _attach_or_unavailable(name, target, "url", env, hint)
 
@@ -172,17 +173,6 @@ def reach_or_start(name: str, env: Mapping[str, str] | None = None, *, url: str 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _parse_url(name: str, url: str, source: str) -> _Target:
     if "://" not in url:
         url = f"{_SCHEMES[name]}://{url}"  # "127.0.0.1:11211" is common for memcached
@@ -190,14 +180,14 @@ def _parse_url(name: str, url: str, source: str) -> _Target:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port
     except ValueError as exc:
-        raise ConfigError(f"{source}={_redact(url)} is not a valid URL: {exc}",
+        raise ConfigError(f"{source}={redact_url(url)} is not a valid URL: {exc}",
                           hint=f"e.g. {_INSTALL_HINTS[name].split('set ')[-1].rstrip(')')}"
                           ) from None
     if not host:
-        raise ConfigError(f"{source}={_redact(url)} names no host",
+        raise ConfigError(f"{source}={redact_url(url)} names no host",
                           hint="write it as scheme://user:password@127.0.0.1:port/database")
-    if not _is_loopback(host):
-        raise ConfigError(f"{source}={_redact(url)}: {host} is not a loopback address",
+    if not is_loopback(host):
+        raise ConfigError(f"{source}={redact_url(url)}: {host} is not a loopback address",
                           hint="patchcheck only ever contacts 127.0.0.1/::1; run the server "
                                "locally or forward its port to loopback")
     if host.lower().startswith("localhost") or host == "ip6-localhost":
@@ -206,10 +196,6 @@ def _parse_url(name: str, url: str, source: str) -> _Target:
     return _Target(host, port or DEFAULT_PORTS[name],
                    unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password is not None else None, database)
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
 def _tcp_problem(host: str, port: int, timeout: float = 2.0) -> str | None:

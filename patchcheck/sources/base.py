@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -362,22 +361,6 @@ def read_text(path: str, display: str, *, included_from: str | None = None) -> s
 def load_toml(path: str, display: str) -> dict[str, Any]:
     """A TOML source, read the way pip reads files, parsed by the one TOML loader."""
     return parse_toml(read_text(path, display), display, error=SourceError)
-
-
-def redact_url(text: str) -> str:
-    """Hide passwords and tokens in URLs before they appear in notes or messages."""
-
-    def hide(match: re.Match[str]) -> str:
-        url = match.group(0)
-        parts = urllib.parse.urlsplit(url)
-        if "@" not in parts.netloc:
-            return url
-        userinfo, _, host = parts.netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0] if ":" in userinfo else "****"
-        shown = f"{user}:****@{host}" if ":" in userinfo else f"****@{host}"
-        return urllib.parse.urlunsplit(parts._replace(netloc=shown))
-
-    return re.sub(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+", hide, text)
 
 
 def display_join(parent_display: str, child: str) -> str:

@@ -29,6 +29,7 @@ from packaging.utils import (
 
 from patchcheck.errors import SourceError
 from patchcheck.model import Requirement
+from patchcheck.net import redact_url
 from patchcheck.sources.base import (
     REQUIREMENT_HINT,
     Collector,
@@ -37,7 +38,6 @@ from patchcheck.sources.base import (
     first_line,
     from_packaging,
     read_text,
-    redact_url,
 )
 
 COMMAND_LINE = "<command line>"

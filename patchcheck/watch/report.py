@@ -211,3 +211,12 @@ def json_document(records: Sequence[StallRecord], *, settings: Mapping[str, Any]
 
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
     write_atomic(path, json.dumps(document, indent=2) + "\n")
+
+
+def write_watch_report(path: Path, records: Sequence[StallRecord], *, limit_ms: float,
+                       strict: bool, watched_tests: int, note: str | None,
+                       patching: Mapping[str, Any] | None) -> None:
+    """``--patchcheck-watch-report FILE``: the run's stalls and settings, atomically."""
+    settings = {"max_block_ms": limit_ms, "strict": strict, "watched_tests": watched_tests,
+                "note": note}
+    write_json(path, json_document(records, settings=settings, patching=patching))

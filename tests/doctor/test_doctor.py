@@ -5,7 +5,8 @@ import json
 import subprocess
 import sys
 
-from patchcheck.doctor import _redact, render_doctor, run_doctor
+from patchcheck.doctor import render_doctor, run_doctor
+from patchcheck.net import redact_url as _redact
 
 
 def test_doctor_on_this_interpreter_is_ok():
@@ -44,5 +45,5 @@ def test_doctor_on_a_missing_interpreter(tmp_path):
 
 
 def test_redact():
-    assert _redact("mysql://u:secret@127.0.0.1:1/db") == "mysql://u:***@127.0.0.1:1/db"
+    assert _redact("mysql://u:secret@127.0.0.1:1/db") == "mysql://u:****@127.0.0.1:1/db"
     assert _redact("redis://127.0.0.1:1/0") == "redis://127.0.0.1:1/0"

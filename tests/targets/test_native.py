@@ -429,3 +429,36 @@ def test_every_symbol_has_one_category() -> None:
     assert native.PRIMARY_CATEGORIES <= set(native.BLOCKING_SYMBOLS)
     assert not {"read", "write"} & set(seen)
 
+
+
+# --- in a scan: an unreadable file is reported, not dropped ---------------------------------
+@pytest.fixture(scope="module")
+def garbage_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from pc_testutil import build_venv, shared_tmp
+
+    python = build_venv(shared_tmp(tmp_path_factory), "native-garbage-venv",
+                        [PACKAGES / "pc_native_garbage"])
+    # This checkout's patchcheck first, before the system's install (git worktrees).
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "_patchcheck_checkout.pth").write_text(str(ROOT) + "\n")
+    return python
+
+
+def test_a_scan_reports_a_shared_object_it_cannot_read(garbage_python: str,
+                                                       tmp_path: Path) -> None:
+    import json
+    import os
+
+    env = {**os.environ, "PATCHCHECK_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([garbage_python, "-m", "patchcheck", "scan", "pc_native_garbage",
+                           "--python", garbage_python, "--format", "json", "--no-probes"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 3, proc.stderr  # patchcheck's own problem: no verdict to trust
+    doc = json.loads(proc.stdout)
+    (problem,) = doc["problems"]
+    assert problem.startswith("pc-native-garbage: native check: ")
+    assert "pc_native_garbage/libgarbage.so.1: malformed ELF" in problem
+    (result,) = doc["results"]
+    assert not [f for f in result["findings"] if f["code"] in ("PC140", "PC141")]

@@ -5,7 +5,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from pc_plugin_testutil import BLOCK_LINE, WATCH
+from pc_watch_testutil import BLOCK_LINE, WATCH
 
 TESTS = """
     import gevent, pytest, blocklib, patchcheck

@@ -1,4 +1,4 @@
-"""Fixtures for the pytest plugin's tests: every run is a real pytest in a subprocess."""
+"""Fixtures for the watchdog tests: a distribution that blocks the hub, for real pytest runs."""
 from __future__ import annotations
 
 import textwrap

@@ -1,4 +1,4 @@
-"""Constants shared by the pytest-plugin tests (a uniquely named module: several test folders
+"""Constants shared by the watchdog tests (a uniquely named module: several test folders
 have a conftest.py, so ``from conftest import`` is ambiguous)."""
 
 #: The line of ``blocklib.wait()`` that blocks (the conftest's fixture writes the file).
