@@ -13,6 +13,7 @@ Built-in names (:func:`builtin_services`):
 ``slow_tls``   :class:`~.fixtures.SlowTLSServer`: the same over TLS; ``extra["cafile"]``
 ``slow_dns``   :class:`~.fixtures.SlowDNSServer`: UDP DNS, every A name → 127.0.0.1
 ``silent``     :class:`~.fixtures.SilentServer`: accepts and never answers
+``fake_mongo`` :class:`~.fake_mongo.FakeMongoServer`: a mongod whose commands answer late
 ``redis``, ``memcached``, ``postgresql``, ``mariadb``, ``rabbitmq``, ``mosquitto``
                real servers (:func:`~.real.reach_or_start`): a ``PATCHCHECK_*_URL``, our own
                server, or the default local port. They ignore the delay: probes make them
@@ -52,6 +53,7 @@ from patchcheck.services.fixtures import (
     SlowTCPServer,
     SlowTLSServer,
 )
+from patchcheck.services.fake_mongo import FakeMongoServer
 from patchcheck.services.real import REAL_SERVICES, reach_or_start
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 
@@ -67,6 +69,8 @@ _FIXTURES: Mapping[str, tuple[type, str]] = {
                                 "(extra: cafile)"),
     "slow_dns": (SlowDNSServer, "UDP DNS answering A queries with 127.0.0.1 after the delay"),
     "silent": (SilentServer, "accepts connections and never answers"),
+    "fake_mongo": (FakeMongoServer, "a fake mongod (OP_MSG): handshakes at once, other "
+                                    "commands after the delay"),
 }
 _REAL_DESCRIPTIONS: Mapping[str, str] = {
     "redis": "a Redis server (PATCHCHECK_REDIS_URL, redis-server, or 127.0.0.1:6379)",
