@@ -14,6 +14,11 @@ Built-in names (:func:`builtin_services`):
 ``slow_dns``   :class:`~.fixtures.SlowDNSServer`: UDP DNS, every A name → 127.0.0.1
 ``silent``     :class:`~.fixtures.SilentServer`: accepts and never answers
 ``fake_mongo`` :class:`~.fake_mongo.FakeMongoServer`: a mongod whose commands answer late
+``fake_s3``    :class:`~.fake_http_apis.FakeS3Server`: S3 XML answers after the delay
+``fake_elasticsearch``
+               :class:`~.fake_http_apis.FakeElasticsearchServer`: an ES node, late
+``slow_websocket``
+               :class:`~.fake_websocket.FakeWebSocketServer`: echoes each message late
 ``redis``, ``memcached``, ``postgresql``, ``mariadb``, ``rabbitmq``, ``mosquitto``
                real servers (:func:`~.real.reach_or_start`): a ``PATCHCHECK_*_URL``, our own
                server, or the default local port. They ignore the delay: probes make them
@@ -53,7 +58,9 @@ from patchcheck.services.fixtures import (
     SlowTCPServer,
     SlowTLSServer,
 )
+from patchcheck.services.fake_http_apis import FakeElasticsearchServer, FakeS3Server
 from patchcheck.services.fake_mongo import FakeMongoServer
+from patchcheck.services.fake_websocket import FakeWebSocketServer
 from patchcheck.services.real import REAL_SERVICES, reach_or_start
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 
@@ -71,6 +78,12 @@ _FIXTURES: Mapping[str, tuple[type, str]] = {
     "silent": (SilentServer, "accepts connections and never answers"),
     "fake_mongo": (FakeMongoServer, "a fake mongod (OP_MSG): handshakes at once, other "
                                     "commands after the delay"),
+    "fake_s3": (FakeS3Server, "a fake S3 (path-style, any credentials) answering after the "
+                              "delay"),
+    "fake_elasticsearch": (FakeElasticsearchServer, "a fake Elasticsearch node (product "
+                                                    "header) answering after the delay"),
+    "slow_websocket": (FakeWebSocketServer, "a websocket server echoing each message after "
+                                            "the delay"),
 }
 _REAL_DESCRIPTIONS: Mapping[str, str] = {
     "redis": "a Redis server (PATCHCHECK_REDIS_URL, redis-server, or 127.0.0.1:6379)",
