@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from patchcheck_probe import probe
 
-
 #: The connection class ``connect_libev`` passes to ``Cluster``; the remedy replaces it. A
 #: module global because a remedy runs before the factory, in the same child and module.
 _LIBEV_PROBE_CLASS = {"name": "libev"}

@@ -50,6 +50,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from patchcheck.hookspecs import hookimpl
+from patchcheck.services.fake_http_apis import FakeElasticsearchServer, FakeS3Server
+from patchcheck.services.fake_mongo import FakeMongoServer
+from patchcheck.services.fake_websocket import FakeWebSocketServer
 from patchcheck.services.fixtures import (
     LatencyProxy,
     SilentServer,
@@ -58,9 +61,6 @@ from patchcheck.services.fixtures import (
     SlowTCPServer,
     SlowTLSServer,
 )
-from patchcheck.services.fake_http_apis import FakeElasticsearchServer, FakeS3Server
-from patchcheck.services.fake_mongo import FakeMongoServer
-from patchcheck.services.fake_websocket import FakeWebSocketServer
 from patchcheck.services.real import REAL_SERVICES, reach_or_start
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 

@@ -22,7 +22,7 @@ import struct
 import time
 from typing import Any
 
-from patchcheck.services.fixtures import _abort, _StreamServer, _Stopped
+from patchcheck.services.fixtures import _abort, _Stopped, _StreamServer
 
 __all__ = ["FakeMongoServer", "bson_decode", "bson_encode"]
 
