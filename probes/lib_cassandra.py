@@ -5,14 +5,15 @@ message, so the measured call waits ``wait`` seconds for the connection to becom
 ends with ``NoHostAvailable`` (OperationTimedOut), which the probe expects.
 
 cassandra-driver chooses its connection class (its event loop) when ``cassandra.cluster`` is
-imported: ``GeventConnection`` only if gevent has already patched ``socket``, otherwise
-libev (``LibevConnection``, a C extension with its own loop thread) or asyncore.
-``import cassandra`` alone does not load ``cassandra.cluster``, so an import-before-patch run of
-``connect`` still gets ``GeventConnection``; ``connect_libev`` therefore measures the class an
-app gets when it imports ``cassandra.cluster`` before ``patch_all()`` (libev installed, as in
-the wheels) by naming it. The remedy is the driver's documented one: pass
-``connection_class=GeventConnection``. cassandra-driver 3.30 deprecates ``GeventConnection``
-(to be removed in 3.31).
+imported: ``GeventConnection`` only if gevent has already patched ``socket``, otherwise libev
+(``LibevConnection``, a C extension with its own loop thread) or asyncore. ``import cassandra``
+alone does not load ``cassandra.cluster``, so an import-before-patch run of ``connect`` would
+still get ``GeventConnection``; ``connect_libev`` instead names the class an app gets when it
+imports ``cassandra.cluster`` before ``patch_all()`` (libev is in the wheels). Under
+``patch_all()`` libev's loop "thread" is a greenlet that runs libev's C loop on the hub's
+thread and never yields, so ``connect()`` never returns (``breaks``). The remedy is the
+driver's documented one, ``connection_class=GeventConnection``; cassandra-driver 3.30
+deprecates ``GeventConnection`` (removal planned for 3.31).
 """
 from __future__ import annotations
 
