@@ -30,9 +30,6 @@ DISABLE_AUTOLOAD_ENV = "PATCHCHECK_DISABLE_PLUGIN_AUTOLOAD"
 BUILTIN_PLUGINS = (
     "patchcheck.builtin",  # built-in probes (the probes/ folder)
     "patchcheck.services",  # loopback fixture servers and real services
-    "patchcheck.services.ldap",  # our own slapd
-    "patchcheck.services.ssh",  # our own sshd
-    "patchcheck.services.zookeeper",  # our own ZooKeeper
     "patchcheck.knowledge",  # known.toml
     "patchcheck.reporters",  # table, json, junit, sarif, markdown, github
 )

@@ -13,6 +13,12 @@ Built-in names (:func:`builtin_services`):
 ``slow_tls``   :class:`~.fixtures.SlowTLSServer`: the same over TLS; ``extra["cafile"]``
 ``slow_dns``   :class:`~.fixtures.SlowDNSServer`: UDP DNS, every A name → 127.0.0.1
 ``silent``     :class:`~.fixtures.SilentServer`: accepts and never answers
+``fake_mongo`` :class:`~.fake_mongo.FakeMongoServer`: a mongod whose commands answer late
+``fake_s3``    :class:`~.fake_http_apis.FakeS3Server`: S3 XML answers after the delay
+``fake_elasticsearch``
+               :class:`~.fake_http_apis.FakeElasticsearchServer`: an ES node, late
+``slow_websocket``
+               :class:`~.fake_websocket.FakeWebSocketServer`: echoes each message late
 ``redis``, ``memcached``, ``postgresql``, ``mariadb``, ``rabbitmq``, ``mosquitto``
                real servers (:func:`~.real.reach_or_start`): a ``PATCHCHECK_*_URL``, our own
                server, or the default local port. They ignore the delay: probes make them
@@ -44,6 +50,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from patchcheck.hookspecs import hookimpl
+from patchcheck.services.fake_http_apis import FakeElasticsearchServer, FakeS3Server
+from patchcheck.services.fake_mongo import FakeMongoServer
+from patchcheck.services.fake_websocket import FakeWebSocketServer
 from patchcheck.services.fixtures import (
     LatencyProxy,
     SilentServer,
@@ -67,6 +76,14 @@ _FIXTURES: Mapping[str, tuple[type, str]] = {
                                 "(extra: cafile)"),
     "slow_dns": (SlowDNSServer, "UDP DNS answering A queries with 127.0.0.1 after the delay"),
     "silent": (SilentServer, "accepts connections and never answers"),
+    "fake_mongo": (FakeMongoServer, "a fake mongod (OP_MSG): handshakes at once, other "
+                                    "commands after the delay"),
+    "fake_s3": (FakeS3Server, "a fake S3 (path-style, any credentials) answering after the "
+                              "delay"),
+    "fake_elasticsearch": (FakeElasticsearchServer, "a fake Elasticsearch node (product "
+                                                    "header) answering after the delay"),
+    "slow_websocket": (FakeWebSocketServer, "a websocket server echoing each message after "
+                                            "the delay"),
 }
 _REAL_DESCRIPTIONS: Mapping[str, str] = {
     "redis": "a Redis server (PATCHCHECK_REDIS_URL, redis-server, or 127.0.0.1:6379)",
@@ -90,6 +107,11 @@ def builtin_services(env: Mapping[str, str] | None = None,
     for name in REAL_SERVICES:
         specs.append(ServiceSpec(name=name, start=_real_starter(name, env, urls),
                                  description=_REAL_DESCRIPTIONS[name], uses_delay=False))
+    # Daemons patchcheck runs from a temporary directory of their own (slapd, sshd, ZooKeeper).
+    from patchcheck.services import ldap, ssh, zookeeper
+
+    for daemon in (ldap, ssh, zookeeper):
+        specs.extend(daemon.service_specs())
     return specs
 
 

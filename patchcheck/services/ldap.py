@@ -14,7 +14,6 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 
-from patchcheck.hookspecs import hookimpl
 from patchcheck.services.daemons import daemon_spec
 from patchcheck.services.real import (
     RealService,
@@ -93,7 +92,7 @@ def start_slapd(env: Mapping[str, str], timeout: float) -> RealService:
     return _start_with_retries(attempt)
 
 
-@hookimpl
-def patchcheck_add_services() -> Sequence[ServiceSpec]:
+def service_specs() -> Sequence[ServiceSpec]:
+    """This daemon as a built-in service (see ``patchcheck.services.builtin_services``)."""
     return [daemon_spec("ldap", start_slapd, "our own OpenLDAP slapd with one entry "
                         "(extra: user = bind DN, password, base_dn)", INSTALL_HINT)]

@@ -21,7 +21,6 @@ import pwd
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from patchcheck.hookspecs import hookimpl
 from patchcheck.services.daemons import daemon_spec
 from patchcheck.services.real import (
     RealService,
@@ -117,7 +116,7 @@ def start_sshd(env: Mapping[str, str], timeout: float) -> RealService:
     return _start_with_retries(attempt)
 
 
-@hookimpl
-def patchcheck_add_services() -> Sequence[ServiceSpec]:
+def service_specs() -> Sequence[ServiceSpec]:
+    """This daemon as a built-in service (see ``patchcheck.services.builtin_services``)."""
     return [daemon_spec("ssh", start_sshd, "our own OpenSSH sshd with a throwaway key pair "
                         "(extra: user, key_filename, known_hosts)", INSTALL_HINT)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from patchcheck.hookspecs import hookimpl
 from patchcheck.services.daemons import daemon_spec
 from patchcheck.services.real import (
     RealService,
@@ -73,7 +72,7 @@ def start_zookeeper(env: Mapping[str, str], timeout: float) -> RealService:
     return _start_with_retries(attempt)
 
 
-@hookimpl
-def patchcheck_add_services() -> Sequence[ServiceSpec]:
+def service_specs() -> Sequence[ServiceSpec]:
+    """This daemon as a built-in service (see ``patchcheck.services.builtin_services``)."""
     return [daemon_spec("zookeeper", start_zookeeper, "our own standalone ZooKeeper "
                         "(extra: hosts)", INSTALL_HINT)]

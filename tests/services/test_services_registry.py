@@ -15,8 +15,10 @@ from patchcheck.services.fixtures import SlowTCPServer
 from patchcheck.services.real import ENV_URLS, find_binary
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 
-BUILTIN = ["slow_tcp", "slow_http", "slow_tls", "slow_dns", "silent", "redis", "memcached",
-           "postgresql", "mariadb", "rabbitmq", "mosquitto"]
+BUILTIN = ["slow_tcp", "slow_http", "slow_tls", "slow_dns", "silent",
+           "fake_mongo", "fake_s3", "fake_elasticsearch", "slow_websocket",
+           "redis", "memcached", "postgresql", "mariadb", "rabbitmq", "mosquitto",
+           "ldap", "ssh", "zookeeper"]
 ENV = {k: v for k, v in os.environ.items() if k not in ENV_URLS.values()}
 pytestmark = pytest.mark.usefixtures("no_leaked_threads")
 
@@ -44,7 +46,7 @@ def test_builtin_services_names_and_plugin_hook():
     specs = builtin_services(ENV)
     assert [s.name for s in specs] == BUILTIN
     assert all(s.description and s.origin == "builtin" for s in specs)
-    assert {s.name for s in specs if not s.uses_delay} == set(BUILTIN[5:])
+    assert {s.name for s in specs if not s.uses_delay} == set(BUILTIN[9:])
 
     from patchcheck.plugins import make_plugin_manager
 
