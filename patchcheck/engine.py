@@ -30,6 +30,7 @@ from patchcheck.verdicts.fold import (
     fold_verdict,
     import_findings,
     instrument_result,
+    leftover_findings,
     not_installed_result,
     version_findings,
     with_probes,
@@ -62,6 +63,7 @@ def outcome_of(res: ChildResult) -> CheckOutcome:
         stderr_tail=res.stderr_tail,
         stdout_tail=res.stdout_tail,
         duration_s=res.duration_s,
+        leftover_processes=res.leftover_processes,
     )
 
 
@@ -158,6 +160,9 @@ class Scan:
                         self.problems.append(f"{dist.name}: harness failed: {out.harness_error}")
                         self._troubled.add(item.key)
                 findings = import_findings(after, before)
+                # Once per distribution: both orders usually leave the same process behind.
+                findings += (leftover_findings("import-after", after)
+                             or leftover_findings("import-before", before))
                 findings += self._native_findings(dist)
                 findings += plugin_findings.get(dist.key, [])
                 findings += version_findings(req, dist.name, dist.version)

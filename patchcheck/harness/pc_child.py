@@ -11,6 +11,8 @@ import sys
 import time
 import traceback
 
+import pc_contain
+
 # Captured before any task can monkey-patch: the watchdog below must be a real OS thread.
 _start_native_thread = _thread.start_new_thread
 _native_sleep = time.sleep
@@ -97,6 +99,7 @@ def main(argv):
         _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": False,
                                     "error": "unsupported spec schema %r" % (spec.get("schema"),)})
         return 3
+    _contain(spec)
     _arm_stack_dumps(spec)
     try:
         data = _dispatch(spec)
@@ -108,9 +111,28 @@ def main(argv):
         })
         return 3
     faulthandler.cancel_dump_traceback_later()
+    # What the library left running is killed here, while it is still ours (subreaper).
+    leftovers = pc_contain.sweep()
     _write_result(result_path, {"schema": RESULT_SCHEMA, "task": spec.get("task"), "ok": True,
-                                "data": data})
+                                "data": data, "leftover_processes": leftovers})
     return 0
+
+
+def _contain(spec):
+    """Process setup shared by fresh and forked children (README "Containment").
+
+    A scratch working directory of the check's own, so that what a library writes relative
+    to the cwd never lands in the user's project (the harness puts no cwd on sys.path, and the
+    runner makes relative PYTHONPATH entries absolute, so imports are unaffected); orphaned
+    descendants re-parent to us; and we die with our parent (the zygote or the tool).
+    """
+    cwd = spec.get("cwd")
+    if cwd:
+        os.chdir(cwd)
+    pc_contain.set_subreaper()
+    import signal
+
+    pc_contain.set_parent_death_signal(signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from typing import Any, Protocol
 from patchcheck.harness import HARNESS_DIR
 from patchcheck.runner.process import (
     ChildResult,
+    _scratch,
     _Tail,
     child_env,
     collect_result,
@@ -155,6 +155,7 @@ class _Call:
         self.id = call_id
         self.pid: int | None = None
         self.status: int | None = None
+        self.orphans: tuple[str, ...] = ()  # what the check left running (the zygote killed)
         self.error: str | None = None
         self.lost = False  # the zygote died before reporting the child's end
         self.started = threading.Event()
@@ -220,6 +221,7 @@ class _Zygote:
                 call.exited.set()
             elif "status" in msg:
                 call.status = int(msg["status"])
+                call.orphans = tuple(str(n) for n in msg.get("orphans") or ())
                 self._forget(call)
                 call.exited.set()
             elif "pid" in msg:
@@ -357,7 +359,7 @@ class ForkServer:
         return run_child(self.python, spec, timeout=timeout, env=self.env)
 
     def _run_forked(self, z: _Zygote, spec: Mapping[str, Any], timeout: float) -> ChildResult:
-        with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
+        with _scratch() as tmp:
             tmpdir = Path(tmp)
             files = prepare_child(spec, timeout, tmpdir)
             fifos = (tmpdir / "stdout", tmpdir / "stderr")
@@ -399,7 +401,8 @@ class ForkServer:
                 raise _ZygoteDied
             return collect_result(files, returncode=_returncode(call.status),
                                   timed_out=timed_out, timeout=timeout, duration=duration,
-                                  stdout_tail=tails[0].text(), stderr_tail=tails[1].text())
+                                  stdout_tail=tails[0].text(), stderr_tail=tails[1].text(),
+                                  orphans=call.orphans)
 
 
 def _returncode(status: int | None) -> int | None:

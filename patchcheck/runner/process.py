@@ -48,6 +48,8 @@ class ChildResult:
     stack_dump: str  # faulthandler output (hang) or crash dump, possibly empty
     result: Mapping[str, Any] | None  # the child's result document, when it wrote a valid one
     problem: str | None  # why there is no usable result (timeout, signal, no/bad result file)
+    #: Names of the processes the check left running when it ended (killed by patchcheck).
+    leftover_processes: tuple[str, ...] = ()
 
     @property
     def data(self) -> Mapping[str, Any] | None:
@@ -111,6 +113,8 @@ class _Tail:
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = absolute_path_list(env["PYTHONPATH"])
     env["PYTHONFAULTHANDLER"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -119,6 +123,17 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+def absolute_path_list(value: str, base: str | None = None) -> str:
+    """``PYTHONPATH`` with relative entries made absolute against ``base`` (the tool's cwd).
+
+    Children run in a scratch directory of their own; ``PYTHONPATH=src patchcheck scan ...``
+    must still import the user's project from where the user meant.
+    """
+    base = base or os.getcwd()
+    return os.pathsep.join(p if os.path.isabs(p) else os.path.join(base, p)
+                           for p in value.split(os.pathsep))
 
 
 def stop_group(pgid: int, wait: Callable[[float], bool]) -> None:
@@ -161,6 +176,7 @@ class ChildFiles:
     spec: Path
     result: Path
     stack: Path
+    cwd: Path  # the child's scratch working directory, removed with tmpdir
 
     def argv(self) -> list[str]:
         """``pc_child.py``'s arguments (``sys.argv`` of the child)."""
@@ -170,7 +186,8 @@ class ChildFiles:
 def prepare_child(spec: Mapping[str, Any], timeout: float, tmpdir: Path) -> ChildFiles:
     """Write the full spec (schema, timeout, stack dump deadline) into ``tmpdir``."""
     files = ChildFiles(tmpdir, tmpdir / "spec.json", tmpdir / "result.json",
-                       tmpdir / "stacks.txt")
+                       tmpdir / "stacks.txt", tmpdir / "cwd")
+    files.cwd.mkdir()
     full_spec = dict(spec)
     full_spec.update(
         schema=SPEC_SCHEMA,
@@ -178,6 +195,7 @@ def prepare_child(spec: Mapping[str, Any], timeout: float, tmpdir: Path) -> Chil
         stack_file=str(files.stack),
         stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S),
         tmpdir=str(tmpdir),
+        cwd=str(files.cwd),
     )
     files.spec.write_text(json.dumps(full_spec), encoding="utf-8")
     return files
@@ -185,10 +203,11 @@ def prepare_child(spec: Mapping[str, Any], timeout: float, tmpdir: Path) -> Chil
 
 def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool,
                    timeout: float, duration: float, stdout_tail: str,
-                   stderr_tail: str) -> ChildResult:
+                   stderr_tail: str, orphans: tuple[str, ...] = ()) -> ChildResult:
     """Turn how a child ended plus the files it left into a ``ChildResult``.
 
-    ``returncode`` follows ``Popen``: negative for a signal, None when unknown.
+    ``returncode`` follows ``Popen``: negative for a signal, None when unknown. ``orphans``
+    are processes found (and killed) after the child ended, beside those the child reported.
     """
     sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
     stack = _read_text(files.stack)
@@ -213,7 +232,13 @@ def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool
         stack_dump=stack,
         result=result,
         problem=problem,
+        leftover_processes=_leftovers(result) + tuple(orphans),
     )
+
+
+def _leftovers(result: Mapping[str, Any] | None) -> tuple[str, ...]:
+    names = (result or {}).get("leftover_processes") or ()
+    return tuple(str(n) for n in names) if isinstance(names, (list, tuple)) else ()
 
 
 def run_child(
@@ -225,7 +250,7 @@ def run_child(
     cwd: str | os.PathLike[str] | None = None,
 ) -> ChildResult:
     """Run ``spec`` (a harness task) in a fresh child of ``python`` and return how it went."""
-    with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
+    with _scratch() as tmp:
         files = prepare_child(spec, timeout, Path(tmp))
         argv = [python, *files.argv()]
         start = time.monotonic()
@@ -236,7 +261,7 @@ def run_child(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=child_env(env),
-                cwd=cwd,
+                cwd=cwd if cwd is not None else files.cwd,
                 start_new_session=True,  # own session and process group: killpg reaches all
             )
         except OSError as exc:
@@ -255,6 +280,13 @@ def run_child(
         return collect_result(files, returncode=proc.returncode, timed_out=timed_out,
                               timeout=timeout, duration=time.monotonic() - start,
                               stdout_tail=out.text(), stderr_tail=err.text())
+
+
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    """A check's temporary folder; what a library left in it must not fail the cleanup."""
+    if sys.version_info >= (3, 10):
+        return tempfile.TemporaryDirectory(prefix="patchcheck-", ignore_cleanup_errors=True)
+    return tempfile.TemporaryDirectory(prefix="patchcheck-")  # pragma: no cover
 
 
 def _signame(sig: int) -> str:
