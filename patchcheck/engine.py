@@ -225,12 +225,18 @@ class Scan:
         if not self.request.use_cache:
             return
         cache = self._cache()
+        unwritten = 0
         for item in plan.installed:
             result = results.get(item.key)
             if (item.cache_key and result is not None and item.key not in cached
                     and not {item.key, item.dist.key if item.dist else ""} & self._troubled
                     and _cacheable(item, result, self._meter_ok)):
-                cache.put(item.cache_key, result)
+                unwritten += not cache.put(item.cache_key, result)
+        if unwritten:
+            # A full disk or a read-only cache folder costs the next run time, not this result.
+            self.notes.append(f"warning: the result cache {cache.root} could not be written "
+                              f"({unwritten} result{'s' if unwritten != 1 else ''} not cached); "
+                              "set PATCHCHECK_CACHE_DIR to a writable folder")
 
     # -- checks -------------------------------------------------------------------------
     def _plugin_manager(self) -> Any:
