@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ STACK_DUMP_LEAD_S = 0.5
 # Environment variables that would change what the child does in ways the user did not ask
 # for while scanning (a startup file printing to stdout, a breakpoint hook waiting on a tty).
 _SCRUBBED_ENV = ("PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONBREAKPOINT")
+#: Set in a spawned check's environment (a per-run token) so that what it detached can be
+#: found after it ended.
+CHECK_TOKEN_ENV = "PATCHCHECK_CHECK_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,7 @@ def run_child(
     cwd: str | os.PathLike[str] | None = None,
 ) -> ChildResult:
     """Run ``spec`` (a harness task) in a fresh child of ``python`` and return how it went."""
+    token = uuid.uuid4().hex
     with _scratch() as tmp:
         files = prepare_child(spec, timeout, Path(tmp))
         argv = [python, *files.argv()]
@@ -260,7 +265,7 @@ def run_child(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=child_env(env),
+                env={**child_env(env), CHECK_TOKEN_ENV: token},
                 cwd=cwd if cwd is not None else files.cwd,
                 start_new_session=True,  # own session and process group: killpg reaches all
             )
@@ -277,9 +282,46 @@ def run_child(
             # Whatever the leader did, leave no descendant behind (a library's daemon
             # process, a hung grandchild).
             _stop_group(proc)
+        # A child that crashed or exited early could not kill what it detached (its orphans
+        # went to init, not to a subreaper): find them by the token in their environment.
+        orphans = sweep_marked(token, exclude_group=proc.pid)
         return collect_result(files, returncode=proc.returncode, timed_out=timed_out,
                               timeout=timeout, duration=time.monotonic() - start,
-                              stdout_tail=out.text(), stderr_tail=err.text())
+                              stdout_tail=out.text(), stderr_tail=err.text(), orphans=orphans)
+
+
+def sweep_marked(token: str, *, exclude_group: int | None = None) -> tuple[str, ...]:
+    """SIGKILL live processes whose environment has ``CHECK_TOKEN_ENV=token``; their commands.
+
+    Descendants inherit the environment through fork and exec (a forked process keeps its
+    parent's initial environment block), so this reaches a spawned check's detached daemons.
+    Members of ``exclude_group`` were just killed with the group and are not counted. Linux
+    only (``/proc``); elsewhere nothing is found.
+    """
+    needle = f"{CHECK_TOKEN_ENV}={token}".encode()
+    found: list[str] = []
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return ()
+    for name in names:
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()
+            if fields[0] == b"Z" or (exclude_group is not None
+                                     and int(fields[2]) == exclude_group):
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                command = fh.read(201).replace(b"\0", b" ").decode("utf-8", "replace")
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue
+        found.append(command.strip()[:200])
+    return tuple(found)
 
 
 def _scratch() -> tempfile.TemporaryDirectory[str]:

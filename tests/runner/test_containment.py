@@ -57,7 +57,8 @@ def _env(site: Path, tmp: Path, *, fork: bool, mark: str = "", pythonpath: str =
     return env
 
 
-def _scan(args: list[str], env: dict, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+def _scan(args: list[str], env: dict, cwd: Path,
+          timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "patchcheck", "scan", *args, "--no-probes",
                            "--format", "json"], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
