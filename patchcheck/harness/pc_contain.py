@@ -14,6 +14,10 @@ PC106. Elsewhere (macOS, no /proc) every function here is a harmless no-op.
 """
 import os
 import signal
+import time
+
+# Captured at import, before any task patches: a sweep must not run the gevent hub.
+_native_sleep = time.sleep
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -126,8 +130,6 @@ def sweep(root=None, keep=(), rounds=20):
                 pass
         if root == os.getpid():
             # Killed descendants re-parent to us (we are their subreaper): reap them.
-            import time
-
-            time.sleep(0.02)
+            _native_sleep(0.02)
             _reap([pid for pid, _name in found])
     return first or []
