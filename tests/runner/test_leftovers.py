@@ -8,7 +8,6 @@ crash. Both runners (fresh processes and the fork server) must report what was l
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 from collections.abc import Iterator
