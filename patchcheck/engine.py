@@ -39,6 +39,7 @@ from patchcheck.verdicts.fold import (
     fold_verdict,
     import_findings,
     instrument_result,
+    leftover_findings,
     not_installed_result,
     version_findings,
     with_probes,
@@ -71,6 +72,7 @@ def outcome_of(res: ChildResult) -> CheckOutcome:
         stderr_tail=res.stderr_tail,
         stdout_tail=res.stdout_tail,
         duration_s=res.duration_s,
+        leftover_processes=res.leftover_processes,
     )
 
 
@@ -171,6 +173,9 @@ class Scan:
                         self.problems.append(f"{dist.name}: harness failed: {out.harness_error}")
                         self._troubled.add(item.key)
                 findings = import_findings(after, before)
+                # Once per distribution: both orders usually leave the same process behind.
+                findings += (leftover_findings("import-after", after)
+                             or leftover_findings("import-before", before))
                 findings += self._native_findings(dist)
                 findings += plugin_findings.get(dist.key, [])
                 findings += version_findings(req, dist.name, dist.version)
@@ -233,12 +238,18 @@ class Scan:
         if not self.request.use_cache:
             return
         cache = self._cache()
+        unwritten = 0
         for item in plan.installed:
             result = results.get(item.key)
             if (item.cache_key and result is not None and item.key not in cached
                     and not {item.key, item.dist.key if item.dist else ""} & self._troubled
                     and _cacheable(item, result, self._meter_ok)):
-                cache.put(item.cache_key, result)
+                unwritten += not cache.put(item.cache_key, result)
+        if unwritten:
+            # A full disk or a read-only cache folder costs the next run time, not this result.
+            self.notes.append(f"warning: the result cache {cache.root} could not be written "
+                              f"({unwritten} result{'s' if unwritten != 1 else ''} not cached); "
+                              "set PATCHCHECK_CACHE_DIR to a writable folder")
 
     # -- checks -------------------------------------------------------------------------
     def _plugin_manager(self) -> Any:

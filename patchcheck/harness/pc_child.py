@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 
+import pc_contain
 import pc_protocol
 
 # Captured before any task can monkey-patch: the watchdog below must be a real OS thread.
@@ -99,6 +100,7 @@ def main(argv):
         _write_result(result_path, pc_protocol.harness_failure(
             kind, "%s: %s" % (type(exc).__name__, exc)))
         return 3
+    _contain(spec)
     _arm_stack_dumps(task)
     try:
         data = _dispatch(task)
@@ -107,8 +109,27 @@ def main(argv):
             kind, "%s: %s" % (type(exc).__name__, exc), traceback.format_exc()))
         return 3
     faulthandler.cancel_dump_traceback_later()
-    _write_result(result_path, pc_protocol.ok_result(kind, data))
+    # What the library left running is killed here, while it is still ours (subreaper).
+    leftovers = pc_contain.sweep()
+    _write_result(result_path, pc_protocol.ok_result(kind, data, leftover_processes=leftovers))
     return 0
+
+
+def _contain(spec):
+    """Process setup shared by fresh and forked children (README "Containment").
+
+    A scratch working directory of the check's own, so that what a library writes relative
+    to the cwd never lands in the user's project (the harness puts no cwd on sys.path, and the
+    runner makes relative PYTHONPATH entries absolute, so imports are unaffected); orphaned
+    descendants re-parent to us; and we die with our parent (the zygote or the tool).
+    """
+    cwd = spec.get("cwd")
+    if cwd:
+        os.chdir(cwd)
+    pc_contain.set_subreaper()
+    import signal
+
+    pc_contain.set_parent_death_signal(signal.SIGKILL)
 
 
 if __name__ == "__main__":

@@ -112,9 +112,11 @@ def read_task(spec):
     return cls(spec.get("args") or {}, spec)
 
 
-def ok_result(kind, data):
-    """The result document of a task that ran (the library's failures are inside ``data``)."""
-    return {"schema": RESULT_SCHEMA, "task": kind, "ok": True, "data": data}
+def ok_result(kind, data, leftover_processes=()):
+    """The result document of a task that ran (the library's failures are inside ``data``);
+    ``leftover_processes``: what the check left running, killed before this was written."""
+    return {"schema": RESULT_SCHEMA, "task": kind, "ok": True, "data": data,
+            "leftover_processes": list(leftover_processes)}
 
 
 def harness_failure(kind, error, traceback_text=None):
@@ -139,8 +141,8 @@ def zygote_started(call_id, pid):
     return {"id": call_id, "pid": pid}
 
 
-def zygote_exited(call_id, pid, status):
-    return {"id": call_id, "pid": pid, "status": status}
+def zygote_exited(call_id, pid, status, orphans=()):
+    return {"id": call_id, "pid": pid, "status": status, "orphans": list(orphans)}
 
 
 def zygote_refused(call_id, error):

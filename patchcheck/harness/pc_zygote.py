@@ -12,13 +12,17 @@ stray print never corrupts it), built and read by ``pc_protocol`` here and
     <- {"ready": true, "pid": N, "preload": [...]}      or {"error": "..."} and exit
     -> {"id": K, "argv": [pc_child.py, spec, result], "stdout": fifo, "stderr": fifo}
     <- {"id": K, "pid": P}                               the child runs in its own session
-    <- {"id": K, "pid": P, "status": S}                  raw wait status, once reaped
+    <- {"id": K, "pid": P, "status": S, "orphans": [..]} raw wait status, once reaped, and the
+                                                         processes it left (killed)
     <- {"id": K, "error": "..."}                         nothing was started
 
 The child gets exactly what ``pc_child.py``'s ``__main__`` block does in a fresh process:
 fds 0/1/2 on /dev/null and the two FIFOs (the tool drains them like pipes), default signal
 handling, no other fds, ``sys.argv`` of pc_child, and ``sys.modules`` without the zygote's own
-helpers. EOF on stdin: kill every live child's process group and exit.
+helpers. EOF on stdin (the tool closed it, or died): kill every live child's process group and every
+descendant, and exit. The zygote is a subreaper (``pc_contain``): a check's descendants that
+outlive it, however they detached, become the zygote's children and are killed as the check
+ends.
 """
 import os
 import sys
@@ -55,6 +59,9 @@ def main(argv):
         _write_all(proto_out, pc_protocol.encode_line(
             pc_protocol.zygote_failed("%s: %s" % (type(exc).__name__, exc))))
         return 1
+    import pc_contain
+
+    pc_contain.set_subreaper()
     # Modules the zygote itself needs from here on are dropped again in each child.
     keep = frozenset(sys.modules)
     import select
@@ -111,6 +118,7 @@ def main(argv):
             send(pc_protocol.zygote_exited(req_id, pid, status))
         except OSError:
             pass
+    pc_contain.sweep()  # whatever detached from any check
     return 0
 
 
@@ -124,7 +132,12 @@ def _reap(send, live):
             return
         req_id = live.pop(pid, None)
         if req_id is not None:
-            send(pc_protocol.zygote_exited(req_id, pid, status))
+            # The check is over: its orphans are ours now (subreaper). Two checks ending at
+            # once may swap them; both are killed either way.
+            import pc_contain
+
+            orphans = pc_contain.sweep(keep=live)
+            send(pc_protocol.zygote_exited(req_id, pid, status, orphans))
 
 
 def _serve(req, send, live, pc_child, devnull, drop):

@@ -23,7 +23,6 @@ import itertools
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ from typing import Protocol
 
 from patchcheck.runner.process import (
     ChildResult,
+    _scratch,
     _Tail,
     child_env,
     collect_result,
@@ -162,6 +162,7 @@ class _Call:
         self.id = call_id
         self.pid: int | None = None
         self.status: int | None = None
+        self.orphans: tuple[str, ...] = ()  # what the check left running (the zygote killed)
         self.error: str | None = None
         self.lost = False  # the zygote died before reporting the child's end
         self.started = threading.Event()
@@ -224,6 +225,7 @@ class _Zygote:
                 call.exited.set()
             elif reply.kind == "exited":
                 call.status = reply.status
+                call.orphans = reply.orphans
                 self._forget(call)
                 call.exited.set()
             elif reply.kind == "started":
@@ -360,7 +362,7 @@ class ForkServer:
         return run_child(self.python, task, timeout=timeout, env=self.env)
 
     def _run_forked(self, z: _Zygote, task: Task, timeout: float) -> ChildResult:
-        with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
+        with _scratch() as tmp:
             tmpdir = Path(tmp)
             files = prepare_child(task, timeout, tmpdir)
             fifos = (tmpdir / "stdout", tmpdir / "stderr")
@@ -402,7 +404,8 @@ class ForkServer:
                 raise _ZygoteDied
             return collect_result(files, returncode=_returncode(call.status),
                                   timed_out=timed_out, timeout=timeout, duration=duration,
-                                  stdout_tail=tails[0].text(), stderr_tail=tails[1].text())
+                                  stdout_tail=tails[0].text(), stderr_tail=tails[1].text(),
+                                  orphans=call.orphans)
 
 
 def _returncode(status: int | None) -> int | None:

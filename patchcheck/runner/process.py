@@ -12,9 +12,11 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,9 @@ STACK_DUMP_LEAD_S = 0.5
 # Environment variables that would change what the child does in ways the user did not ask
 # for while scanning (a startup file printing to stdout, a breakpoint hook waiting on a tty).
 _SCRUBBED_ENV = ("PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONBREAKPOINT")
+#: Set in a spawned check's environment (a per-run token) so that what it detached can be
+#: found after it ended.
+CHECK_TOKEN_ENV = "PATCHCHECK_CHECK_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class ChildResult:
     stack_dump: str  # faulthandler output (hang) or crash dump, possibly empty
     result: Mapping[str, Any] | None  # the child's result document, when it wrote a valid one
     problem: str | None  # why there is no usable result (timeout, signal, no/bad result file)
+    #: Names of the processes the check left running when it ended (killed by patchcheck).
+    leftover_processes: tuple[str, ...] = ()
 
     @property
     def data(self) -> Mapping[str, Any] | None:
@@ -110,6 +117,8 @@ class _Tail:
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = absolute_path_list(env["PYTHONPATH"])
     env["PYTHONFAULTHANDLER"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -118,6 +127,17 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+def absolute_path_list(value: str, base: str | None = None) -> str:
+    """``PYTHONPATH`` with relative entries made absolute against ``base`` (the tool's cwd).
+
+    Children run in a scratch directory of their own; ``PYTHONPATH=src patchcheck scan ...``
+    must still import the user's project from where the user meant.
+    """
+    base = base or os.getcwd()
+    return os.pathsep.join(p if os.path.isabs(p) else os.path.join(base, p)
+                           for p in value.split(os.pathsep))
 
 
 def stop_group(pgid: int, wait: Callable[[float], bool]) -> None:
@@ -160,6 +180,7 @@ class ChildFiles:
     spec: Path
     result: Path
     stack: Path
+    cwd: Path  # the child's scratch working directory, removed with tmpdir
 
     def argv(self) -> list[str]:
         """``pc_child.py``'s arguments (``sys.argv`` of the child)."""
@@ -169,19 +190,22 @@ class ChildFiles:
 def prepare_child(task: Task, timeout: float, tmpdir: Path) -> ChildFiles:
     """Write the task's spec (with timeout and stack dump deadline) into ``tmpdir``."""
     files = ChildFiles(tmpdir, tmpdir / "spec.json", tmpdir / "result.json",
-                       tmpdir / "stacks.txt")
+                       tmpdir / "stacks.txt", tmpdir / "cwd")
+    files.cwd.mkdir()
     spec = task_spec(task, timeout=timeout, stack_file=str(files.stack),
-                     stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S), tmpdir=str(tmpdir))
+                     stack_dump_after=max(0.1, timeout - STACK_DUMP_LEAD_S), tmpdir=str(tmpdir),
+                     cwd=str(files.cwd))
     files.spec.write_text(json.dumps(spec), encoding="utf-8")
     return files
 
 
 def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool,
                    timeout: float, duration: float, stdout_tail: str,
-                   stderr_tail: str) -> ChildResult:
+                   stderr_tail: str, orphans: tuple[str, ...] = ()) -> ChildResult:
     """Turn how a child ended plus the files it left into a ``ChildResult``.
 
-    ``returncode`` follows ``Popen``: negative for a signal, None when unknown.
+    ``returncode`` follows ``Popen``: negative for a signal, None when unknown. ``orphans``
+    are processes found (and killed) after the child ended, beside those the child reported.
     """
     sig = -returncode if returncode is not None and returncode < 0 and not timed_out else None
     stack = _read_text(files.stack)
@@ -206,7 +230,13 @@ def collect_result(files: ChildFiles, *, returncode: int | None, timed_out: bool
         stack_dump=stack,
         result=result,
         problem=problem,
+        leftover_processes=_leftovers(result) + tuple(orphans),
     )
+
+
+def _leftovers(result: Mapping[str, Any] | None) -> tuple[str, ...]:
+    names = (result or {}).get("leftover_processes") or ()
+    return tuple(str(n) for n in names) if isinstance(names, (list, tuple)) else ()
 
 
 def run_child(
@@ -218,7 +248,8 @@ def run_child(
     cwd: str | os.PathLike[str] | None = None,
 ) -> ChildResult:
     """Run ``task`` in a fresh child of ``python`` and return how it went."""
-    with tempfile.TemporaryDirectory(prefix="patchcheck-") as tmp:
+    token = uuid.uuid4().hex
+    with _scratch() as tmp:
         files = prepare_child(task, timeout, Path(tmp))
         argv = [python, *files.argv()]
         start = time.monotonic()
@@ -228,8 +259,8 @@ def run_child(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=child_env(env),
-                cwd=cwd,
+                env={**child_env(env), CHECK_TOKEN_ENV: token},
+                cwd=cwd if cwd is not None else files.cwd,
                 start_new_session=True,  # own session and process group: killpg reaches all
             )
         except OSError as exc:
@@ -245,9 +276,53 @@ def run_child(
             # Whatever the leader did, leave no descendant behind (a library's daemon
             # process, a hung grandchild).
             _stop_group(proc)
+        # A child that crashed or exited early could not kill what it detached (its orphans
+        # went to init, not to a subreaper): find them by the token in their environment.
+        orphans = sweep_marked(token, exclude_group=proc.pid)
         return collect_result(files, returncode=proc.returncode, timed_out=timed_out,
                               timeout=timeout, duration=time.monotonic() - start,
-                              stdout_tail=out.text(), stderr_tail=err.text())
+                              stdout_tail=out.text(), stderr_tail=err.text(), orphans=orphans)
+
+
+def sweep_marked(token: str, *, exclude_group: int | None = None) -> tuple[str, ...]:
+    """SIGKILL live processes whose environment has ``CHECK_TOKEN_ENV=token``; their commands.
+
+    Descendants inherit the environment through fork and exec (a forked process keeps its
+    parent's initial environment block), so this reaches a spawned check's detached daemons.
+    Members of ``exclude_group`` were just killed with the group and are not counted. Linux
+    only (``/proc``); elsewhere nothing is found.
+    """
+    needle = f"{CHECK_TOKEN_ENV}={token}".encode()
+    found: list[str] = []
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return ()
+    for name in names:
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                fields = fh.read().rpartition(b")")[2].split()
+            if fields[0] == b"Z" or (exclude_group is not None
+                                     and int(fields[2]) == exclude_group):
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                command = fh.read(201).replace(b"\0", b" ").decode("utf-8", "replace")
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, IndexError, ValueError):
+            continue
+        found.append(command.strip()[:200])
+    return tuple(found)
+
+
+def _scratch() -> tempfile.TemporaryDirectory[str]:
+    """A check's temporary folder; what a library left in it must not fail the cleanup."""
+    if sys.version_info >= (3, 10):
+        return tempfile.TemporaryDirectory(prefix="patchcheck-", ignore_cleanup_errors=True)
+    return tempfile.TemporaryDirectory(prefix="patchcheck-")  # pragma: no cover
 
 
 def _signame(sig: int) -> str:

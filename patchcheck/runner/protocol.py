@@ -180,13 +180,14 @@ Task = Union[InfoTask, ImportTask, ProbeTask, ControlTask, PluginsTask]
 
 
 def task_spec(task: Task, *, timeout: float, stack_file: str, stack_dump_after: float,
-              tmpdir: str) -> dict[str, Any]:
-    """The spec document ``pc_child.py`` reads: the envelope plus the task's arguments."""
+              tmpdir: str, cwd: str | None = None) -> dict[str, Any]:
+    """The spec document ``pc_child.py`` reads: the envelope plus the task's arguments
+    (``cwd``: the check's scratch working directory, README "Containment")."""
     if task.kind not in TASK_KINDS:  # pragma: no cover - a builder above without a table row
         raise ValueError(f"task kind {task.kind!r} is not in {PROTOCOL_FILE.name}")
     return {"schema": SPEC_SCHEMA, "task": task.kind, "args": task.args(),
             "timeout": timeout, "stack_file": stack_file,
-            "stack_dump_after": stack_dump_after, "tmpdir": tmpdir}
+            "stack_dump_after": stack_dump_after, "tmpdir": tmpdir, "cwd": cwd}
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -267,6 +268,7 @@ class ZygoteReply:
     pid: int | None = None
     status: int | None = None
     error: str | None = None
+    orphans: tuple[str, ...] = ()  # ``exited``: what the check left running (killed)
 
 
 def read_zygote_reply(line: bytes | str) -> ZygoteReply | None:
@@ -288,7 +290,8 @@ def read_zygote_reply(line: bytes | str) -> ZygoteReply | None:
         return ZygoteReply("refused", id=call_id, error=str(msg["error"]))
     if "status" in msg:
         return ZygoteReply("exited", id=call_id, pid=_int(msg.get("pid")),
-                           status=_int(msg["status"]))
+                           status=_int(msg["status"]),
+                           orphans=tuple(str(n) for n in msg.get("orphans") or ()))
     if "pid" in msg:
         return ZygoteReply("started", id=call_id, pid=_int(msg["pid"]))
     return None

@@ -125,7 +125,9 @@ def load_sources(
         if not arg.strip():
             continue
         full = os.path.join(base, os.path.expanduser(arg))
-        if os.path.isfile(full):
+        # Anything that exists and is not a directory is read as a file, so a FIFO or a
+        # device is an error from read_text ("is a FIFO"), not a package name.
+        if os.path.lexists(full) and not os.path.isdir(full):
             flush_names()
             parts.append(_load_file(full, arg, selection=selection, environ=environ))
         elif os.path.isdir(full) and (_looks_like_path(arg) or arg in (".", "..")):

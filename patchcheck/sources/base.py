@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -253,6 +254,7 @@ class Collector:
         self._seen: dict[tuple[str, str | None], Requirement] = {}
 
     def add(self, req: Requirement) -> None:
+        check_name(req.name, req.origin)
         key = (req.key, req.marker)
         first = self._seen.get(key)
         if first is not None and (first.origin, first.line) == (req.origin, req.line):
@@ -284,6 +286,14 @@ class Collector:
                             tuple(self.scanned))
 
 
+def check_name(name: str, origin: str) -> None:
+    """A distribution name over ``MAX_NAME_CHARS`` is an input error at ``origin``."""
+    if len(name) > MAX_NAME_CHARS:
+        raise SourceError(f"{origin}: distribution name {clip(name, 40)!r} is longer than "
+                          f"{MAX_NAME_CHARS} characters",
+                          hint="no published distribution has a name that long")
+
+
 def _same(a: Requirement, b: Requirement) -> bool:
     return (a.specifier, a.extras, a.url) == (b.specifier, b.extras, b.url)
 
@@ -309,16 +319,94 @@ _BOMS = (
 _CODING = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
+#: Input limits (README "Input limits"): a source file is read whole, so its size is bounded;
+#: a physical line and a distribution name longer than any real one are input errors, named
+#: by file:line, rather than megabytes pushed through parsers and into the report.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_LINE_CHARS = 100_000
+MAX_NAME_CHARS = 200
+#: How much of a long value a message or note shows.
+SHOWN_CHARS = 120
+
+
+def clip(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with how much was cut) for messages and reports."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} characters)"
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _read_bounded(path: str) -> bytes:
+    """The bytes of the regular file ``path``, at most ``MAX_FILE_BYTES`` + 1 of them.
+
+    Opened non-blocking so that a FIFO (or a device) fails here instead of waiting for a
+    writer; then ``fstat`` of the open file decides, so a file swapped meanwhile cannot slip by.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise _NotRegular(_file_kind(mode))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class _NotRegular(OSError):
+    pass
+
+
+def _check_line_lengths(text: str, where: str, display: str) -> None:
+    """Linear scan for a physical line over ``MAX_LINE_CHARS``; the error names file:line."""
+    start = number = 0
+    end = len(text)
+    while start <= end:
+        number += 1
+        stop = text.find("\n", start)
+        if stop < 0:
+            stop = end
+        if stop - start > MAX_LINE_CHARS:
+            raise SourceError(
+                f"{where}{display}:{number}: line is {stop - start} characters long "
+                f"(the limit is {MAX_LINE_CHARS})",
+                hint="no requirement is that long; check that this is the file you meant")
+        start = stop + 1
+
+
 def read_text(path: str, display: str, *, included_from: str | None = None) -> str:
     """Read a source file as text the way pip does (BOM, coding line, else UTF-8).
 
     ``display`` is how the file is named in messages; ``included_from`` is the ``file:line``
-    of the ``-r``/``-c`` line that named it.
+    of the ``-r``/``-c`` line that named it. Only regular files of at most ``MAX_FILE_BYTES``
+    with lines of at most ``MAX_LINE_CHARS`` are read; anything else is a ``SourceError``.
     """
     where = f"{included_from}: " if included_from else ""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = _read_bounded(path)
+    except _NotRegular as exc:
+        raise SourceError(f"{where}{display}: is {exc}, not a regular file",
+                          hint="name a requirements file, pyproject.toml, pylock.toml or "
+                               "uv.lock") from None
     except FileNotFoundError:
         raise SourceError(
             f"{where}{display}: file not found",
@@ -334,6 +422,10 @@ def read_text(path: str, display: str, *, included_from: str | None = None) -> s
     except OSError as exc:
         raise SourceError(f"{where}{display}: cannot read: {exc.strerror or exc}",
                           hint="check the file's permissions") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(f"{where}{display}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+                          hint="no requirements or lock file is that large; check that this "
+                               "is the file you meant")
     encoding = "utf-8"
     for bom, name in _BOMS:
         if data.startswith(bom):
@@ -346,7 +438,7 @@ def read_text(path: str, display: str, *, included_from: str | None = None) -> s
                 encoding = match.group(1).decode("ascii")
                 break
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except LookupError:
         raise SourceError(f"{where}{display}: unknown encoding {encoding!r} in coding line",
                           hint="save the file as UTF-8") from None
@@ -356,6 +448,8 @@ def read_text(path: str, display: str, *, included_from: str | None = None) -> s
             f"{where}{display}:{line}: cannot decode byte {data[exc.start]:#04x} as {encoding}",
             hint="save the file as UTF-8",
         ) from None
+    _check_line_lengths(text, where, display)
+    return text
 
 
 def load_toml(path: str, display: str) -> dict[str, Any]:

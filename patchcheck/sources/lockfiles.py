@@ -86,7 +86,14 @@ def parse_uv_lock(path: str | os.PathLike[str], *,
     data = load_toml(path, display)
     lines = _table_lines(read_text(path, display), "package")
     version = data.get("version")
-    if version is not None and version != 1:
+    if version is None:
+        # Every uv.lock starts with "version = 1"; without it this is another tool's lock.
+        other = ("a poetry.lock" if isinstance(data.get("metadata"), dict)
+                 and "lock-version" in data["metadata"]
+                 else "a pylock.toml" if "lock-version" in data else "another kind of file")
+        raise SourceError(f"{display}: not a uv.lock (no top-level 'version'; it looks like "
+                          f"{other})", hint="name the file by what it is, or " + _UV_HINT)
+    if version != 1:
         raise SourceError(f"{display}: unsupported uv.lock version {version!r} (expected 1)",
                           hint="upgrade patchcheck, or " + _UV_HINT)
     packages = _packages(data, "package", display, _UV_HINT)

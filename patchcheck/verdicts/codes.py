@@ -60,6 +60,11 @@ _ALL = [
          "patch_all() fails after importing the library",
          "patch_all() raised once the library was imported; a gevent plugin or the library's "
          "import-time side effects conflict with patching."),
+    Code("PC106", "leaves-processes", Severity.WARNING,
+         "importing the library leaves processes running",
+         "A process the library started at import (a helper, a daemon that detached with "
+         "setsid() or a double fork) was still running when the check ended; patchcheck killed "
+         "it. In your app it outlives its parent: check what starts it and how it is stopped."),
     Code("PC110", "monkeypatch-warning", Severity.WARNING,
          "gevent warns when the library is imported before patch_all()",
          "Call gevent.monkey.patch_all() before anything else imports the library (first lines "

@@ -287,6 +287,21 @@ class StaleReferences(Evidence):
 
 
 @dataclass(frozen=True)
+class LeftoverProcesses(Evidence):
+    """PC106: what a check left running (the runner killed them)."""
+
+    kind: ClassVar[str] = "leftover-processes"
+    processes: tuple[str, ...]  # command lines, at most 20
+
+    def to_json(self) -> dict[str, Any]:
+        return {"processes": list(self.processes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LeftoverProcesses:
+        return cls(tuple(str(p) for p in data.get("processes") or ()))
+
+
+@dataclass(frozen=True)
 class NativeThreads(Evidence):
     """PC130."""
 
@@ -408,6 +423,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC103": ChildEnd,
     "PC104": ImportFailure,
     "PC105": RaisedException,
+    "PC106": LeftoverProcesses,
     "PC110": Warnings,
     "PC111": Warnings,
     "PC120": StaleReferences,

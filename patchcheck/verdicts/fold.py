@@ -49,6 +49,8 @@ class CheckOutcome:
     stdout_tail: str = ""
     duration_s: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: processes the check left running (patchcheck killed them), by name
+    leftover_processes: tuple[str, ...] = ()
 
 
 def make_finding(code: str, check: str, summary: str | None = None, *,
@@ -207,6 +209,16 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                 f"import {name} fails when imported before patch_all() but works after it",
                 evidence=ev.OrderSensitive(module=name)))
     return findings
+
+
+def leftover_findings(check: str, out: CheckOutcome) -> list[Finding]:
+    """PC106 when a check left processes running (the runner killed them)."""
+    left = out.leftover_processes
+    if not left:
+        return []
+    plural = "es" if len(left) != 1 else ""
+    return [make_finding("PC106", check, f"left {len(left)} process{plural} running",
+                         evidence=ev.LeftoverProcesses(processes=tuple(left[:20])))]
 
 
 def probe_findings(outcome: ProbeOutcome, *,
