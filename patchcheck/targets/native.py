@@ -731,6 +731,8 @@ def _helper_entries(reports: Iterable[NativeFileReport]) -> list[ev.BundledHelpe
     for report in reports:
         helpers = report.helpers if not report.is_helper else (report,)
         for helper in helpers:
+            if not (helper.primary_symbols or helper.libraries):
+                continue  # an unreadable file is patchcheck's problem (problems_for), not this
             seen.setdefault(helper.path, ev.BundledHelper(
                 file=helper.path, family=_family(helper.path), copies=len(helper.copies)))
     return sorted(seen.values(), key=lambda b: (b.family, b.file))
@@ -768,7 +770,7 @@ def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
             else:
                 summary = (f"bundles helper libraries with network calls "
                            f"({_short_list(families, 4)}); no extension loads them")
-                helper = next(r for r in reports if r.is_helper)
+                helper = next(r for r in reports if r.is_helper and r.path == bundles[0].file)
                 evidence = _evidence(helper, ev.NativeIO.BUNDLED_HELPER, bundles)
             findings.append(Finding(code=CODE_BLOCKING_CALLS, severity=Severity.INFO,
                                     check=CHECK, summary=summary, evidence=evidence,
