@@ -26,7 +26,7 @@ def _native_thread_ids():
         return None
 
 
-class _ForeignImports(object):
+class _ForeignImports:
     """Counts the OS threads started while a module of *another* distribution is imported for
     the first time (numpy's OpenBLAS pool starts when openpyxl imports numpy), so that they
     are not blamed on the library under test.

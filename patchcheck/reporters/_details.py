@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from patchcheck.model import DistributionResult, Finding, Outcome, Verdict
 from patchcheck.reporters._sentences import (
     _NOT_MEASURED,
-    PRIMARY_SYMBOL_CATEGORIES,
+    SECONDARY_SYMBOL_CATEGORIES,
     bundles_phrase,
     known_sentence,
     library_names,
@@ -115,7 +115,7 @@ def _native_facts(e: ev.NativeCode, facts: list[str]) -> None:
         via = [str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
                for item in e.via]
         facts.append("loads bundled: " + list_phrase(via, 4))
-    primary = {c: names for c, names in e.symbols.items() if c in PRIMARY_SYMBOL_CATEGORIES}
+    primary = {c: names for c, names in e.symbols.items() if c not in SECONDARY_SYMBOL_CATEGORIES}
     if primary:
         facts.append("native calls: " + symbol_groups(ev.NativeCode(file=e.file,
                                                                     symbols=primary)))

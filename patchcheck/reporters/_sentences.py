@@ -148,6 +148,8 @@ def symbol_names(code: ev.NativeCode) -> list[str]:
 #: The libc categories that make a file a candidate (``targets.native.PRIMARY_CATEGORIES``;
 #: a test keeps the two equal): details show these, the JSON has the rest.
 PRIMARY_SYMBOL_CATEGORIES: frozenset[str] = frozenset({"network", "dns", "tls"})
+#: Context only (``targets.native.BLOCKING_SYMBOLS`` minus the primary ones).
+SECONDARY_SYMBOL_CATEGORIES: frozenset[str] = frozenset({"poll", "sleep", "wait"})
 
 
 def symbol_groups(code: ev.NativeCode) -> str:

@@ -83,6 +83,8 @@ def test_real_client_libraries_still_warn(name: str) -> None:
 
 def test_reporter_and_scanner_agree_on_primary_categories() -> None:
     assert _sentences.PRIMARY_SYMBOL_CATEGORIES == native.PRIMARY_CATEGORIES
+    assert (_sentences.PRIMARY_SYMBOL_CATEGORIES | _sentences.SECONDARY_SYMBOL_CATEGORIES
+            == set(native.BLOCKING_SYMBOLS))
 
 
 # --- native threads: attributed to the distribution that started them -----------------------
