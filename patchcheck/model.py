@@ -44,7 +44,7 @@ class Severity(enum.IntEnum):
 
 
 class Verdict(str, enum.Enum):
-    """One verdict per distribution (DESIGN.md "Verdicts")."""
+    """One verdict per distribution (docs/architecture.md, "The data model")."""
 
     COOPERATES = "cooperates"
     UNTESTED = "untested"
