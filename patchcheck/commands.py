@@ -100,6 +100,9 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
                       progress_total=progress.set_total)
     finally:
         progress.close()
+    from patchcheck.bisect.run import bisect_results
+
+    report = bisect_results(report, request, plugin_manager=pm, flag=args.bisect, progress=_note)
     if settings.waivers:
         from patchcheck.verdicts.waivers import apply_waivers
 

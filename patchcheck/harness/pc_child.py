@@ -86,6 +86,10 @@ def _dispatch(spec):
         import pc_plugins
 
         return pc_plugins.run(spec)
+    if task == "patch-signature":
+        import pc_signature
+
+        return pc_signature.run(spec)
     raise ValueError("unknown task %r" % (task,))
 
 
