@@ -13,7 +13,7 @@ capped run returns the smallest interesting set found so far with ``exhausted=Tr
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
@@ -50,44 +50,58 @@ def _split(items: Sequence[T], n: int) -> list[tuple[T, ...]]:
     return [c for c in out if c]
 
 
+MapFn = Callable[[Callable[[tuple[T, ...]], bool], list[tuple[T, ...]]], Iterable[bool]]
+
+
 def ddmin(items: Sequence[T], test: Callable[[tuple[T, ...]], bool], *,
-          max_tests: int) -> DDResult[T]:
+          max_tests: int, parallel: int = 1, map_fn: MapFn[T] | None = None) -> DDResult[T]:
     """A 1-minimal subset of ``items`` for which ``test`` is true (order of ``items`` kept).
 
     ``test(tuple(items))`` is asked first; if it is false there is nothing to minimise. The
     empty subset is never asked (by definition it is the uninteresting starting point).
+    With ``parallel`` > 1, the chunks (then the complements) of one round are tested
+    ``parallel`` at a time through ``map_fn`` (an executor's ``map``): the answer is the same
+    as sequential ddmin's, at the price of up to ``parallel - 1`` extra tests per round.
     """
     seen: dict[frozenset[T], bool] = {}
+    mapper: MapFn[T] = map_fn or (lambda fn, xs: [fn(x) for x in xs])
+    step = max(1, parallel)
 
-    def ask(subset: tuple[T, ...]) -> bool:
-        key = frozenset(subset)
-        if key not in seen:
-            if len(seen) >= max_tests:
-                raise _Exhausted
-            seen[key] = bool(test(subset))
-        return seen[key]
+    def first_interesting(candidates: list[tuple[T, ...]]) -> tuple[T, ...] | None:
+        for start in range(0, len(candidates), step):
+            batch = candidates[start:start + step]
+            todo = list({frozenset(c): c for c in batch if frozenset(c) not in seen}.values())
+            todo = todo[:max(0, max_tests - len(seen))]
+            for subset, answer in zip(todo, mapper(test, todo)):
+                seen[frozenset(subset)] = bool(answer)
+            for subset in batch:  # in order: the first interesting one wins, as sequentially
+                key = frozenset(subset)
+                if key not in seen:
+                    raise _Exhausted
+                if seen[key]:
+                    return subset
+        return None
 
     current = tuple(items)
     try:
-        if not current or not ask(current):
+        if not current or first_interesting([current]) is None:
             return DDResult(None, len(seen), False)
         n = 2
         while len(current) >= 2:
             chunks = _split(current, min(n, len(current)))
-            for chunk in chunks:
-                if ask(chunk):
-                    current, n = chunk, 2
-                    break
-            else:
-                for chunk in chunks if len(chunks) > 2 else ():  # n = 2: complements = chunks
-                    complement = tuple(x for x in current if x not in chunk)
-                    if ask(complement):
-                        current, n = complement, max(n - 1, 2)
-                        break
-                else:
-                    if n >= len(current):
-                        break
-                    n = min(len(current), 2 * n)
+            found = first_interesting(chunks)
+            if found is not None:
+                current, n = found, 2
+                continue
+            if len(chunks) > 2:  # with two chunks the complements are the chunks
+                found = first_interesting(
+                    [tuple(x for x in current if x not in chunk) for chunk in chunks])
+                if found is not None:
+                    current, n = found, max(n - 1, 2)
+                    continue
+            if n >= len(current):
+                break
+            n = min(len(current), 2 * n)
     except _Exhausted:
         return DDResult(current, len(seen), True)
     return DDResult(current, len(seen), False)

@@ -54,6 +54,9 @@ class BisectResult:
     duration_s: float = 0.0
     cost: tuple[CostProbe, ...] = ()
     unmeasured: tuple[str, ...] = ()  # culprits no stdlib probe measures
+    #: modifiers (e.g. ``aggressive``) that, turned off alone, also remedy it (a narrower
+    #: change than turning off the patch they modify)
+    alternatives: tuple[str, ...] = ()
 
     @property
     def remedy_args(self) -> dict[str, bool]:
@@ -78,11 +81,14 @@ class BisectResult:
             line += " (not confirmed on the re-run)"
         costly = [c.probe for c in self.cost if c.outcome != "cooperates"]
         if costly:
-            line += "; then " + ", ".join(costly) + " block the hub"
+            line += ("; then " + ", ".join(costly)
+                     + (" blocks" if len(costly) == 1 else " block") + " the hub")
         elif self.cost:
             line += "; the stdlib probes of those patches still cooperate"
         if self.unmeasured:
             line += "; no stdlib probe measures " + ", ".join(self.unmeasured)
+        for alt in self.alternatives:
+            line += f"; patch_all({alt}=False) alone also works"
         if self.budget_exhausted:
             line += f" (budget of {self.max_runs} runs ran out: may not be minimal)"
         return line
@@ -94,7 +100,7 @@ class BisectResult:
             "verified": self.verified, "runs": self.runs, "max_runs": self.max_runs,
             "budget_exhausted": self.budget_exhausted, "duration_s": round(self.duration_s, 2),
             "cost": [c.to_json() for c in self.cost], "unmeasured": list(self.unmeasured),
-            "summary": self.summary(),
+            "alternatives": list(self.alternatives), "summary": self.summary(),
         }
 
     @classmethod
@@ -107,4 +113,5 @@ class BisectResult:
             budget_exhausted=bool(data.get("budget_exhausted", False)),
             duration_s=float(data.get("duration_s", 0.0)),
             cost=tuple(CostProbe.from_json(c) for c in data.get("cost") or ()),
-            unmeasured=tuple(data.get("unmeasured") or ()))
+            unmeasured=tuple(data.get("unmeasured") or ()),
+            alternatives=tuple(data.get("alternatives") or ()))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -23,15 +24,17 @@ from patchcheck.model import DistributionResult, ScanReport, Severity, Verdict
 #: Child runs ddmin may spend on one distribution (Zeller's worst case for the 14 patches of
 #: gevent 26 is 239; one culprit takes about 10, two about 16).
 MAX_RUNS = 32
-#: Default-on rule: bisect ``breaks`` without ``--bisect`` only when this few distributions
-#: break and none of them hangs (a hang costs a timeout per run).
+#: Default-on rule: without ``--bisect``/``--no-bisect``, bisect the ``breaks`` that did not
+#: hang (a hang costs a timeout per run) when at most this many distributions break.
 DEFAULT_MAX_DISTRIBUTIONS = 3
-#: The finding codes of a hang, which default-on bisection leaves to ``--bisect``.
+#: The finding codes of a hang, which default-on bisection leaves to ``--bisect``; a probe
+#: that broke after this long most likely hung too.
 HANG_CODES = frozenset({"PC102"})
+HANG_PROBE_MS = 10_000.0
 #: A run with the culprits on may hang: it is stopped after this many times the all-off run
 #: (at least BISECT_MIN_TIMEOUT_S, at most the scan's --timeout).
 TIMEOUT_FACTOR = 4.0
-BISECT_MIN_TIMEOUT_S = 8.0
+BISECT_MIN_TIMEOUT_S = 2.0
 
 #: Which built-in stdlib probes measure what a patch_all() argument patches (probe name
 #: prefixes). An argument missing here is looked up as ``stdlib.<name>``; a modifier
@@ -42,7 +45,7 @@ PATCH_PROBES: Mapping[str, tuple[str, ...]] = {
     "thread": ("stdlib.threading.", "stdlib.queue"),
     "queue": (),
     "socket": ("stdlib.socket", "stdlib.http.", "stdlib.urllib."),
-    "select": ("stdlib.select",),
+    "select": ("stdlib.select", "stdlib.selectors"),
     "selectors": ("stdlib.selectors",),
     "time": ("stdlib.time.",),
     "dns": ("stdlib.dns",),
@@ -65,7 +68,8 @@ def patch_signature(runner: Any, timeout: float) -> tuple[PatchParam, ...]:
     """The target gevent's ``patch_all()`` parameters, read in a child."""
     res = runner.run({"task": "patch-signature"}, timeout=timeout)
     if res.data is None:
-        raise RuntimeError(f"reading patch_all()'s signature failed: {res.harness_error or res.describe_end()}")
+        why = res.harness_error or res.describe_end()
+        raise RuntimeError(f"reading patch_all()'s signature failed: {why}")
     return tuple(PatchParam(p["name"], p["default"], bool(p["boolean"]), tuple(p["modifies"]))
                  for p in res.data["parameters"])
 
@@ -86,11 +90,10 @@ def wants_bisect(report: ScanReport, flag: bool | None) -> list[DistributionResu
     breaking = [r for r in report.results if r.verdict is Verdict.BREAKS]
     if len(breaking) > DEFAULT_MAX_DISTRIBUTIONS:
         return []
-    cheap = [r for r in breaking
-             if not any(f.code in HANG_CODES for f in r.findings)
-             and not any(p.plain.outcome == "breaks" and p.plain.error
-                         and p.plain.elapsed_ms > 10_000 for p in r.probes)]
-    return cheap if len(cheap) == len(breaking) else []
+    return [r for r in breaking
+            if not any(f.code in HANG_CODES for f in r.findings)
+            and not any(p.plain.outcome == "breaks" and p.plain.elapsed_ms > HANG_PROBE_MS
+                        for p in r.probes)]
 
 
 class _Check:
@@ -213,24 +216,41 @@ class Bisector:
 
         self.progress(f"bisecting {result.name} ({check.name}) over {len(candidates)} "
                       "patch_all() arguments")
-        found = ddmin(candidates, test, max_tests=self.max_runs)
+        jobs = max(1, int(getattr(self.request, "jobs", 1) or 1))
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="patchcheck-bisect") as pool:
+            found = ddmin(candidates, test, max_tests=self.max_runs, parallel=jobs,
+                          map_fn=pool.map)
         culprits = found.minimal or ()
         verified = None
         unmeasured: list[str] = []
         costs: list[CostProbe] = []
+        alternatives: list[str] = []
         if culprits:
             verified = check.outcome(off(culprits), timeout[0])
+            # A modifier of a culprit patch (aggressive for select) may be the narrower remedy:
+            # one run each, outside the ddmin budget.
+            for param in self.params:
+                if (param.name in candidates and param.name not in culprits
+                        and set(param.modifies) & set(culprits)
+                        and outcome_rank(check.outcome(off((param.name,)), timeout[0]))
+                        < outcome_rank(check.before)):
+                    alternatives.append(param.name)
             chosen, unmeasured = self._cost_probes(culprits)
-            for patch, spec in chosen:
+
+            def cost_of(item: tuple[str, Any]) -> CostProbe:
+                patch, spec = item
                 m = self.probe_outcome(spec, (), off(culprits), self.request.timeout)
-                costs.append(CostProbe(patch=patch, probe=spec.name, outcome=m.outcome,
-                                       max_gap_ms=m.max_gap_ms, ratio=m.ratio, error=m.error))
+                return CostProbe(patch=patch, probe=spec.name, outcome=m.outcome,
+                                 max_gap_ms=m.max_gap_ms, ratio=m.ratio, error=m.error)
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                costs = list(pool.map(cost_of, chosen))
         return BisectResult(
             check=check.name, before=check.before, candidates=candidates,
             culprits=tuple(culprits), verified=verified, runs=found.tests,
             max_runs=self.max_runs, budget_exhausted=found.exhausted,
             duration_s=time.monotonic() - started, cost=tuple(costs),
-            unmeasured=tuple(unmeasured))
+            unmeasured=tuple(unmeasured), alternatives=tuple(alternatives))
 
 
 def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any,
