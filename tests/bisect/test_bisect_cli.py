@@ -70,7 +70,10 @@ def test_bisect_names_thread_and_queue_for_multiprocessing_pool(bisect_python: s
     assert b["verified"] == "imports"
     assert b["unmeasured"] == ["queue"]  # no built-in probe measures queue.SimpleQueue
     cost = {c["probe"]: c["outcome"] for c in b["cost"]}
-    assert cost == {"stdlib.threading.lock": "blocks", "stdlib.threading.event": "blocks",
-                    "stdlib.threading.condition": "blocks", "stdlib.queue": "blocks"}
+    assert set(cost) == {"stdlib.threading.lock", "stdlib.threading.event",
+                         "stdlib.threading.condition", "stdlib.queue"}
+    # Unpatched, each waits in a real lock: the hub stalls (on a loaded machine the meter may
+    # see CPU during the stall, never cooperation).
+    assert set(cost.values()) <= {"blocks", "cpu-bound"}, b["cost"]
     assert b["summary"].startswith(
         "breaks under patch_all() → imports with patch_all(thread=False, queue=False)")
