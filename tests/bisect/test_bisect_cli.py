@@ -77,3 +77,20 @@ def test_bisect_names_thread_and_queue_for_multiprocessing_pool(bisect_python: s
     assert set(cost.values()) <= {"blocks", "cpu-bound"}, b["cost"]
     assert b["summary"].startswith(
         "breaks under patch_all() → imports with patch_all(thread=False, queue=False)")
+
+
+def test_a_probe_that_blocks_in_c_is_not_blamed_on_a_patch(target_python: str,
+                                                           tmp_path: Path) -> None:
+    # pc_native_io calls libc connect()/recv() itself, where no patch reaches: the probe is the
+    # re-run check, and with every patch off it still blocks, so no argument is named.
+    probes = Path(__file__).resolve().parent.parent / "e2e_probes"
+    proc = run_patchcheck("scan", "pc_native_io", "--python", target_python, "--probe-path",
+                          str(probes), "--no-cache", "--bisect", "--format", "json", cwd=tmp_path)
+    report = json_report(proc)
+    assert report["problems"] == []
+    r = _by_name(report)["pc-native-io"]
+    assert r["verdict"] == "blocks"
+    b = r["bisect"]
+    assert b["check"] == "probe:pc_native_io.fetch" and b["before"] == "blocks"
+    assert b["culprits"] == [] and b["verified"] is None and b["runs"] == 1
+    assert "no patch_all() argument is to blame" in b["summary"]
