@@ -253,13 +253,22 @@ class Bisector:
             unmeasured=tuple(unmeasured), alternatives=tuple(alternatives))
 
 
-def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any,
+def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any = None,
                    flag: bool | None = None, runner: Any = None,
                    progress: ProgressFn | None = None) -> ScanReport:
-    """The report with ``bisect`` set on the distributions that ``wants_bisect`` picks."""
+    """The report with ``bisect`` set on the distributions that ``wants_bisect`` picks.
+
+    ``request`` is the scan's ``ScanRequest`` (python, patch_args, timeout, jobs, probe_paths,
+    services); ``flag`` is ``--bisect`` (True), ``--no-bisect`` (False) or unset (None). The
+    verdicts are not changed: bisection explains, the audit still judges.
+    """
     todo = wants_bisect(report, flag)
     if not todo:
         return report
+    if plugin_manager is None:
+        from patchcheck.plugins import make_plugin_manager
+
+        plugin_manager = make_plugin_manager(request.probe_paths)
     own = runner is None
     if own:
         from patchcheck.runner.forkserver import make_runner
