@@ -123,3 +123,21 @@ def test_parallel_budget_is_never_exceeded() -> None:
     test, asked = needs("thread", "queue")
     got = ddmin(PATCHES, test, max_tests=6, parallel=3, map_fn=lambda f, xs: [f(x) for x in xs])
     assert got.exhausted and len(asked) == got.tests <= 6
+
+
+def test_bisect_json_matches_the_report_schema() -> None:
+    import jsonschema
+
+    from patchcheck.model import DistributionResult, Verdict
+    from patchcheck.reporters.json_report import load_schema
+
+    schema = load_schema()
+    result = DistributionResult(name="pc-epoll", verdict=Verdict.BREAKS, bisect=BisectResult(
+        check="import-after", before="breaks", candidates=PATCHES, culprits=("select",),
+        verified="imports", runs=9, max_runs=32, budget_exhausted=False,
+        cost=(CostProbe("select", "stdlib.select", "blocks", 913.0, 3.0),),
+        alternatives=("aggressive",)))
+    validator = jsonschema.Draft202012Validator(
+        {"$defs": schema["$defs"], "$ref": "#/$defs/distributionResult"})
+    validator.validate(result.to_json())
+    assert DistributionResult.from_json(result.to_json()) == result
