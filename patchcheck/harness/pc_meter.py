@@ -594,31 +594,48 @@ def _tb_lines(tb: str, limit: int = 40) -> list[str]:
 
 
 def _hang_stacks(greenlets: Sequence[Any], hub_ident: int, limit: int = 300) -> list[str]:
-    """The stacks that explain a hang, most telling first: the hub thread's running code (a
-    call stuck in C is there), each unfinished copy's greenlet, then the other threads.
-    Safe from the watchdog thread: it only reads frames."""
-    lines: list[str] = []
+    """The stacks that explain a hang, the most telling *last* (reports show the tail): the
+    library's other threads, each unfinished copy's suspended greenlet, then what the hub's
+    thread runs now (a call stuck in C is there). The harness's and gevent's own threads
+    (watchdogs, the monitor) are left out. Safe from the watchdog thread: it only reads."""
+    sections: list[list[str]] = []
 
     def add(title: str, frame: Any) -> None:
-        lines.append("--- %s ---" % (title,))
+        lines = ["--- %s ---" % (title,)]
         for entry in _trim_frames(traceback.format_stack(frame)):
             lines.extend(x for x in entry.rstrip("\n").split("\n") if x.strip())
+        sections.append(lines)
 
     try:
         frames = sys._current_frames()
-        if hub_ident in frames:
-            add("the hub's thread (running now)", frames[hub_ident])
+        me = _native_get_ident()
+        for ident, frame in frames.items():
+            if ident not in (hub_ident, me) and not _is_own_thread(frame):
+                add("thread %#x" % (ident,), frame)
         for i, g in enumerate(greenlets):
             frame = getattr(g, "gr_frame", None)
             if not g.dead and frame is not None:
                 add("copy %d (a suspended greenlet)" % (i,), frame)
-        me = _native_get_ident()
-        for ident, frame in frames.items():
-            if ident not in (hub_ident, me):
-                add("thread %#x" % (ident,), frame)
+        if hub_ident in frames:
+            add("the hub's thread (running now)", frames[hub_ident])
     except Exception as exc:  # evidence only; never fail the hang report over it
-        lines.append("(stacks unavailable: %s)" % (describe_exception(exc),))
-    return lines[:limit]
+        sections.append(["(stacks unavailable: %s)" % (describe_exception(exc),)])
+    lines = [line for section in sections for line in section]
+    return lines[-limit:]
+
+
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_own_thread(frame: Any) -> bool:
+    """A thread of the harness (pc_child's dump watchdog) or gevent's monitor thread."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if os.path.dirname(os.path.abspath(filename)) == _HARNESS_DIR \
+                or filename.endswith(os.path.join("gevent", "_monitor.py")):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _run_info(limit: int = 400) -> list[str]:

@@ -182,7 +182,8 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
         return exception_type(e.exception)
     probe = probe_for(result, f)
     if probe is not None and probe.plain.error:
-        return "hang" if probe.plain.hung else exception_type(probe.plain.error)
+        return (("hang in the " + probe.plain.phase.value if probe.plain.phase else "hang")
+                if probe.plain.hung else exception_type(probe.plain.error))
     if isinstance(e, ev.ChildEnd) and e.stack:  # killed on timeout, with a faulthandler dump
         return f"hang (killed after {e.duration_s:.0f} s)"
     return f.summary
