@@ -131,9 +131,11 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
         raise ProbeDefinitionError("@probe import_order must be one of %r, not %r"
                          % (_IMPORT_ORDERS, import_order))
     if not (isinstance(wait, (int, float)) and wait > 0):
-        raise ProbeDefinitionError("@probe wait must be a positive number of seconds, not %r" % (wait,))
+        raise ProbeDefinitionError("@probe wait must be a positive number of seconds, not %r"
+                                   % (wait,))
     if not (isinstance(concurrency, int) and concurrency >= 1):
-        raise ProbeDefinitionError("@probe concurrency must be an integer >= 1, not %r" % (concurrency,))
+        raise ProbeDefinitionError("@probe concurrency must be an integer >= 1, not %r"
+                                   % (concurrency,))
     remedy_items = tuple((remedies or {}).items())
     for label, fn in remedy_items:
         if not callable(fn):

@@ -172,3 +172,40 @@ def test_probe_api_and_public_loader_in_the_tools_environment(tmp_path: Path):
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["x.get", "x_get"]
+
+
+def _echo_through(endpoint) -> float:
+    import time
+
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=5) as sock:
+        t0 = time.monotonic()
+        sock.sendall(b"ping")
+        assert sock.recv(16) == b"ping"
+        return time.monotonic() - t0
+
+
+def test_registry_proxies_an_address_and_a_configured_proxy_service(echo_port: int):
+    from patchcheck.services import ServiceRegistry
+    from patchcheck.spec import Endpoint, ServiceUnavailable
+
+    urls = {"mine": f"proxy://127.0.0.1:{echo_port}"}
+    with ServiceRegistry([], urls=urls) as registry:
+        direct = registry.endpoint(f"proxy:127.0.0.1:{echo_port}", delay=WAIT)
+        assert isinstance(direct, Endpoint), direct
+        assert (direct.extra["target_host"], direct.extra["target_port"]) == \
+            ("127.0.0.1", echo_port)
+        assert _echo_through(direct) >= WAIT * 0.9  # the reply was held, not the connect
+        named = registry.endpoint("mine", delay=WAIT)
+        assert isinstance(named, Endpoint) and named.port != echo_port
+        assert _echo_through(named) >= WAIT * 0.9
+        elsewhere = registry.endpoint("proxy:10.1.2.3:6379", delay=WAIT)
+        assert isinstance(elsewhere, ServiceUnavailable)
+        assert "not a loopback address" in elsewhere.reason
+
+
+def test_config_proxy_service_needs_a_port(tmp_path: Path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.patchcheck.services]\nmine = "proxy://127.0.0.1"\n')
+    proc = run_patchcheck("probes", "--check", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "a proxy needs host:port" in proc.stderr and "pyproject.toml" in proc.stderr

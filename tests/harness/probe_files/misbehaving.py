@@ -82,14 +82,14 @@ def cleanup(ctx):
     import os
     import time
 
-    with open(os.path.join(ctx.tmpdir, "copy%d" % ctx.index), "w") as f:
+    with open(os.path.join(ctx.tmpdir, f"copy{ctx.index}"), "w") as f:
         f.write("x")
     report = os.environ["PC_TEST_CLEANUP_REPORT"]  # a file of the test's, outside the child
 
     @ctx.cleanup
     def _note() -> None:
         with open(report, "a") as f:
-            f.write("cleaned %d %s\n" % (ctx.index, ctx.tmpdir))
+            f.write(f"cleaned {ctx.index} {ctx.tmpdir}\n")
 
     def call():
         time.sleep(ctx.wait)
