@@ -9,7 +9,12 @@ from typing import Any
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["NotCooperative", "__version__", "cooperative"]
+__all__ = ["NotCooperative", "__version__", "cooperative", "probes_from_dir",
+           "probes_from_file"]
+
+#: The public probe loaders for plugin authors (``patchcheck_add_probes`` returns their
+#: result): ``probes_from_dir(path)``, ``probes_from_file(path)`` → ``list[ProbeSpec]``.
+_PROBE_LOADERS = {"probes_from_dir": "load_probe_dir", "probes_from_file": "load_probe_file"}
 
 
 def __getattr__(name: str) -> Any:
@@ -19,4 +24,8 @@ def __getattr__(name: str) -> Any:
         from patchcheck.watch import scoped
 
         return getattr(scoped, name)
+    if name in _PROBE_LOADERS:
+        from patchcheck import probeloader
+
+        return getattr(probeloader, _PROBE_LOADERS[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     probes = sub.add_parser("probes", help="list every probe and where it came from")
     probes.add_argument("--probe-path", action="append", metavar="DIR", default=None)
     probes.add_argument("--format", choices=("table", "json"), default="table")
+    probes.add_argument("--check", action="store_true",
+                        help="validate every probe's services and arguments (exit 2 on a "
+                             "problem)")
 
     doctor = sub.add_parser("doctor", help="check that a target interpreter can be measured")
     doctor.add_argument("--python", metavar="PATH")

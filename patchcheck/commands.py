@@ -172,6 +172,8 @@ def cmd_probes(args: argparse.Namespace) -> ExitCode:
     pm = make_plugin_manager(args.probe_path or ())
     probes = collect_probes(pm)
     probes.sort(key=lambda p: p.name)
+    if getattr(args, "check", False):
+        return _check_probes(pm, probes)
     if args.format == "json":
         print(json.dumps([{
             "name": p.name, "distributions": list(p.distributions),
@@ -186,6 +188,28 @@ def cmd_probes(args: argparse.Namespace) -> ExitCode:
     for line in pad_columns(rows):
         print(line)
     print(f"\n{len(probes)} probes", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _check_probes(pm: Any, probes: list[Any]) -> ExitCode:
+    """``probes --check``: every probe's services and arguments (loading already checked the
+    ``@probe`` keywords); one ``patchcheck: error:`` line per problem, exit 2 if any."""
+    from patchcheck.plugins import collect_services
+    from patchcheck.probeloader import probe_problems
+
+    names = {s.name for s in collect_services(pm)}
+    names |= set(_settings(argparse.Namespace()).services)  # any configured name is a service
+    bad = 0
+    for p in probes:
+        for problem in probe_problems(p, names):
+            bad += 1
+            print(f"patchcheck: error: probe {p.name!r} ({p.path}): {problem}", file=sys.stderr)
+    if bad:
+        print(f"hint: {bad} problem(s) in {len(probes)} probes; services known: "
+              f"{', '.join(sorted(names))}, proxy:<service>, proxy:<host>:<port>",
+              file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    print(f"{len(probes)} probes: services and arguments are valid", file=sys.stderr)
     return ExitCode.OK
 
 

@@ -165,6 +165,10 @@ class Outcome(str, enum.Enum):
     CPU_BOUND = "cpu-bound"  # the hub stalled while the call burned CPU
     BREAKS = "breaks"  # the call raised, crashed or hung (``Measurement.hung``)
     SKIPPED = "skipped"  # not measured: a service it needs is unavailable
+    # Nothing about the library was measured: the call did not wait on the peer (per-call time
+    # far below the intended wait), or the probe's own code failed (its file, its factory).
+    # A probe problem: never a pass, never the library's ``breaks``.
+    INCONCLUSIVE = "inconclusive"
 
     @property
     def severity(self) -> Severity:
@@ -193,6 +197,11 @@ class Outcome(str, enum.Enum):
     def skipped(self) -> bool:
         return self is Outcome.SKIPPED
 
+    @property
+    def inconclusive(self) -> bool:
+        """A probe problem (``Measurement.phase`` says where): fix the probe, not the library."""
+        return self is Outcome.INCONCLUSIVE
+
     @classmethod
     def parse(cls, text: str) -> Outcome:
         # "order-blocks" (reports before ProbeOutcome.order: an import-before measurement that
@@ -209,6 +218,7 @@ _OUTCOME_SEVERITY = {
     Outcome.BLOCKS: Severity.BLOCKS,
     Outcome.CPU_BOUND: Severity.BLOCKS,
     Outcome.BREAKS: Severity.BREAKS,
+    Outcome.INCONCLUSIVE: Severity.WARNING,
 }
 _OUTCOME_VERDICT = {
     Outcome.COOPERATES: Verdict.COOPERATES,
@@ -216,7 +226,17 @@ _OUTCOME_VERDICT = {
     Outcome.BLOCKS: Verdict.BLOCKS,
     Outcome.CPU_BOUND: Verdict.BLOCKS,
     Outcome.BREAKS: Verdict.BREAKS,
+    Outcome.INCONCLUSIVE: Verdict.WARNS,
 }
+
+
+class Phase(str, enum.Enum):
+    """Where in a probe run a measurement ended early (a hang, an error, a probe problem)."""
+
+    LOAD = "load"  # importing the probe file or finding its factory
+    REMEDY = "remedy"  # applying the remedy
+    FACTORY = "factory"  # the probe's factory (setup: connect, login …)
+    CALL = "call"  # the measured call
 
 
 @dataclass(frozen=True)
@@ -236,10 +256,14 @@ class Measurement:
     # The call never returned (set where it was seen: the meter's join timeout, or the child
     # killed on its wall-clock timeout). Always with outcome BREAKS.
     hung: bool = False
+    # Where the run ended early (hung, raised, or a probe problem); None for a full run.
+    phase: Phase | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
             object.__setattr__(self, "outcome", Outcome.parse(str(self.outcome)))
+        if self.phase is not None and not isinstance(self.phase, Phase):
+            object.__setattr__(self, "phase", Phase(str(self.phase)))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -254,13 +278,16 @@ class Measurement:
             "stack": list(self.stack),
             "error": self.error,
             "remedy": self.remedy,
+            "phase": None if self.phase is None else self.phase.value,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Measurement:
+        phase = data.get("phase")
         return cls(
             outcome=Outcome.parse(data["outcome"]),
             hung=bool(data.get("hung", False)),
+            phase=Phase(phase) if phase else None,
             wait_ms=float(data.get("wait_ms", 0.0)),
             concurrency=int(data.get("concurrency", 0)),
             elapsed_ms=float(data.get("elapsed_ms", 0.0)),

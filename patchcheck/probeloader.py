@@ -149,6 +149,41 @@ def _check_unique(probes: Sequence[ProbeSpec]) -> None:
         seen[p.name] = p
 
 
+def probe_problems(probe: ProbeSpec, service_names: Iterable[str]) -> list[str]:
+    """What is wrong with a probe's declaration that loading cannot see (``probes --check``):
+    services that no plugin or config provides, a proxy to a non-loopback address, values a
+    plugin's hand-built ``ProbeSpec`` got wrong. Empty when it is fine."""
+    import difflib
+
+    from patchcheck.net import is_loopback
+    from patchcheck.services import PROXY_PREFIX, proxy_address
+
+    names = sorted(set(service_names))
+    problems: list[str] = []
+    if not probe.distributions:
+        problems.append("no distributions (distributions=[...])")
+    if not (isinstance(probe.wait, (int, float)) and probe.wait > 0):
+        problems.append(f"wait={probe.wait!r}: must be a positive number of seconds")
+    if not (isinstance(probe.concurrency, int) and probe.concurrency >= 1):
+        problems.append(f"concurrency={probe.concurrency!r}: must be an integer >= 1")
+    if probe.import_order not in ("after", "before", "both"):
+        problems.append(f"import_order={probe.import_order!r}: must be after, before or both")
+    for service in probe.services:
+        base = service[len(PROXY_PREFIX):] if service.startswith(PROXY_PREFIX) else service
+        address = proxy_address(base) if base != service else None
+        if address is not None:
+            if not is_loopback(address[0]):
+                problems.append(f"service {service!r}: {address[0]} is not a loopback address "
+                                "(only 127.0.0.1 / ::1 may be contacted)")
+            continue
+        if base in names:
+            continue
+        near = difflib.get_close_matches(base, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        problems.append(f"service {service!r}: no service named {base!r}{hint}")
+    return problems
+
+
 class LocalProbes:
     """A plugin object providing the probes of ``--probe-path`` folders and files."""
 

@@ -25,7 +25,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_contents(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
-    assert tops == {"patchcheck", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
+    # patchcheck_probe: the probe API under the name probe files import (a re-export).
+    assert tops == {"patchcheck", "patchcheck_probe", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
                     + ".dist-info"}
     for required in ("patchcheck/harness/pc_child.py", "patchcheck/harness/pc_zygote.py",
                      "patchcheck/harness/pc_protocol.json",
@@ -33,7 +34,8 @@ def test_wheel_contents(wheel: Path) -> None:
                      "patchcheck/_builtin_probes/stdlib_socket.py",
                      "patchcheck/_builtin_probes/lib_postgres.py",
                      "patchcheck/knowledge/known.toml",
-                     "patchcheck/reporters/report.schema.json", "patchcheck/py.typed"):
+                     "patchcheck/reporters/report.schema.json", "patchcheck/py.typed",
+                     "patchcheck_probe/__init__.py", "patchcheck_probe/py.typed"):
         assert required in names, required
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -112,7 +112,10 @@ class _Check:
             self.name = "import-after"
         else:
             for outcome in result.probes:
-                if outcome_rank(outcome.plain.outcome) > 0 and outcome.plain.outcome != "skipped":
+                # skipped / inconclusive: nothing about the library was measured
+                if (outcome_rank(outcome.plain.outcome) > 0
+                        and not (outcome.plain.outcome.skipped
+                                 or outcome.plain.outcome.inconclusive)):
                     spec = bisector.probes.get(outcome.probe)
                     if spec is not None:
                         self.probe_spec = spec

@@ -45,5 +45,13 @@ def conv_services(value: Any, text: bool, base: Path) -> dict[str, str]:
                 f"{name} = {url!r}: only loopback hosts (127.0.0.1, ::1, localhost) may be used",
                 hint="patchcheck never contacts other machines; run the server locally",
             )
+        if parts.scheme == "proxy":
+            try:
+                port = parts.port
+            except ValueError:
+                port = None
+            if not host or port is None:
+                raise Invalid(f"{name} = {url!r}: a proxy needs host:port",
+                              hint="e.g. proxy://127.0.0.1:6380 (a latency proxy in front of it)")
         out[str(name)] = url
     return out

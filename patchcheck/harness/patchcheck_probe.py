@@ -34,7 +34,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-__all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "PROBE_ATTR"]
+__all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "ProbeDefinitionError",
+           "PROBE_ATTR", "PROBE_KEYWORDS"]
 
 #: The attribute the decorator sets on a probe function.
 PROBE_ATTR = "__patchcheck_probe__"
@@ -80,10 +81,31 @@ def _default_name(fn_name: str, distributions: Sequence[str]) -> str:
     return fn_name
 
 
-def probe(name: str | None = None, *, distributions: Sequence[str],
+#: the keywords ``@probe`` accepts (a mistyped one gets a hint naming the nearest)
+PROBE_KEYWORDS = ("distributions", "services", "wait", "concurrency", "remedies",
+                  "import_order", "description", "version")
+
+
+class ProbeDefinitionError(ValueError):
+    """``@probe`` was given an argument it cannot use (a mistyped keyword, a bad value)."""
+
+
+def _unknown_keywords(unknown: Mapping[str, Any]) -> ProbeDefinitionError:
+    import difflib
+
+    parts = []
+    for key in sorted(unknown):
+        near = difflib.get_close_matches(key, PROBE_KEYWORDS, n=1, cutoff=0.6)
+        parts.append("%r (did you mean %r?)" % (key, near[0]) if near else repr(key))
+    return ProbeDefinitionError("@probe got unknown keyword %s; it accepts: %s"
+                                % (", ".join(parts), ", ".join(PROBE_KEYWORDS)))
+
+
+def probe(name: str | None = None, *, distributions: Sequence[str] = (),
           services: Sequence[str] = (), wait: float = 0.3, concurrency: int = 3,
           remedies: Mapping[str, Callable[[], Any]] | None = None,
           import_order: str = "after", description: str = "", version: str = "1",
+          **unknown: Any,
           ) -> Callable[[Callable[[Context], Callable[[], Any]]],
                         Callable[[Context], Callable[[], Any]]]:
     """Mark a factory function as a probe. Records metadata only; never runs anything.
@@ -96,22 +118,28 @@ def probe(name: str | None = None, *, distributions: Sequence[str],
     :param remedies: label -> zero-argument function of this file, run after patching.
     :param import_order: ``"after"`` (patch, then import) or ``"before"`` (import the
         distribution's modules, then patch: for libraries that choose at import time).
+    :raises ProbeDefinitionError: a mistyped keyword (the message names the nearest one) or
+        a bad value.
     """
+    if unknown:
+        raise _unknown_keywords(unknown)
     if isinstance(distributions, str):
         distributions = [distributions]
     if not distributions:
-        raise ValueError("@probe needs distributions=[...]")
+        raise ProbeDefinitionError("@probe needs distributions=[...]")
     if import_order not in _IMPORT_ORDERS:
-        raise ValueError("@probe import_order must be one of %r, not %r"
+        raise ProbeDefinitionError("@probe import_order must be one of %r, not %r"
                          % (_IMPORT_ORDERS, import_order))
     if not (isinstance(wait, (int, float)) and wait > 0):
-        raise ValueError("@probe wait must be a positive number of seconds, not %r" % (wait,))
+        raise ProbeDefinitionError("@probe wait must be a positive number of seconds, not %r"
+                                   % (wait,))
     if not (isinstance(concurrency, int) and concurrency >= 1):
-        raise ValueError("@probe concurrency must be an integer >= 1, not %r" % (concurrency,))
+        raise ProbeDefinitionError("@probe concurrency must be an integer >= 1, not %r"
+                                   % (concurrency,))
     remedy_items = tuple((remedies or {}).items())
     for label, fn in remedy_items:
         if not callable(fn):
-            raise ValueError("@probe remedy %r must be a function, not %r" % (label, fn))
+            raise ProbeDefinitionError("@probe remedy %r must be a function, not %r" % (label, fn))
 
     def decorate(fn: Callable[[Context], Callable[[], Any]]
                  ) -> Callable[[Context], Callable[[], Any]]:
@@ -169,8 +197,9 @@ class Context:
                           for k, v in services.items()}
         #: seconds the peer delays its answer; the measured call should wait about this long
         self.wait = wait
-        #: a scratch directory of this child, removed afterwards
+        #: a scratch directory for this probe run (shared by its copies), removed afterwards
         self.tmpdir = tmpdir
+        self._cleanups: list[Callable[[], Any]] = []
         #: which copy this is (0 … concurrency-1)
         self.index = index
         self.concurrency = concurrency
@@ -182,6 +211,26 @@ class Context:
             raise LookupError("service %r was not started for this probe; declare it in "
                               "@probe(services=[...]) (started: %s)"
                               % (name, ", ".join(sorted(self._services)) or "none")) from None
+
+    def cleanup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn()`` after the measurement (newest first), even when the call failed:
+        close clients, drop tables, delete keys. Usable as a decorator; returns ``fn``.
+        Not run when the run hung (the child is ended; its processes and files go with it).
+        An exception from ``fn`` is ignored: it must not replace the measurement."""
+        if not callable(fn):
+            raise TypeError("ctx.cleanup() needs a function, not %r" % (fn,))
+        self._cleanups.append(fn)
+        return fn
+
+    add_cleanup = cleanup
+
+    def _run_cleanups(self) -> None:
+        while self._cleanups:
+            fn = self._cleanups.pop()
+            try:
+                fn()
+            except Exception:
+                pass
 
     def unique(self, prefix: str = "pc") -> str:
         """A name unique to this child and copy, for keys, queues, tables, files."""

@@ -21,9 +21,19 @@ release to the last return:
 Classification (``classify()``), with T and the thresholds chosen for a loaded 2-core box:
 
 * any exception from a call → ``breaks`` (``LoopExit``, ``BlockingSwitchOutError``,
-  ``greenlet.error`` included); a call still running after ``K×S×4+5`` s → ``breaks``
-  ("did not return within …", with the stuck greenlets' stacks). A call that blocks the hub
-  forever never gets here: the tool side's timeout and faulthandler dump catch it.
+  ``greenlet.error`` included).
+* a hang → ``breaks`` with ``hung`` and the ``phase`` that hung (``factory`` or ``call``):
+  a native watchdog thread (an OS thread captured before patching, so it runs while the hub
+  is blocked in C) declares it after ``max(2 s, 4×K×S)`` of the call (``max(8 s, 4×K×S)`` of
+  the factories), writes every thread's and greenlet's stack and the result through
+  ``on_hang`` and ends the child (``os._exit``). One detector, one bound: the same hang gives
+  the same outcome every run, whether the hub is alive (a cooperative wait that never ends)
+  or stuck in C (a ``connect`` that never returns). Without ``on_hang`` (a direct caller)
+  the cooperative join timeout reports the same result for hangs that leave the hub alive.
+* a probe problem → ``inconclusive`` (nothing about the library was measured): the calls
+  did not wait on the peer (median per-call time ``T < S/4`` while the hub ran), or the
+  factory raised (other than gevent's own hub errors, which are the library's ``breaks``)
+  or returned something that is not callable.
 * ``blocks`` when ``ratio ≥ (K+1)/2`` (halfway between 1 and K: 2.0 for K=3) **and** the
   largest gap ``≥ max(T/2, 25 ms)`` (the hub really stalled for half a call). The gap rule
   stops a library that merely *serialises* its calls with a cooperative lock (ratio high,
@@ -39,6 +49,7 @@ The result is a dict in ``patchcheck.model.Measurement.to_json()`` shape.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import statistics
 import sys
@@ -56,10 +67,42 @@ CPU_BOUND_FRACTION = 0.5
 #: how many distinct blocking stacks to keep, and frames per stack
 MAX_STACKS = 3
 MAX_FRAMES = 25
-#: how long the factories (setup: connect, login …) may take before it counts as a hang
-SETUP_TIMEOUT_S = 30.0
+#: the least time the measured calls / the factories get before the watchdog calls it a hang
+MIN_CALL_HANG_S = 2.0
+MIN_FACTORY_HANG_S = 8.0
+#: how many times the whole expected wait (K×S) a phase may take before it is a hang
+HANG_FACTOR = 4.0
+#: how often the watchdog looks
+WATCHDOG_PERIOD_S = 0.05
+#: a call shorter than this fraction of S did not wait on the peer
+NO_WAIT_FRACTION = 0.25
 
-OUTCOMES = ("cooperates", "blocks", "cpu-bound", "breaks", "skipped")
+OUTCOMES = ("cooperates", "blocks", "cpu-bound", "breaks", "skipped", "inconclusive")
+PHASES = ("load", "remedy", "factory", "call")
+
+
+def _native_primitives() -> tuple[Any, Any, Any, Any]:
+    """start_new_thread, allocate_lock, get_ident and sleep of the OS, even if patched."""
+    import _thread
+
+    if "gevent.monkey" in sys.modules:
+        from gevent.monkey import get_original
+
+        return (get_original("_thread", "start_new_thread"),
+                get_original("_thread", "allocate_lock"), get_original("_thread", "get_ident"),
+                get_original("time", "sleep"))
+    return _thread.start_new_thread, _thread.allocate_lock, _thread.get_ident, time.sleep
+
+
+# Captured at import: pc_probe imports this module before it patches.
+(_start_native_thread, _allocate_native_lock, _native_get_ident,
+ _native_sleep) = _native_primitives()
+
+
+def hang_bounds(concurrency: int, wait: float) -> tuple[float, float]:
+    """(factory bound, call bound) in seconds: a phase still running then is a hang."""
+    whole = HANG_FACTOR * max(1, concurrency) * wait
+    return max(MIN_FACTORY_HANG_S, whole), max(MIN_CALL_HANG_S, whole)
 
 _THIS_FILE = os.path.basename(__file__).rsplit(".", 1)[0]  # "pc_meter" (also for .pyc)
 
@@ -90,9 +133,11 @@ def classify(*, concurrency: int, per_call_s: float, elapsed_s: float, max_gap_s
 def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 elapsed_s: float = 0.0, ratio: float = 0.0, max_gap_s: float = 0.0,
                 cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
-                remedy: str | None = None, hung: bool = False) -> dict[str, Any]:
+                remedy: str | None = None, hung: bool = False,
+                phase: str | None = None) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
-    returned (the tool side reports PC203 from it, not from the error text)."""
+    returned (the tool side reports PC203 from it, not from the error text); ``phase``:
+    where the run ended early (one of ``PHASES``)."""
     return {
         "outcome": outcome,
         "hung": hung,
@@ -105,6 +150,7 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "stack": list(stack),
         "error": error,
         "remedy": remedy,
+        "phase": phase,
     }
 
 
@@ -290,11 +336,65 @@ class _Heartbeat:
         return max((b - a for a, b in zip(points, points[1:])), default=0.0)
 
 
+class _HangWatchdog:
+    """A native thread that ends a hung run the same way every time (module docstring).
+
+    The meter reports which phase it is in (``enter``) and when it is done (``finish``); a
+    lock makes "done" and "declared hung" exclusive, so a run that returns at the deadline
+    is either measured or hung, never both.
+    """
+
+    def __init__(self, bounds: dict[str, float], on_hang: Callable[[dict[str, Any]], Any],
+                 describe: Callable[[str, float], dict[str, Any]]) -> None:
+        self.bounds = bounds
+        self.on_hang = on_hang
+        self.describe = describe
+        self._lock = _allocate_native_lock()
+        self._phase: str | None = None
+        self._since = 0.0
+        self._done = False
+
+    def start(self) -> None:
+        _start_native_thread(self._run, ())
+
+    def enter(self, phase: str) -> None:
+        with self._lock:
+            self._phase, self._since = phase, time.perf_counter()
+
+    def finish(self) -> bool:
+        """Stop watching; False when the watchdog already declared a hang."""
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+            return True
+
+    def _run(self) -> None:
+        while True:
+            _native_sleep(WATCHDOG_PERIOD_S)
+            with self._lock:
+                if self._done:
+                    return
+                phase = self._phase
+                if phase is None or time.perf_counter() - self._since < self.bounds[phase]:
+                    continue
+                self._done = True
+            try:
+                result = self.describe(phase, self.bounds[phase])
+            except BaseException as exc:  # evidence only: the hang is still a hang
+                result = result_dict("breaks", hung=True, phase=phase,
+                                     error="the %s did not return within %.1f s (%s)"
+                                     % (phase, self.bounds[phase], describe_exception(exc)))
+            self.on_hang(result)
+            return
+
+
 def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurrency: int = 3,
             remedy: str | None = None,
             wrap: Callable[[Callable[[], Any]], Callable[[], Any]] | None = None,
             join_timeout: float | None = None, monitor: bool = True,
-            skip_exceptions: tuple[type, ...] = ()) -> dict[str, Any]:
+            skip_exceptions: tuple[type, ...] = (),
+            on_hang: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """Run ``concurrency`` copies of ``factory(i)()`` together and measure the hub.
 
     :param factory: ``factory(i)`` does the setup of copy ``i`` (in its own greenlet) and
@@ -303,14 +403,18 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
     :param wrap: applied to each call (the threadpool remedy).
     :param skip_exceptions: exceptions from a factory that mean "cannot run here"
         (→ ``skipped``), e.g. ``patchcheck_probe.Skip``.
+    :param on_hang: called from the native watchdog thread with the hung result; it must
+        deliver it and end the process (``pc_child``). None: no watchdog.
     """
     import gevent
     from gevent.event import Event
 
     k = max(1, int(concurrency))
     s = float(wait)
+    factory_bound, call_bound = hang_bounds(k, s)
     if join_timeout is None:
-        join_timeout = k * s * 4 + 5
+        # Only for a direct caller without a watchdog; with one, the watchdog fires first.
+        join_timeout = call_bound + (5.0 if on_hang is not None else 0.0)
     common = dict(wait_s=s, concurrency=k, remedy=remedy)
 
     collector = _StackCollector()
@@ -332,10 +436,37 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
     spans: dict[int, tuple[float, float]] = {}
     setup_errors: list[tuple[int, BaseException, str]] = []
     call_errors: list[tuple[int, BaseException, str]] = []
+    t_marks = {"release": 0.0}
+    hub_ident = _native_get_ident()
+    greenlets: list[Any] = []
+
+    def hung_result(phase: str, bound: float) -> dict[str, Any]:
+        """The same result whichever detector saw the hang (watchdog or join timeout)."""
+        now = time.perf_counter()
+        if phase == "factory":
+            error = "%d of %d factories did not return within %.1f s" % (
+                k - ready_count[0], k, bound)
+            return result_dict("breaks", hung=True, phase=phase, error=error,
+                               stack=_hang_stacks(greenlets, hub_ident), **common)
+        t_release = t_marks["release"]
+        error = "%d of %d calls did not return within %.1f s" % (k - len(spans), k, bound)
+        return result_dict("breaks", hung=True, phase=phase, error=error,
+                           elapsed_s=now - t_release,
+                           max_gap_s=heartbeat.max_gap(t_release, now),
+                           stack=_hang_stacks(greenlets, hub_ident), **common)
+
+    dog = None
+    if on_hang is not None:
+        dog = _HangWatchdog({"factory": factory_bound, "call": call_bound}, on_hang,
+                            hung_result)
+        dog.start()
 
     def worker(i: int) -> None:
         try:
             call = factory(i)
+            if not callable(call):
+                raise _NotCallable("the factory returned %r, not a zero-argument callable"
+                                   % (call,))
             if wrap is not None:
                 call = wrap(call)
         except gevent.GreenletExit:
@@ -359,24 +490,41 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         finally:
             spans[i] = (t0, time.perf_counter())
 
+    def finished(result: dict[str, Any]) -> dict[str, Any]:
+        if dog is not None and not dog.finish():
+            # The watchdog declared a hang at this very moment and is ending the process.
+            _native_sleep(60)
+        return result
+
+    if dog is not None:
+        dog.enter("factory")
     beat_greenlet = gevent.spawn(heartbeat.run)
-    greenlets = [gevent.spawn(worker, i) for i in range(k)]
+    greenlets.extend(gevent.spawn(worker, i) for i in range(k))
     try:
-        if not all_ready.wait(timeout=SETUP_TIMEOUT_S + k * s * 2):
-            return result_dict("breaks", error="the probe's setup did not finish within %.0f s"
-                               % (SETUP_TIMEOUT_S + k * s * 2), stack=_run_info(), **common)
+        if not all_ready.wait(timeout=factory_bound):
+            return finished(hung_result("factory", factory_bound))
         if setup_errors:
             i, exc, tb = setup_errors[0]
-            if skip_exceptions and isinstance(exc, skip_exceptions):
-                return result_dict("skipped", error=str(exc), **common)
             release.set()
-            return result_dict("breaks", error="setup: " + describe_exception(exc),
-                               stack=_tb_lines(tb), **common)
+            if skip_exceptions and isinstance(exc, skip_exceptions):
+                return finished(result_dict("skipped", error=str(exc), **common))
+            if _is_hub_error(exc):
+                # gevent's own failures (LoopExit …) are the library's, even in the setup.
+                return finished(result_dict("breaks", phase="factory",
+                                            error="setup: " + describe_exception(exc),
+                                            stack=_tb_lines(tb), **common))
+            return finished(result_dict(
+                "inconclusive", phase="factory",
+                error="the probe's factory failed: " + describe_exception(exc),
+                stack=_tb_lines(tb), **common))
         gevent.sleep(0.01)  # let the heartbeat settle after setup
         cpu0 = time.process_time()
         busy0 = runnable_seconds()
         collector.open = True
         t_release = time.perf_counter()
+        t_marks["release"] = t_release
+        if dog is not None:
+            dog.enter("call")
         release.set()
         done = gevent.joinall(greenlets, timeout=join_timeout)
         t_joined = time.perf_counter()
@@ -384,16 +532,10 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         busy1 = runnable_seconds()
         collector.open = False
         if len(done) < len(greenlets):
-            stuck = [g for g in greenlets if not g.dead]
-            stack = _run_info()
-            for g in stuck:
-                g.kill(block=False)
-            return result_dict(
-                "breaks", hung=True, elapsed_s=t_joined - t_release,
-                max_gap_s=heartbeat.max_gap(t_release, t_joined), cpu_s=cpu1 - cpu0,
-                error="%d of %d calls did not return within %.1f s" % (
-                    len(stuck), k, join_timeout),
-                stack=stack, **common)
+            result = hung_result("call", join_timeout)
+            result["cpu_ms"] = round((cpu1 - cpu0) * 1000.0, 1)
+            result["elapsed_ms"] = round((t_joined - t_release) * 1000.0, 1)
+            return finished(result)
         t_end = max(end for _, end in spans.values())
         elapsed = t_end - t_release
         durations = [end - start for start, end in spans.values()]
@@ -404,18 +546,22 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu)
         if call_errors:
             i, exc, tb = call_errors[0]
-            return result_dict("breaks", error=describe_exception(exc),
-                               stack=_tb_lines(tb) + collector.lines(), **numbers, **common)
+            return finished(result_dict("breaks", phase="call", error=describe_exception(exc),
+                                        stack=_tb_lines(tb) + collector.lines(),
+                                        **numbers, **common))
         busy = cpu if busy0 is None or busy1 is None else busy1 - busy0
         outcome = classify(concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
                            max_gap_s=max_gap, cpu_s=busy)
-        error = None
-        if per_call < s / 4.0:
-            # The call did not wait on the peer: nothing was really measured.
-            error = ("inconclusive: one call took %.1f ms, expected about %.0f ms; the probe "
-                     "does not wait on the slow peer" % (per_call * 1000.0, s * 1000.0))
+        if outcome == "cooperates" and per_call < NO_WAIT_FRACTION * s:
+            # Decided from the measured T against S: the call did not wait on the peer, so
+            # the hub had nothing to keep running through. Not a pass.
+            return finished(result_dict(
+                "inconclusive", phase="call",
+                error="the call did not wait on the peer: one call took %.1f ms, expected "
+                      "about %.0f ms" % (per_call * 1000.0, s * 1000.0),
+                **numbers, **common))
         stack = collector.lines() if outcome in ("blocks", "cpu-bound") else []
-        return result_dict(outcome, stack=stack, error=error, **numbers, **common)
+        return finished(result_dict(outcome, stack=stack, **numbers, **common))
     finally:
         collector.open = False
         heartbeat.running = False
@@ -428,18 +574,80 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         beat_greenlet.kill(block=False)
 
 
+class _NotCallable(TypeError):
+    """The probe's factory returned something that is not a call (a probe problem)."""
+
+
+def _is_hub_error(exc: BaseException) -> bool:
+    """gevent's own failure types: the library broke the hub, even during setup."""
+    try:
+        import greenlet
+        from gevent.exceptions import BlockingSwitchOutError, LoopExit
+    except ImportError:  # pragma: no cover - gevent is always importable in the child
+        return False
+    return isinstance(exc, (LoopExit, BlockingSwitchOutError, greenlet.error))
+
+
 def _tb_lines(tb: str, limit: int = 40) -> list[str]:
     lines = [line for line in tb.rstrip("\n").split("\n") if line.strip()]
     return lines[-limit:]
 
 
-def _run_info(limit: int = 200) -> list[str]:
+def _hang_stacks(greenlets: Sequence[Any], hub_ident: int, limit: int = 300) -> list[str]:
+    """The stacks that explain a hang, the most telling *last* (reports show the tail): the
+    library's other threads, each unfinished copy's suspended greenlet, then what the hub's
+    thread runs now (a call stuck in C is there). The harness's and gevent's own threads
+    (watchdogs, the monitor) are left out. Safe from the watchdog thread: it only reads."""
+    sections: list[list[str]] = []
+
+    def add(title: str, frame: Any) -> None:
+        lines = ["--- %s ---" % (title,)]
+        for entry in _trim_frames(traceback.format_stack(frame)):
+            lines.extend(x for x in entry.rstrip("\n").split("\n") if x.strip())
+        sections.append(lines)
+
+    try:
+        frames = sys._current_frames()
+        me = _native_get_ident()
+        for ident, frame in frames.items():
+            if ident not in (hub_ident, me) and not _is_own_thread(frame):
+                add("thread %#x" % (ident,), frame)
+        for i, g in enumerate(greenlets):
+            frame = getattr(g, "gr_frame", None)
+            if not g.dead and frame is not None:
+                add("copy %d (a suspended greenlet)" % (i,), frame)
+        if hub_ident in frames:
+            add("the hub's thread (running now)", frames[hub_ident])
+    except Exception as exc:  # evidence only; never fail the hang report over it
+        sections.append(["(stacks unavailable: %s)" % (describe_exception(exc),)])
+    lines = [line for section in sections for line in section]
+    return lines[-limit:]
+
+
+_HARNESS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _is_own_thread(frame: Any) -> bool:
+    """A thread of the harness (pc_child's dump watchdog) or gevent's monitor thread."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if os.path.dirname(os.path.abspath(filename)) == _HARNESS_DIR \
+                or filename.endswith(os.path.join("gevent", "_monitor.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _run_info(limit: int = 400) -> list[str]:
     """Every thread's and greenlet's stack, for a hang (gevent.util.format_run_info)."""
     try:
         from gevent.util import format_run_info
 
         lines: list[str] = []
-        for chunk in format_run_info(thread_stacks=True, greenlet_stacks=True):
+        # Greenlets first: a hung call is a greenlet's frame; the threads' stacks follow.
+        for chunk in itertools.chain(
+                format_run_info(thread_stacks=False, greenlet_stacks=True),
+                format_run_info(thread_stacks=True, greenlet_stacks=False)):
             lines.extend(str(chunk).rstrip("\n").split("\n"))
         return lines[:limit]
     except Exception as exc:  # evidence only; never fail the measurement over it

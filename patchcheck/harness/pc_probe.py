@@ -71,20 +71,28 @@ def run_probe(task: pc_protocol.ProbeTask) -> dict[str, Any]:
     services = task.services
 
     if task.import_order == "before":
-        module = _load_probe_module(task.path, task.name)
+        module, problem = _load_or_problem(task, common)
+        if problem is not None:
+            return problem
         for modname in task.modules:
             try:
                 importlib.import_module(modname)
             except Exception as exc:
                 return pc_meter.result_dict(
                     "breaks", error="import %s before patching: %s"
-                    % (modname, pc_meter.describe_exception(exc)), **common)
+                    % (modname, pc_meter.describe_exception(exc)), phase="load", **common)
         _patch(task.patch_args)
     else:
         _patch(task.patch_args)
-        module = _load_probe_module(task.path, task.name)
+        module, problem = _load_or_problem(task, common)
+        if problem is not None:
+            return problem
 
-    factory_fn = getattr(module, task.function)
+    factory_fn = getattr(module, task.function, None)
+    if not callable(factory_fn):
+        return pc_meter.result_dict(
+            "inconclusive", phase="load", error="the probe file %s has no function %r"
+            % (task.path, task.function), **common)
     skip_exc = _skip_exception()
 
     wrap = None
@@ -97,24 +105,42 @@ def run_probe(task: pc_protocol.ProbeTask) -> dict[str, Any]:
             except Exception as exc:
                 return pc_meter.result_dict(
                     "breaks", error="remedy %s failed: %s"
-                    % (remedy_label, pc_meter.describe_exception(exc)), **common)
+                    % (remedy_label, pc_meter.describe_exception(exc)), phase="remedy",
+                    **common)
 
     tmpdir = tempfile.mkdtemp(prefix="patchcheck-probe-", dir=task.tmpdir or None)
+    contexts: list[Any] = []
     try:
         import patchcheck_probe
 
         def factory(i: int) -> Callable[[], Any]:
             ctx = patchcheck_probe.Context(services, wait, tmpdir, index=i, concurrency=k)
-            call = factory_fn(ctx)
-            if not callable(call):
-                raise TypeError("probe %s returned %r, not a zero-argument callable"
-                                % (task.name, call))
-            return call
+            contexts.append(ctx)
+            return factory_fn(ctx)  # the meter checks that it is callable
 
         return pc_meter.measure(factory, wait=wait, concurrency=k, remedy=remedy_label,
-                                wrap=wrap, skip_exceptions=skip_exc)
+                                wrap=wrap, skip_exceptions=skip_exc,
+                                on_hang=getattr(task, "finish_hung", None))
     finally:
+        # The probe's cleanups (ctx.cleanup), newest first, then its tmpdir; a failing
+        # cleanup is the probe's problem and must not replace the measurement.
+        for ctx in reversed(contexts):
+            ctx._run_cleanups()
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _load_or_problem(task: pc_protocol.ProbeTask, common: Mapping[str, Any]
+                     ) -> tuple[Any, dict[str, Any] | None]:
+    """The probe module, or an ``inconclusive`` result when the probe file itself fails."""
+    try:
+        return _load_probe_module(task.path, task.name), None
+    except BaseException as exc:  # the probe's own code: a probe problem, not the library's
+        import traceback
+
+        return None, pc_meter.result_dict(
+            "inconclusive", phase="load", error="the probe file %s failed to load: %s"
+            % (task.path, pc_meter.describe_exception(exc)),
+            stack=traceback.format_exc().rstrip("\n").split("\n")[-20:], **common)
 
 
 def _skip_exception() -> tuple:

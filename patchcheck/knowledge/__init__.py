@@ -62,7 +62,8 @@ def matching_entries(entries: Sequence[KnowledgeEntry],
     # Compare with the worst plain measurement of the probes that ran in the recommended order
     # (patch first); the "imported before patch_all" variants measure the app's mistake.
     outcomes = [p.plain.outcome for p in result.probes
-                if not p.plain.outcome.skipped and p.order is ImportOrder.AFTER_PATCH]
+                if not (p.plain.outcome.skipped or p.plain.outcome.inconclusive)
+                and p.order is ImportOrder.AFTER_PATCH]
     worst = max(outcomes, key=lambda o: o.severity) if outcomes else None
     out = []
     for e in entries:

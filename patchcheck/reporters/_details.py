@@ -186,7 +186,7 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     if probe is not None:
         sentence = measurement_sentence(probe.plain)
         said = (
-            probe.plain.outcome in (Outcome.SKIPPED, Outcome.BREAKS)
+            probe.plain.outcome in (Outcome.SKIPPED, Outcome.BREAKS, Outcome.INCONCLUSIVE)
             and error_headline(probe.plain.error or "") in finding.summary
         )
         if not said:  # a skipped/broken probe's reason is already the finding's summary

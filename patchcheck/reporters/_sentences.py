@@ -85,14 +85,24 @@ def control_line(report: ScanReport) -> str | None:
 
 def measurement_phrase(m: Measurement) -> str:
     """``stall 503 ms, ratio 2.9×`` — or the error for a measurement that broke."""
+    if m.outcome is Outcome.BREAKS and m.hung:
+        return "hung" + (f" in the {m.phase.value}" if m.phase is not None else "")
     if m.outcome is Outcome.BREAKS and m.error:
         return exception_type(m.error)
     if m.outcome is Outcome.SKIPPED:
         return m.error or "skipped"
+    if m.outcome is Outcome.INCONCLUSIVE:
+        return _probe_problem(m)
     phrase = f"stall {ms(m.max_gap_ms)}, ratio {ratio(m.ratio)}"
     if m.outcome is Outcome.CPU_BOUND:
         phrase += f", cpu {ms(m.cpu_ms)}"
     return phrase
+
+
+def _probe_problem(m: Measurement) -> str:
+    """``probe problem in the call: the call did not wait on the peer: …``."""
+    where = f" in the {m.phase.value}" if m.phase is not None else ""
+    return f"probe problem{where}: {error_headline(m.error or '') or 'no error text'}"
 
 
 def measurement_sentence(m: Measurement) -> str:
@@ -101,6 +111,8 @@ def measurement_sentence(m: Measurement) -> str:
         return f"{m.outcome}: {error_headline(m.error or '') or 'no error text'}"
     if m.outcome is Outcome.SKIPPED:
         return f"skipped: {m.error or 'no reason given'}"
+    if m.outcome is Outcome.INCONCLUSIVE:
+        return f"{m.outcome}: {_probe_problem(m)}"
     waits = f"{m.concurrency} × {ms(m.wait_ms)} waits" if m.concurrency else "waits"
     return (
         f"{m.outcome}: {waits} took {ms(m.elapsed_ms)} (ratio {ratio(m.ratio)}), "
@@ -238,7 +250,8 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
         return exception_type(e.exception)
     probe = probe_for(result, f)
     if probe is not None and probe.plain.error:
-        return "hang" if probe.plain.hung else exception_type(probe.plain.error)
+        return (("hang in the " + probe.plain.phase.value if probe.plain.phase else "hang")
+                if probe.plain.hung else exception_type(probe.plain.error))
     if isinstance(e, ev.ChildEnd) and e.stack:  # killed on timeout, with a faulthandler dump
         return f"hang (killed after {e.duration_s:.0f} s)"
     return f.summary

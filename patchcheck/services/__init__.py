@@ -30,12 +30,19 @@ Built-in names (:func:`builtin_services`):
 every server→client chunk for the delay: latency for servers that cannot sleep on request.
 Its endpoint copies the inner endpoint's ``extra`` (user, password, database, cafile…) and URL
 with the proxy's port, plus ``proxied`` (the inner name) and ``target_port``. TCP only (not
-``proxy:slow_dns``).
+``proxy:slow_dns``). ``proxy:<host>:<port>`` (``proxy:127.0.0.1:6380``, ``proxy:[::1]:6380``)
+puts the same proxy in front of any loopback address, no service needed; its endpoint has
+``target_host`` and ``target_port``.
+
+What the proxy delays: every chunk the server sends (each response, not only the first), by
+the delay counted from the moment the chunk reached the proxy, in order; the client's bytes
+pass at once, the connect is not delayed, and half closes are forwarded.
 
 URLs from configuration (``[tool.patchcheck] services = {name = "URL"}``, given to the registry
 as ``urls``) point a name at an existing loopback server: for the built-in real services they are
 used by :func:`~.real.reach_or_start` (a ``PATCHCHECK_*_URL`` in the environment still wins);
-for any other name the URL replaces the service (checked with a TCP connect).
+any other name becomes a service of that name (checked with a TCP connect). A ``proxy://HOST:PORT``
+URL makes the name a latency proxy in front of that address, delayed by the probe's wait.
 
 This module is also the built-in plugin that registers these services
 (``patchcheck_add_services``).
@@ -64,9 +71,26 @@ from patchcheck.services.fixtures import (
 from patchcheck.services.real import REAL_SERVICES, reach_or_start
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 
-__all__ = ["PROXY_PREFIX", "ServiceRegistry", "builtin_services"]
+__all__ = ["PROXY_PREFIX", "PROXY_URL_SCHEME", "ServiceRegistry", "builtin_services",
+           "proxy_address"]
 
 PROXY_PREFIX = "proxy:"
+#: ``services = {name = "proxy://127.0.0.1:6380"}``: the name is a latency proxy to there
+PROXY_URL_SCHEME = "proxy"
+
+
+def proxy_address(text: str) -> tuple[str, int] | None:
+    """``"127.0.0.1:6380"`` / ``"[::1]:6380"`` / ``"localhost:6380"`` → (host, port), or None
+    when ``text`` is not an address (then it names a service). Loopback is checked by the
+    proxy itself."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        return None  # an IPv6 address must be bracketed: [::1]:6380
+    return host, int(port)
 
 _FIXTURES: Mapping[str, tuple[type, str]] = {
     "slow_tcp": (SlowTCPServer, "TCP echo that answers each request after the delay"),
@@ -166,10 +190,11 @@ class ServiceRegistry:
                                  f"{spec.name!r} (from {spec.origin})")
             else:
                 self._specs[spec.name] = spec
-        for name in self._urls:  # a configured URL is a service even without a plugin
+        for name, url in self._urls.items():  # any configured name is a service
             if name not in self._specs:
+                proxied = urlsplit(url).scheme == PROXY_URL_SCHEME
                 self._specs[name] = ServiceSpec(name=name, start=lambda delay: None,
-                                                origin="config", uses_delay=False)
+                                                origin="config", uses_delay=proxied)
         self._slots: dict[tuple[str, float], _Slot] = {}
         self._order: list[_Slot] = []  # start order, so close() stops proxies before targets
         self._lock = threading.Lock()
@@ -184,14 +209,15 @@ class ServiceRegistry:
     def endpoint(self, name: str, delay: float = 0.0) -> Endpoint | ServiceUnavailable:
         """The endpoint of ``name`` answering after ``delay`` s, starting it on first use."""
         base = name[len(PROXY_PREFIX):] if name.startswith(PROXY_PREFIX) else name
+        address = proxy_address(base) if name != base else None
         spec = self._specs.get(base)
-        if spec is None:
+        if spec is None and address is None:
             known = ", ".join(self.names) or "none"
             return ServiceUnavailable(name, f"no service named {base!r} is registered "
                                             f"(known: {known})",
                                       install_hint="check the probe's services=, or install "
                                                    "the plugin that provides it")
-        if name == base and not spec.uses_delay:
+        if name == base and spec is not None and not spec.uses_delay:
             delay = 0.0
         key = (name, round(float(delay), 6))
         with self._lock:
@@ -202,7 +228,11 @@ class ServiceRegistry:
                 slot = self._slots[key] = _Slot()
         with slot.lock:
             if not slot.done:
-                if name == base:
+                if address is not None:
+                    slot.result, slot.handle = self._start_address_proxy(name, address,
+                                                                         key[1])
+                elif name == base:
+                    assert spec is not None
                     slot.result, slot.handle = self._start(spec, key[1])
                 else:
                     slot.result, slot.handle = self._start_proxy(name, base, key[1])
@@ -241,6 +271,12 @@ class ServiceRegistry:
         url = self._urls.get(spec.name)
         if url is None:
             return spec.start(delay)
+        if urlsplit(url).scheme == PROXY_URL_SCHEME:
+            address = proxy_address(urlsplit(url).netloc)
+            if address is None:
+                return ServiceUnavailable(spec.name, f"services.{spec.name} = {url!r} needs "
+                                                     "host:port after proxy://")
+            return LatencyProxy(address[0], address[1], delay, name=spec.name).start()
         if spec.name in REAL_SERVICES and spec.origin == "builtin":
             return reach_or_start(spec.name, os.environ if self._env is None else self._env,
                                   url=url)
@@ -257,6 +293,16 @@ class ServiceRegistry:
         except (OSError, ValueError) as exc:
             return ServiceUnavailable(name, f"cannot proxy {base}: {exc}"), None
         return _proxied_endpoint(name, inner, proxy.port, delay), proxy
+
+    def _start_address_proxy(self, name: str, address: tuple[str, int],
+                             delay: float) -> tuple[Endpoint | ServiceUnavailable, Any]:
+        try:
+            proxy = LatencyProxy(address[0], address[1], delay, name=name).start()
+        except (OSError, ValueError) as exc:
+            return ServiceUnavailable(name, f"cannot proxy {address[0]}:{address[1]}: {exc}",
+                                      install_hint="only loopback addresses may be proxied"
+                                      ), None
+        return proxy.endpoint, proxy
 
     def close(self) -> None:
         """Stop every service (proxies first, then in reverse start order). Idempotent."""

@@ -125,6 +125,10 @@ _ALL = [
     Code("PC206", "order-blocks", Severity.WARNING,
          "blocks when imported before patch_all()",
          "The library chooses its I/O strategy at import time; import it only after patching."),
+    Code("PC207", "probe-inconclusive", Severity.WARNING,
+         "probe inconclusive: nothing about the library was measured",
+         "A probe problem, not the library's: the call did not wait on the slow peer, or the "
+         "probe's own file or factory failed (the phase says which). Fix the probe."),
     # --- knowledge -----------------------------------------------------------------------
     Code("PC300", "known-issue", Severity.INFO,
          "known issue (not measured here)",

@@ -4,7 +4,7 @@
 "JSON report" and in ``reporters/report.schema.json`` (``$defs``, one per type), and
 ``evidence_from_json(code, data)`` reads it back. Reporters read the fields, never guessed keys.
 
-Measurements are not copied into evidence: a probe finding (PC200–PC206) holds a ``ProbeRef``
+Measurements are not copied into evidence: a probe finding (PC200–PC207) holds a ``ProbeRef``
 (probe name and import order) to the ``ProbeOutcome`` on its ``DistributionResult``.
 
 A leaf module (standard library only): ``patchcheck.model`` imports it.
@@ -459,7 +459,7 @@ class GeventPluginEvidence(Evidence):
 
 @dataclass(frozen=True)
 class ProbeRef(Evidence):
-    """PC200–PC206: which probe measurement this is; the numbers are on the result's
+    """PC200–PC207: which probe measurement this is; the numbers are on the result's
     ``ProbeOutcome`` with this name and order (``DistributionResult.probe(ref)``)."""
 
     kind: ClassVar[str] = "probe"
@@ -503,7 +503,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC141": NativeCode,
     "PC150": GeventPluginEvidence,
     "PC151": GeventPluginEvidence,
-    **{f"PC20{i}": ProbeRef for i in range(7)},
+    **{f"PC20{i}": ProbeRef for i in range(8)},
     "PC300": NoEvidence,
 }
 

@@ -264,6 +264,12 @@ def probe_findings(outcome: ProbeOutcome, *,
         err = (m.error or "").strip().splitlines()
         return [make_finding("PC203" if m.hung else "PC202", check,
                              f"{name}: {err[-1] if err else 'failed'}"[:200], evidence=ref)]
+    if m.outcome is Outcome.INCONCLUSIVE:
+        where = f" ({m.phase.value})" if m.phase is not None else ""
+        err = (m.error or "").strip().splitlines()
+        return [make_finding("PC207", check,
+                             f"{name}: inconclusive{where}: {err[-1] if err else ''}"[:200],
+                             evidence=ref)]
     if m.outcome is Outcome.SKIPPED:
         return [make_finding("PC205", check, f"{name}: skipped: {m.error or ''}",
                              evidence=ref)]

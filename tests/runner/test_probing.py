@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from patchcheck.model import ImportOrder
+from patchcheck.model import ImportOrder, Phase
 from patchcheck.plan import ScanRequest
 from patchcheck.plugins import make_plugin_manager
 from patchcheck.runner.probing import ProbeRunner
@@ -29,6 +29,11 @@ PROBE_FILE = """
             while True:
                 pass
         return call
+    def hangs_holding_the_gil(ctx):
+        import ctypes
+        # PyDLL keeps the GIL through the C call: no thread of the child can run, so only the
+        # tool's wall-clock timeout (the last resort) can end it.
+        return lambda: ctypes.PyDLL(None).sleep(3600)
 """
 
 
@@ -73,10 +78,22 @@ def test_a_crashing_child_is_a_measurement(runner: ProbeRunner, probe_file: str)
     assert any("rt_probes.py" in line for line in outcome.plain.stack)
 
 
-def test_a_hanging_child_is_a_measurement(runner: ProbeRunner, probe_file: str) -> None:
+def test_a_hanging_call_is_declared_by_the_childs_watchdog(runner: ProbeRunner,
+                                                           probe_file: str) -> None:
     outcome = runner.run_probe(_probe(probe_file, "hangs"), ())[0]
-    assert outcome.plain.outcome == "breaks"
-    assert outcome.plain.error and outcome.plain.error.startswith("did not return")
+    m = outcome.plain
+    assert (m.outcome, m.hung, m.phase) == ("breaks", True, Phase.CALL)
+    # K=3, S=0.2: max(2 s, 4×K×S) = 2.4 s, long before the tool's 8 s timeout
+    assert m.error == "3 of 3 calls did not return within 2.4 s"
+    assert m.elapsed_ms < 8000
+
+
+def test_a_hang_that_holds_the_gil_ends_on_the_tools_timeout(runner: ProbeRunner,
+                                                            probe_file: str) -> None:
+    outcome = runner.run_probe(_probe(probe_file, "hangs_holding_the_gil"), ())[0]
+    m = outcome.plain
+    assert (m.outcome, m.hung, m.phase) == ("breaks", True, None)
+    assert m.error and m.error.startswith("did not return: the probe timed out after")
 
 
 def test_a_missing_service_skips_without_a_child(runner: ProbeRunner, probe_file: str) -> None:

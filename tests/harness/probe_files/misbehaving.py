@@ -49,3 +49,49 @@ def nowait(ctx):
 @probe("bad.notcallable", distributions=["bad"], wait=0.1)
 def notcallable(ctx):
     return 42
+
+
+@probe("bad.hang_in_c", distributions=["bad"], wait=0.1, concurrency=2)
+def hang_in_c(ctx):
+    from gevent.monkey import get_original
+
+    native_sleep = get_original("time", "sleep")
+    # The hub is stuck in C (the unpatched sleep releases the GIL, as a blocking connect or
+    # recv does): only a native thread can notice. multiprocessing.Pool, grpc and
+    # cassandra-driver hang like this.
+    return lambda: native_sleep(3600)
+
+
+@probe("bad.hang_factory", distributions=["bad"], wait=0.1)
+def hang_factory(ctx):
+    from gevent.monkey import get_original
+
+    get_original("time", "sleep")(3600)  # a connect that never returns
+    return lambda: None
+
+
+@probe("bad.factory_loopexit", distributions=["bad"], wait=0.1)
+def factory_loopexit(ctx):
+    from gevent.exceptions import LoopExit
+
+    raise LoopExit("This operation would block forever")
+
+
+@probe("bad.cleanup", distributions=["bad"], wait=0.1)
+def cleanup(ctx):
+    import os
+    import time
+
+    with open(os.path.join(ctx.tmpdir, f"copy{ctx.index}"), "w") as f:
+        f.write("x")
+    report = os.environ["PC_TEST_CLEANUP_REPORT"]  # a file of the test's, outside the child
+
+    @ctx.cleanup
+    def _note() -> None:
+        with open(report, "a") as f:
+            f.write(f"cleaned {ctx.index} {ctx.tmpdir}\n")
+
+    def call():
+        time.sleep(ctx.wait)
+
+    return call
