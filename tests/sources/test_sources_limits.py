@@ -125,7 +125,7 @@ def _one_error(proc: subprocess.CompletedProcess[str]) -> str:
     (lambda d: (d / "requirements.txt").write_text("a" * (MAX_LINE_CHARS + 1)),
      "requirements.txt:1: line is"),
     (lambda d: (d / "pyproject.toml").write_text('[project\nname = "x"\n'),
-     "pyproject.toml:1: invalid TOML"),
+     "pyproject.toml:1:9: invalid TOML"),
     (lambda d: os.mkfifo(d / "requirements.txt"), "is a FIFO"),
     (lambda d: (d / "requirements.txt").mkdir(), "is a directory"),
     (lambda d: (d / "uv.lock").write_text('[[package]]\nname = "six"\n'), "not a uv.lock"),
