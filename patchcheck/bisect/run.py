@@ -236,7 +236,9 @@ class Bisector:
 
             def cost_of(item: tuple[str, Any]) -> CostProbe:
                 patch, spec = item
-                m = self.probe_outcome(spec, (), off(culprits), self.request.timeout)
+                # Cost probes are bounded by the meter's own hang watchdog; a short --timeout
+                # (meant for the hanging check) must not cut their start-up short.
+                m = self.probe_outcome(spec, (), off(culprits), max(self.request.timeout, 10.0))
                 return CostProbe(patch=patch, probe=spec.name, outcome=m.outcome,
                                  max_gap_ms=m.max_gap_ms, ratio=m.ratio, error=m.error)
 
