@@ -42,6 +42,7 @@ from patchcheck.verdicts.fold import (
     leftover_findings,
     not_installed_result,
     version_findings,
+    stdlib_result,
     with_probes,
 )
 
@@ -112,6 +113,9 @@ class Scan:
         plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
                          if req.use_cache else None)
         self.notes.extend(plan.notes)
+        if any(item.implicit for item in plan.items):
+            self.notes.append("the standard library is reported because this scan runs probes; "
+                              "it fails the run only when 'stdlib' is asked for")
         cached = self._from_cache(plan)
         # one step per distribution checked, one per probe to run
         self.progress_total(len(plan.installed) + sum(
@@ -150,7 +154,7 @@ class Scan:
             futures = {
                 item.key: (pool.submit(self._import_check, item.modules, "after"),
                            pool.submit(self._import_check, item.modules, "before"))
-                for item in plan.installed if item.key not in cached
+                for item in plan.installed if item.key not in cached and not item.stdlib
             }
             plugin_findings = inventory.result()
             for item in plan.items:
@@ -166,6 +170,9 @@ class Scan:
                 if item.key in cached:
                     results[item.key] = cached[item.key]
                     self.progress(f"{dist.name} (cached)")
+                    continue
+                if item.stdlib:  # no import or native checks: its probes are the result
+                    results[item.key] = stdlib_result(item)
                     continue
                 after, before = (f.result() for f in futures[item.key])
                 for out in (after, before):
@@ -229,7 +236,7 @@ class Scan:
             if hit is not None:
                 req = item.requirement
                 hits[item.key] = replace(hit, requirement=req.line or req.name,
-                                         origin=req.origin)
+                                         origin=req.origin, implicit=item.implicit)
         return hits
 
     def _to_cache(self, plan: Plan, results: Mapping[str, DistributionResult],

@@ -325,6 +325,9 @@ class DistributionResult:
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeOutcome, ...] = ()
     known: tuple[Mapping[str, Any], ...] = ()  # knowledge entries that matched (remedies)
+    #: Reported but not asked for (the standard library in a scan of other requirements):
+    #: never fails the run (``--fail-on``, baselines).
+    implicit: bool = False
 
     @property
     def key(self) -> str:
@@ -348,6 +351,8 @@ class DistributionResult:
             "findings": [f.to_json() for f in self.findings],
             "probes": [p.to_json() for p in self.probes],
             "known": [dict(k) for k in self.known],
+            # only when set: reports of every other row keep their shape
+            **({"implicit": True} if self.implicit else {}),
         }
 
     @classmethod
@@ -362,6 +367,7 @@ class DistributionResult:
             findings=tuple(Finding.from_json(f) for f in data.get("findings") or ()),
             probes=tuple(ProbeOutcome.from_json(p) for p in data.get("probes") or ()),
             known=tuple(dict(k) for k in data.get("known") or ()),
+            implicit=bool(data.get("implicit", False)),
         )
 
 
