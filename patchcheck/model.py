@@ -22,6 +22,17 @@ from patchcheck.verdicts.evidence import (
 #: Version of the JSON report document (``patchcheck scan --format json``).
 REPORT_SCHEMA = "patchcheck.report/1"
 
+#: The reserved target name of the Python standard library (README "The standard library
+#: row"); its probes are named ``stdlib.<module>[.<case>]``.
+STDLIB = "stdlib"
+
+
+def stdlib_module(probe: str) -> str:
+    """The module a standard-library probe exercises, from its name: ``stdlib.os.read`` →
+    ``os`` (a probe named otherwise is its own group)."""
+    prefix = STDLIB + "."
+    return probe[len(prefix):].split(".", 1)[0] if probe.startswith(prefix) else probe
+
 
 class Severity(enum.IntEnum):
     """How bad one finding is; a distribution's verdict is the worst of its findings."""

@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from patchcheck.errors import UsageError
-from patchcheck.model import InstalledDistribution, Requirement, TargetInfo, normalize_name
+from patchcheck.model import (
+    STDLIB,
+    InstalledDistribution,
+    Requirement,
+    TargetInfo,
+    normalize_name,
+)
 from patchcheck.spec import ProbeSpec
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
 
-#: The reserved target name of the Python standard library (README "The standard library
-#: row"): ``patchcheck scan stdlib``; never a PyPI distribution of that name.
-STDLIB = "stdlib"
 #: A probe targets the standard library when its ``distributions`` name one of these
 #: (``"python"``: the name built-in probes used before the stdlib was a target).
 STDLIB_PROBE_TARGETS = (STDLIB, "python")

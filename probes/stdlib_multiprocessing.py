@@ -66,11 +66,17 @@ def stdlib_multiprocessing_pool(ctx):
     where = {}
 
     def on_alarm(signum, frame):
-        import traceback
+        # The frame the hub's thread was blocked in (the pool's result handler, reading).
+        import os
 
-        where["stack"] = "".join(traceback.format_stack(frame)[-4:])
-        raise PoolHang("multiprocessing.Pool() did not return within %.0f s: the hub was "
-                       "blocked in\n%s" % (POOL_BOUND_S, where["stack"]))
+        where["at"] = "%s() at %s:%d" % (frame.f_code.co_name,
+                                         os.path.basename(frame.f_code.co_filename),
+                                         frame.f_lineno)
+        raise PoolHang(hang_message())
+
+    def hang_message():
+        return ("multiprocessing.Pool() did not return within %.0f s: the hub's thread was "
+                "blocked in %s" % (POOL_BOUND_S, where.get("at", "?")))
 
     def call():
         previous = set_handler(signal.SIGALRM, on_alarm)
@@ -80,8 +86,7 @@ def stdlib_multiprocessing_pool(ctx):
             pool = multiprocessing.Pool(1)
             signal.setitimer(signal.ITIMER_REAL, 0)
             if where:  # the alarm killed one of the pool's handler greenlets, not this call
-                raise PoolHang("multiprocessing.Pool() did not return within %.0f s: the hub "
-                               "was blocked in\n%s" % (POOL_BOUND_S, where["stack"]))
+                raise PoolHang(hang_message())
             pool.apply(time.sleep, (ctx.wait,))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
