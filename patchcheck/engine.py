@@ -235,8 +235,9 @@ class Scan:
             hit = cache.get(item.cache_key) if item.cache_key else None
             if hit is not None:
                 req = item.requirement
-                hits[item.key] = replace(hit, requirement=req.line or req.name,
-                                         origin=req.origin, implicit=item.implicit)
+                hits[item.key] = replace(
+                    hit, requirement=None if item.implicit else (req.line or req.name),
+                    origin=req.origin, implicit=item.implicit)
         return hits
 
     def _to_cache(self, plan: Plan, results: Mapping[str, DistributionResult],
