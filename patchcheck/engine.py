@@ -41,8 +41,8 @@ from patchcheck.verdicts.fold import (
     instrument_result,
     leftover_findings,
     not_installed_result,
-    version_findings,
     stdlib_result,
+    version_findings,
     with_probes,
 )
 

@@ -4,21 +4,18 @@ gevent picks its resolver from ``GEVENT_RESOLVER`` / ``gevent.config.resolver``;
 the threadpool resolver (``thread``), ``ares`` is c-ares. Each probe installs its resolver on the
 hub itself, so both are measured whatever the environment says.
 
-``stdlib.dns`` (c-ares) 
-What is measured: the *patched* ``socket.getaddrinfo`` (``gevent.socket.getaddrinfo``), routed
-through gevent's c-ares resolver pointed at the slow DNS fixture on 127.0.0.1:<port>. The
-default gevent resolver (``GEVENT_RESOLVER=thread``) runs the system's ``getaddrinfo`` in
-gevent's threadpool; the system resolver reads ``/etc/resolv.conf``, which cannot name a port,
-so it cannot be pointed at a loopback fixture, and patchcheck never contacts the machine's own
-nameservers. That path cooperates by construction (it *is* the threadpool remedy) and is not
-waited on a slow peer.
+``stdlib.dns`` (c-ares) measures the *patched* ``socket.getaddrinfo``
+(``gevent.socket.getaddrinfo``) routed through gevent's c-ares resolver pointed at the slow DNS
+fixture on 127.0.0.1:<port>. When ``socket.getaddrinfo`` is not patched (``dns=False``) or
+c-ares is not available, it is skipped rather than send a query off the machine.
 
-``stdlib.dns.thread`` measures the threadpool resolver without any DNS traffic: it resolves the
-numeric address ``127.0.0.1`` (``AI_NUMERICHOST``: the system resolver answers from the text,
-never from a nameserver) over and over for ``wait`` seconds. With the thread resolver each call
-runs on a native thread and the hub keeps running between them; unpatched, the calls run back
-to back in the hub's thread and it stalls for the whole loop. When ``socket.getaddrinfo`` is not patched (``dns=False``) or c-ares is not
-available, the probe is skipped rather than send a query off the machine.
+``stdlib.dns.thread`` measures the default threadpool resolver. That resolver runs the system's
+``getaddrinfo``, which reads ``/etc/resolv.conf``: it cannot be pointed at a loopback port, and
+patchcheck never contacts the machine's own nameservers. So the probe sends no DNS traffic: it
+resolves the numeric address ``127.0.0.1`` (``AI_NUMERICHOST``: answered from the text, never
+by a nameserver) over and over for ``wait`` seconds. With the thread resolver each call runs
+on a native thread and the hub keeps running between them; unpatched, the calls run back to
+back in the hub's thread and it stalls for the whole loop (on CPU: ``cpu-bound``).
 """
 from __future__ import annotations
 

@@ -69,14 +69,13 @@ def stdlib_multiprocessing_pool(ctx):
         # The frame the hub's thread was blocked in (the pool's result handler, reading).
         import os
 
-        where["at"] = "%s() at %s:%d" % (frame.f_code.co_name,
-                                         os.path.basename(frame.f_code.co_filename),
-                                         frame.f_lineno)
+        code = frame.f_code
+        where["at"] = f"{code.co_name}() at {os.path.basename(code.co_filename)}:{frame.f_lineno}"
         raise PoolHang(hang_message())
 
     def hang_message():
-        return ("multiprocessing.Pool() did not return within %.0f s: the hub's thread was "
-                "blocked in %s" % (POOL_BOUND_S, where.get("at", "?")))
+        return (f"multiprocessing.Pool() did not return within {POOL_BOUND_S:.0f} s: the hub's "
+                f"thread was blocked in {where.get('at', '?')}")
 
     def call():
         previous = set_handler(signal.SIGALRM, on_alarm)

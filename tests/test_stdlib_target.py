@@ -75,7 +75,8 @@ def test_a_teams_own_stdlib_probe_runs_in_the_stdlib_row(stdlib_scan: dict) -> N
     assert team["origin"] == str(TEAM_PROBES)
     # the hub stalls while SQLite waits in C (cpu-bound when its busy loop shows as CPU)
     assert team["plain"]["outcome"] in ("blocks", "cpu-bound")
-    assert any(f["code"] in ("PC200", "PC201") and f["evidence"]["probe"] == "stdlib.sqlite3.team_update"
+    assert any(f["code"] in ("PC200", "PC201")
+               and f["evidence"]["probe"] == "stdlib.sqlite3.team_update"
                for f in row["findings"])
 
 

@@ -221,8 +221,9 @@ def detail_view(result: DistributionResult) -> DetailView:
             worst[group] = max(worst.get(group, 0), int(f.severity))
         order.sort(key=lambda f: (-worst[_stdlib_group(f)], _stdlib_group(f)))
         verdicts = {stdlib_module(p.probe): p.plain.outcome for p in result.probes}
-        modules = tuple(f"{m} {_MODULE_WORD.get(worst[m], verdicts.get(m, Outcome.COOPERATES).value)}"
-                        for m in sorted(worst, key=lambda m: (-worst[m], m)))
+        modules = tuple(
+            f"{m} {_MODULE_WORD.get(worst[m]) or verdicts.get(m, Outcome.COOPERATES).value}"
+            for m in sorted(worst, key=lambda m: (-worst[m], m)))
     findings = tuple(finding_view(result, f) for f in order)
     return DetailView(
         result=result,

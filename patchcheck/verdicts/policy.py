@@ -35,7 +35,7 @@ def failing(report: ScanReport, fail_on: str) -> list[DistributionResult]:
 
 def exit_code_for(report: ScanReport, fail_on: str) -> ExitCode:
     """3 if patchcheck itself had problems, 1 if anything fails ``fail_on``, else 0."""
-    level = threshold(fail_on)  # validate even when there are problems
+    threshold(fail_on)  # validate even when there are problems
     if report.problems:
         return ExitCode.INTERNAL_ERROR
     if failing(report, fail_on):
