@@ -4,6 +4,7 @@ probe for a stdlib module runs in it. Real scans in subprocesses, real children,
 servers; one measurement of the stdlib, reused from the cache by the second scan."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,9 @@ def test_a_scan_that_runs_probes_reports_the_stdlib_too(
     # reported, but nobody asked about the stdlib: its "breaks" does not fail the run
     assert stdlib["verdict"] == "breaks" and proc.returncode == 0, proc.stderr
     assert "standard library is reported" in proc.stderr
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = ROOT / "patchcheck" / "reporters" / "report.schema.json"
+    jsonschema.validate(report, json.loads(schema.read_text(encoding="utf-8")))
 
 
 def test_skip_stdlib_leaves_the_row_out(target_python: str, cache_env: dict[str, str],
