@@ -112,9 +112,10 @@ def stdlib_distribution(target: TargetInfo) -> InstalledDistribution:
 
 
 def stdlib_cache_key(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSpec],
-                     probe_digests: Mapping[str, str]) -> str:
+                     probe_digests: Mapping[str, str], tool_digest: str = "") -> str:
     """The standard library's result depends on the Python build (interpreter path, version,
-    implementation, platform), gevent and greenlet, the patch and its probes' files."""
+    implementation, platform), gevent and greenlet, the patch, its probes' files and
+    patchcheck's own code (as ``cache_key``)."""
     from patchcheck.cache import ResultCache
 
     env = target.environment
@@ -124,7 +125,7 @@ def stdlib_cache_key(request: ScanRequest, target: TargetInfo, probes: Sequence[
         greenlet=env.greenlet_version, patch=dict(request.patch_args),
         probes=sorted([p.name, p.version, probe_digests.get(p.path, "?")] for p in probes)
         if request.run_probes else None,
-        services=dict(request.services),
+        services=dict(request.services), tool=tool_digest,
     )
 
 
@@ -227,7 +228,7 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             requirement=stdlib_req or Requirement(name=STDLIB, origin="<standard library>"),
             dist=stdlib_distribution(target), probes=specs, stdlib=True,
             implicit=stdlib_req is None,
-            cache_key=stdlib_cache_key(request, target, specs, probe_digests or {})
+            cache_key=stdlib_cache_key(request, target, specs, probe_digests or {}, tool_digest)
             if request.use_cache else None))
     return Plan(items=tuple(items), notes=tuple(notes))
 

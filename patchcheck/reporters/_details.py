@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchcheck.model import STDLIB, DistributionResult, Finding, Outcome, Verdict, stdlib_module
+from patchcheck.model import (
+    STDLIB,
+    DistributionResult,
+    Finding,
+    Outcome,
+    Severity,
+    Verdict,
+    stdlib_module,
+)
 from patchcheck.reporters._sentences import (
     _NOT_MEASURED,
     SECONDARY_SYMBOL_CATEGORIES,
@@ -211,7 +219,8 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     )
 
 
-_MODULE_WORD = {3: "breaks", 2: "blocks", 1: "warns"}
+#: a module's verdict word from its worst finding's severity (none: what its probes measured)
+_MODULE_WORD = {Severity.BREAKS: "breaks", Severity.BLOCKS: "blocks", Severity.WARNING: "warns"}
 
 
 def _stdlib_group(finding: Finding) -> str:
@@ -234,10 +243,10 @@ def detail_view(result: DistributionResult) -> DetailView:
     order = sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
     modules: tuple[str, ...] = ()
     if result.key == STDLIB:  # its probes grouped by module, the worst module first
-        worst: dict[str, int] = {}
+        worst: dict[str, Severity] = {}
         for f in order:
             group = _stdlib_group(f)
-            worst[group] = max(worst.get(group, 0), int(f.severity))
+            worst[group] = max(worst.get(group, Severity.INFO), f.severity)
         order.sort(key=lambda f: (-worst[_stdlib_group(f)], _stdlib_group(f)))
         verdicts = {stdlib_module(p.probe): p.plain.outcome for p in result.probes}
         modules = tuple(
