@@ -41,6 +41,7 @@ from patchcheck.verdicts.fold import (
     instrument_result,
     leftover_findings,
     not_installed_result,
+    stdlib_result,
     version_findings,
     with_probes,
 )
@@ -113,6 +114,9 @@ class Scan:
                          probe_digests=_probe_digests(probes) if req.use_cache else None,
                          tool_digest=_tool_digest() if req.use_cache else "")
         self.notes.extend(plan.notes)
+        if any(item.implicit for item in plan.items):
+            self.notes.append("the standard library is reported because this scan runs probes; "
+                              "it fails the run only when 'stdlib' is asked for")
         cached = self._from_cache(plan)
         # one step per distribution checked, one per probe to run
         self.progress_total(len(plan.installed) + sum(
@@ -151,7 +155,7 @@ class Scan:
             futures = {
                 item.key: (pool.submit(self._import_check, item.modules, "after"),
                            pool.submit(self._import_check, item.modules, "before"))
-                for item in plan.installed if item.key not in cached
+                for item in plan.installed if item.key not in cached and not item.stdlib
             }
             plugin_findings = inventory.result()
             for item in plan.items:
@@ -167,6 +171,9 @@ class Scan:
                 if item.key in cached:
                     results[item.key] = cached[item.key]
                     self.progress(f"{dist.name} (cached)")
+                    continue
+                if item.stdlib:  # no import or native checks: its probes are the result
+                    results[item.key] = stdlib_result(item)
                     continue
                 after, before = (f.result() for f in futures[item.key])
                 for out in (after, before):
@@ -229,8 +236,9 @@ class Scan:
             hit = cache.get(item.cache_key) if item.cache_key else None
             if hit is not None:
                 req = item.requirement
-                hits[item.key] = replace(hit, requirement=req.line or req.name,
-                                         origin=req.origin)
+                hits[item.key] = replace(
+                    hit, requirement=None if item.implicit else (req.line or req.name),
+                    origin=req.origin, implicit=item.implicit)
         return hits
 
     def _to_cache(self, plan: Plan, results: Mapping[str, DistributionResult],

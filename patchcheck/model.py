@@ -25,6 +25,17 @@ from patchcheck.verdicts.evidence import (
 #: Version of the JSON report document (``patchcheck scan --format json``).
 REPORT_SCHEMA = "patchcheck.report/1"
 
+#: The reserved target name of the Python standard library (README "The standard library
+#: row"); its probes are named ``stdlib.<module>[.<case>]``.
+STDLIB = "stdlib"
+
+
+def stdlib_module(probe: str) -> str:
+    """The module a standard-library probe exercises, from its name: ``stdlib.os.read`` →
+    ``os`` (a probe named otherwise is its own group)."""
+    prefix = STDLIB + "."
+    return probe[len(prefix):].split(".", 1)[0] if probe.startswith(prefix) else probe
+
 
 class Severity(enum.IntEnum):
     """How bad one finding is; a distribution's verdict is the worst of its findings."""
@@ -356,6 +367,9 @@ class DistributionResult:
     probes: tuple[ProbeOutcome, ...] = ()
     known: tuple[Mapping[str, Any], ...] = ()  # knowledge entries that matched (remedies)
     bisect: BisectResult | None = None  # which patch_all() arguments are to blame (--bisect)
+    #: Reported but not asked for (the standard library in a scan of other requirements):
+    #: never fails the run (``--fail-on``, baselines).
+    implicit: bool = False
 
     @property
     def key(self) -> str:
@@ -380,6 +394,8 @@ class DistributionResult:
             "probes": [p.to_json() for p in self.probes],
             "known": [dict(k) for k in self.known],
             **({"bisect": self.bisect.to_json()} if self.bisect is not None else {}),
+            # only when set: reports of every other row keep their shape
+            **({"implicit": True} if self.implicit else {}),
         }
 
     @classmethod
@@ -395,6 +411,7 @@ class DistributionResult:
             probes=tuple(ProbeOutcome.from_json(p) for p in data.get("probes") or ()),
             known=tuple(dict(k) for k in data.get("known") or ()),
             bisect=_bisect_from_json(data.get("bisect")),
+            implicit=bool(data.get("implicit", False)),
         )
 
 

@@ -11,11 +11,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchcheck.model import InstalledDistribution, Requirement, TargetInfo, normalize_name
+from patchcheck.errors import UsageError
+from patchcheck.model import (
+    STDLIB,
+    InstalledDistribution,
+    Requirement,
+    TargetInfo,
+    normalize_name,
+)
 from patchcheck.spec import ProbeSpec
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
+
+#: A probe targets the standard library when its ``distributions`` name one of these
+#: (``"python"``: the name built-in probes used before the stdlib was a target).
+STDLIB_PROBE_TARGETS = (STDLIB, "python")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,10 @@ class PlannedDistribution:
     #: gevent, greenlet, zope.*: what patchcheck measures *with*; not judged as a dependency
     #: (gevent's own modules hold the originals on purpose, its loop does I/O in C by design).
     instrument: bool = False
+    #: the standard library: its probes only (no import or native checks)
+    stdlib: bool = False
+    #: added because the scan runs probes, not asked for: reported, never fails the run
+    implicit: bool = False
 
     @property
     def key(self) -> str:
@@ -78,11 +93,52 @@ def import_modules(dist: InstalledDistribution,
 
 
 def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
+    """Probes by the normalised name of each distribution they target; the standard
+    library's under ``STDLIB`` (a probe listed once there however it names it)."""
     by_dist: dict[str, list[ProbeSpec]] = {}
     for spec in probes:
-        for dist in spec.distributions:
-            by_dist.setdefault(normalize_name(dist), []).append(spec)
+        keys = {STDLIB if normalize_name(d) in STDLIB_PROBE_TARGETS else normalize_name(d)
+                for d in spec.distributions}
+        for key in sorted(keys):
+            by_dist.setdefault(key, []).append(spec)
     return by_dist
+
+
+def stdlib_distribution(target: TargetInfo) -> InstalledDistribution:
+    """The standard library as a target: its version is the target Python's."""
+    return InstalledDistribution(requested=STDLIB, name=STDLIB,
+                                 version=target.environment.python_version,
+                                 import_names=(), native_files=())
+
+
+def stdlib_cache_key(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSpec],
+                     probe_digests: Mapping[str, str], tool_digest: str = "") -> str:
+    """The standard library's result depends on the Python build (interpreter path, version,
+    implementation, platform), gevent and greenlet, the patch, its probes' files and
+    patchcheck's own code (as ``cache_key``)."""
+    from patchcheck.cache import ResultCache
+
+    env = target.environment
+    return ResultCache.key(
+        distribution=STDLIB, python=env.python, python_version=env.python_version,
+        implementation=env.implementation, platform=env.platform, gevent=env.gevent_version,
+        greenlet=env.greenlet_version, patch=dict(request.patch_args),
+        probes=sorted([p.name, p.version, probe_digests.get(p.path, "?")] for p in probes)
+        if request.run_probes else None,
+        services=dict(request.services), tool=tool_digest,
+    )
+
+
+def _stdlib_requirement(req: Requirement) -> Requirement:
+    """``req`` if it asks for the standard library plainly; a version, extras or URL mean a
+    distribution called "stdlib", which the reserved name cannot scan."""
+    if req.specifier or req.extras or req.url:
+        raise UsageError(
+            f"{req.origin}: {req.line or req.name!r}: 'stdlib' is patchcheck's name for the "
+            "Python standard library and takes no version, extras or URL",
+            hint="write 'stdlib' alone to scan the standard library; a PyPI distribution "
+                 "called stdlib cannot be scanned by patchcheck")
+    return req
 
 
 def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribution,
@@ -123,11 +179,16 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
                         {**dict(target.markers), "extra": ""})
     notes = list(source.notes)
     requirements = [r for r in source.requirements if r.key not in skip]
+    stdlib_req = next((_stdlib_requirement(r) for r in requirements if r.key == STDLIB), None)
+    requirements = [r for r in requirements if r.key != STDLIB]
+    if STDLIB in target.installed and target.installed[STDLIB].version is not None:
+        notes.append(f"a distribution called {target.installed[STDLIB].name!r} is installed: "
+                     "not scanned ('stdlib' is patchcheck's name for the standard library)")
     if request.all_installed:
         seen = {r.key for r in requirements}
         instrument = []
         for inst in target.installed.values():
-            if inst.key in seen or inst.key in skip:
+            if inst.key in seen or inst.key in skip or inst.key == STDLIB:
                 continue
             if inst.key in INSTRUMENT:
                 instrument.append(inst.name)
@@ -158,6 +219,17 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
                if request.use_cache else None)
         items.append(PlannedDistribution(requirement=req, dist=dist, modules=modules,
                                          probes=specs, cache_key=key))
+    # The standard library: when asked for, and in every scan that runs probes (informational
+    # there: the team did not ask about it and cannot remove it).
+    runs_probes = any(item.probes for item in items)
+    if STDLIB not in skip and (stdlib_req is not None or runs_probes):
+        specs = tuple(by_dist.get(STDLIB, ()))
+        items.append(PlannedDistribution(
+            requirement=stdlib_req or Requirement(name=STDLIB, origin="<standard library>"),
+            dist=stdlib_distribution(target), probes=specs, stdlib=True,
+            implicit=stdlib_req is None,
+            cache_key=stdlib_cache_key(request, target, specs, probe_digests or {}, tool_digest)
+            if request.use_cache else None))
     return Plan(items=tuple(items), notes=tuple(notes))
 
 
@@ -193,7 +265,7 @@ def installed_dependencies(requirements: Sequence[Requirement], target: TargetIn
                 if not wanted:
                     continue
             dep_key = normalize_name(dep.name)
-            if dep_key in seen or dep_key in INSTRUMENT:
+            if dep_key in seen or dep_key in INSTRUMENT or dep_key == STDLIB:
                 continue
             seen.add(dep_key)
             if dep_key not in target.installed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from patchcheck_probe import probe
 
 
-@probe("stdlib.http.client", distributions=["python"], services=["slow_http"], wait=0.3)
+@probe("stdlib.http.client", distributions=["stdlib"], services=["slow_http"], wait=0.3)
 def stdlib_http_client(ctx):
     """http.client.HTTPConnection GET /; the server answers after ``wait``."""
     import http.client
@@ -25,7 +25,7 @@ def stdlib_http_client(ctx):
     return call
 
 
-@probe("stdlib.urllib.request", distributions=["python"], services=["slow_http"], wait=0.3)
+@probe("stdlib.urllib.request", distributions=["stdlib"], services=["slow_http"], wait=0.3)
 def stdlib_urllib_request(ctx):
     """urllib.request.urlopen(url); the server answers after ``wait``."""
     import urllib.request

@@ -12,7 +12,7 @@ def _connected(ctx):
     return sock
 
 
-@probe("stdlib.select", distributions=["python"], services=["slow_tcp"], wait=0.3)
+@probe("stdlib.select", distributions=["stdlib"], services=["slow_tcp"], wait=0.3)
 def stdlib_select(ctx):
     """select.select([sock]) until the peer's late answer arrives."""
     import select
@@ -32,7 +32,7 @@ def stdlib_select(ctx):
     return call
 
 
-@probe("stdlib.selectors", distributions=["python"], services=["slow_tcp"], wait=0.3)
+@probe("stdlib.selectors", distributions=["stdlib"], services=["slow_tcp"], wait=0.3)
 def stdlib_selectors(ctx):
     """selectors.DefaultSelector().select() until the peer's late answer arrives."""
     import selectors

@@ -4,7 +4,7 @@ from __future__ import annotations
 from patchcheck_probe import probe
 
 
-@probe("stdlib.socket", distributions=["python"], services=["slow_tcp"], wait=0.3)
+@probe("stdlib.socket", distributions=["stdlib"], services=["slow_tcp"], wait=0.3)
 def stdlib_socket(ctx):
     """socket.create_connection + sendall + recv: the peer answers after ``wait``."""
     import socket
@@ -20,7 +20,7 @@ def stdlib_socket(ctx):
     return call
 
 
-@probe("stdlib.ssl", distributions=["python"], services=["slow_tls"], wait=0.3)
+@probe("stdlib.ssl", distributions=["stdlib"], services=["slow_tls"], wait=0.3)
 def stdlib_ssl(ctx):
     """ssl.SSLContext.wrap_socket (handshake) + an HTTP request; the answer comes after ``wait``."""
     import socket

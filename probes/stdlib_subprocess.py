@@ -4,7 +4,7 @@ from __future__ import annotations
 from patchcheck_probe import probe
 
 
-@probe("stdlib.subprocess", distributions=["python"], wait=0.3)
+@probe("stdlib.subprocess", distributions=["stdlib"], wait=0.3)
 def stdlib_subprocess(ctx):
     """subprocess.run() of a child that sleeps ``wait`` seconds (Popen + wait)."""
     import shutil

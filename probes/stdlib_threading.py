@@ -22,7 +22,7 @@ def _later(wait, fn):
     return thread
 
 
-@probe("stdlib.threading.lock", distributions=["python"], wait=0.3)
+@probe("stdlib.threading.lock", distributions=["stdlib"], wait=0.3)
 def stdlib_threading_lock(ctx):
     """threading.Lock().acquire() while another thread holds it for ``wait``."""
     import threading
@@ -39,7 +39,7 @@ def stdlib_threading_lock(ctx):
     return call
 
 
-@probe("stdlib.threading.event", distributions=["python"], wait=0.3)
+@probe("stdlib.threading.event", distributions=["stdlib"], wait=0.3)
 def stdlib_threading_event(ctx):
     """threading.Event().wait() set by another thread after ``wait``."""
     import threading
@@ -54,7 +54,7 @@ def stdlib_threading_event(ctx):
     return call
 
 
-@probe("stdlib.threading.condition", distributions=["python"], wait=0.3)
+@probe("stdlib.threading.condition", distributions=["stdlib"], wait=0.3)
 def stdlib_threading_condition(ctx):
     """threading.Condition().wait_for() notified by another thread after ``wait``."""
     import threading
@@ -76,7 +76,7 @@ def stdlib_threading_condition(ctx):
     return call
 
 
-@probe("stdlib.queue", distributions=["python"], wait=0.3)
+@probe("stdlib.queue", distributions=["stdlib"], wait=0.3)
 def stdlib_queue(ctx):
     """queue.Queue().get() of an item another thread puts after ``wait``."""
     import queue

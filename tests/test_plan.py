@@ -57,8 +57,10 @@ def test_not_installed_and_skipped_requirements() -> None:
 def test_probes_match_normalised_distribution_names_and_only_when_asked() -> None:
     specs = [probe("pg.sleep", "psycopg2_binary"), probe("r.blpop", "redis")]
     request = ScanRequest(python="p", requirements=(req("psycopg2-binary"),))
-    (item,) = make_plan(request, target(dist("psycopg2-binary", "psycopg2")), specs).items
+    # the probe runs, so the standard library's row follows (test_plan_stdlib.py)
+    item, stdlib = make_plan(request, target(dist("psycopg2-binary", "psycopg2")), specs).items
     assert [p.name for p in item.probes] == ["pg.sleep"] and item.modules == ("psycopg2",)
+    assert stdlib.stdlib and stdlib.implicit
     no_probes = replace_request(request, run_probes=False)
     (item,) = make_plan(no_probes, target(dist("psycopg2-binary", "psycopg2")), specs).items
     assert item.probes == ()
@@ -93,9 +95,9 @@ def test_cache_key_follows_what_the_result_depends_on(tmp_path: Path) -> None:
 
     def key(request: ScanRequest = base, *dists: InstalledDistribution) -> str | None:
         digests = {p.path: file_digest(p.path) for p in specs}  # the engine reads the files
-        (item,) = make_plan(request, target(*(dists or (dist("redis"),))), specs,
-                            probe_digests=digests).items
-        return item.cache_key
+        items = make_plan(request, target(*(dists or (dist("redis"),))), specs,
+                          probe_digests=digests).items
+        return items[0].cache_key  # then the standard library's row when probes run
 
     first = key()
     assert first == key()  # stable

@@ -87,9 +87,12 @@ def wants_bisect(report: ScanReport, flag: bool | None) -> list[DistributionResu
     (False) none, unset: ``breaks`` when cheap (see DEFAULT_MAX_DISTRIBUTIONS, HANG_CODES)."""
     if flag is False:
         return []
+    # The standard library's row in a scan that did not ask for it never fails the run:
+    # nothing to explain.
+    judged = [r for r in report.results if not r.implicit]
     if flag:
-        return [r for r in report.results if r.verdict in (Verdict.BREAKS, Verdict.BLOCKS)]
-    breaking = [r for r in report.results if r.verdict is Verdict.BREAKS]
+        return [r for r in judged if r.verdict in (Verdict.BREAKS, Verdict.BLOCKS)]
+    breaking = [r for r in judged if r.verdict is Verdict.BREAKS]
     if len(breaking) > DEFAULT_MAX_DISTRIBUTIONS:
         return []
     return [r for r in breaking

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchcheck.model import DistributionResult, Finding, Outcome, Verdict
+from patchcheck.model import (
+    STDLIB,
+    DistributionResult,
+    Finding,
+    Outcome,
+    Severity,
+    Verdict,
+    stdlib_module,
+)
 from patchcheck.reporters._sentences import (
     _NOT_MEASURED,
     SECONDARY_SYMBOL_CATEGORIES,
@@ -60,6 +68,8 @@ class DetailView:
     probes: tuple[str, ...]  # measurements of probes not linked to a finding
     remedies: tuple[str, ...]  # "blocks (…) → cooperates with X (…)"
     known: tuple[str, ...]  # knowledge entries, one sentence each
+    #: the standard library's row: its verdict per module, worst first ("os blocks")
+    modules: tuple[str, ...] = ()
     known_title: str = "known, not measured here"
 
     @property
@@ -209,6 +219,15 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     )
 
 
+#: a module's verdict word from its worst finding's severity (none: what its probes measured)
+_MODULE_WORD = {Severity.BREAKS: "breaks", Severity.BLOCKS: "blocks", Severity.WARNING: "warns"}
+
+
+def _stdlib_group(finding: Finding) -> str:
+    probe = finding.evidence.probe if isinstance(finding.evidence, ev.ProbeRef) else ""
+    return stdlib_module(probe) if probe else finding.check
+
+
 def detail_view(result: DistributionResult) -> DetailView:
     linked = {(p.probe, p.order) for p in (probe_for(result, f) for f in result.findings) if p}
     probes = tuple(
@@ -221,16 +240,26 @@ def detail_view(result: DistributionResult) -> DetailView:
         for p in result.probes
         for m in p.remedies
     )
-    findings = tuple(
-        finding_view(result, f)
-        for f in sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
-    )
+    order = sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
+    modules: tuple[str, ...] = ()
+    if result.key == STDLIB:  # its probes grouped by module, the worst module first
+        worst: dict[str, Severity] = {}
+        for f in order:
+            group = _stdlib_group(f)
+            worst[group] = max(worst.get(group, Severity.INFO), f.severity)
+        order.sort(key=lambda f: (-worst[_stdlib_group(f)], _stdlib_group(f)))
+        verdicts = {stdlib_module(p.probe): p.plain.outcome for p in result.probes}
+        modules = tuple(
+            f"{m} {_MODULE_WORD.get(worst[m]) or verdicts.get(m, Outcome.COOPERATES).value}"
+            for m in sorted(worst, key=lambda m: (-worst[m], m)))
+    findings = tuple(finding_view(result, f) for f in order)
     return DetailView(
         result=result,
         findings=findings,
         probes=probes,
         remedies=remedies,
         known=tuple(known_sentence(k) for k in result.known),
+        modules=modules,
         known_title=(
             _NOT_MEASURED
             if all(k.get("status", _NOT_MEASURED) == _NOT_MEASURED for k in result.known)
@@ -253,6 +282,8 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
         if result.origin:
             head += f" ({result.origin})"
         out.append(head)
+    if view.modules:
+        out.append("by module: " + ", ".join(view.modules))
     for f in view.findings:
         line = f"{f.code} [{f.severity}] {f.summary}"
         if f.waived:

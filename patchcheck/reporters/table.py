@@ -135,6 +135,8 @@ def _details(result, width: int, paint) -> list[str]:
         # Too long for one line: the origin goes on its own line rather than off-screen.
         out[0] = head[: head.rindex("  (")]
         out.append(v.shorten_code(f"  ({result.origin})", width))
+    if view.modules:
+        out.extend(_wrap("by module: " + ", ".join(view.modules), width, "  ", "    "))
     for f in view.findings:
         tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
         # The code is painted after wrapping so the escape codes do not skew the wrap width.

@@ -225,7 +225,7 @@ def failures(report: ScanReport, baseline: Baseline, fail_on: str) -> list[Distr
     level = threshold(fail_on)
     out = []
     for result in report.results:
-        if result.verdict.rank < level:
+        if result.verdict.rank < level or result.implicit:
             continue
         entry = baseline.entries.get(result.key)
         if entry is None or result.verdict.rank > entry.verdict.rank:

@@ -379,3 +379,13 @@ def instrument_result(req: Requirement, name: str, version: str | None,
     return DistributionResult(name=name, version=version, verdict=Verdict.UNTESTED,
                               requirement=req.line or req.name, origin=req.origin,
                               findings=(finding,))
+
+
+def stdlib_result(item: Any) -> DistributionResult:
+    """The standard library's row before its probes (a ``plan.PlannedDistribution`` with
+    ``stdlib``): untested until they are folded in; its version is the target Python's."""
+    req = item.requirement
+    return DistributionResult(name=item.dist.name, version=item.dist.version,
+                              verdict=Verdict.UNTESTED,
+                              requirement=None if item.implicit else (req.line or req.name),
+                              origin=req.origin, implicit=item.implicit)

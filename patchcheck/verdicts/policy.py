@@ -30,15 +30,15 @@ def threshold(fail_on: str) -> int:
 def failing(report: ScanReport, fail_on: str) -> list[DistributionResult]:
     """The distributions whose verdict is at or above ``fail_on``, in report order."""
     level = threshold(fail_on)
-    return [r for r in report.results if r.verdict.rank >= level]
+    return [r for r in report.results if r.verdict.rank >= level and not r.implicit]
 
 
 def exit_code_for(report: ScanReport, fail_on: str) -> ExitCode:
     """3 if patchcheck itself had problems, 1 if anything fails ``fail_on``, else 0."""
-    level = threshold(fail_on)  # validate even when there are problems
+    threshold(fail_on)  # validate even when there are problems
     if report.problems:
         return ExitCode.INTERNAL_ERROR
-    if any(r.verdict.rank >= level for r in report.results):
+    if failing(report, fail_on):
         return ExitCode.FINDINGS
     return ExitCode.OK
 
