@@ -21,8 +21,9 @@ from typing import Any, Callable
 
 from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
+from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import DistributionResult, Requirement, ScanReport
+from patchcheck.model import DistributionResult, Requirement, ScanReport, Verdict
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
@@ -154,11 +155,15 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     """Waivers, then the baseline, then the exit policy: the one place a run's outcome is
     decided. Writes the baseline file when ``update_baseline`` asks for it.
 
-    Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 1 when
-    a distribution fails ``fail-on`` (only new or worse ones under a baseline), else 0;
-    writing a baseline accepts everything (0, or 3 with problems).
+    Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 2 when
+    nothing was scanned (:func:`check_scanned_something` raises), else 1 when a distribution
+    fails ``fail-on`` (only new or worse ones under a baseline), else 0; writing a baseline
+    accepts everything (0, or 3 with problems).
+
+    :raises UsageError: nothing was scanned (no distribution, or none installed).
     """
     s = audit.settings
+    check_scanned_something(report)
     waiver_notes: list[str] = []
     if s.waivers:
         report, waiver_notes = apply_waivers(report, s.waivers, today or _dt.date.today())
@@ -186,6 +191,29 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     return AuditResult(report=report, exit_code=code, fail_on=s.fail_on,
                        failing=tuple(r.key for r in failed), waiver_notes=tuple(waiver_notes),
                        baseline_notes=tuple(baseline_notes), baseline_diff=diff)
+
+
+def check_scanned_something(report: ScanReport) -> None:
+    """A scan that judged nothing is a misconfigured gate, not a pass (issue #15.5): no
+    distribution at all (an empty requirements file, a pyproject without dependencies, a
+    selection that left nothing), or every one not installed in the target.
+
+    patchcheck's own problems come first (exit 3): then nothing can be trusted anyway.
+
+    :raises UsageError: (exit 2) one line and a hint.
+    """
+    if report.problems:
+        return
+    if not report.results:
+        raise UsageError("no distributions scanned: the requirements named none (or every one "
+                         "was skipped or does not apply to the target interpreter)",
+                         hint="check the file and its dependency groups, or scan with --all")
+    if all(r.verdict is Verdict.NOT_INSTALLED for r in report.results):
+        count = len(report.results)
+        raise UsageError(f"nothing scanned: none of the {count} distribution"
+                         f"{'s' * (count != 1)} is installed in {report.environment.python}",
+                         hint="scan with --install, or point --python at the environment "
+                              "that has them")
 
 
 def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
