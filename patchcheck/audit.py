@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,7 @@ from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
 from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
@@ -90,7 +90,8 @@ class AuditResult:
     def notes(self) -> tuple[str, ...]:
         """Every remark for the user, in the order the CLI prints them on stderr."""
         return (*self.waiver_notes, *self.report.notes,
-                *(f"problem: {p}" for p in self.report.problems), *self.baseline_notes)
+                *(f"problem: {p}" for p in self.report.problems),
+                *(f"conflict: {c.text}" for c in self.report.conflicts), *self.baseline_notes)
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -104,6 +105,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
     s = audit.settings
     python = resolve_python(s.python)
     install_failures: dict[str, str] = {}
+    conflicts: tuple[Conflict, ...] = ()
     if audit.install:
         from patchcheck.install import ensure_environment
 
@@ -111,6 +113,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
                                        progress=note or (lambda _text: None))
         python = installed.python
         install_failures = dict(installed.failures)  # requirement name → the installer's error
+        conflicts = installed.conflicts
     return ScanRequest(
         python=python,
         requirements=tuple(audit.requirements),
@@ -126,15 +129,20 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         use_cache=s.cache,
         services=dict(s.services),
         install_failures=install_failures,
+        install_conflicts=conflicts,
     )
 
 
 def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
                 progress: Callable[[Any], None] | None = None,
                 progress_total: Callable[[int], None] | None = None) -> ScanReport:
-    """Run the scan (child processes, never this process): the report before any waiver."""
-    return scan(request, progress=progress, plugin_manager=plugin_manager,
-                progress_total=progress_total)
+    """Run the scan (child processes, never this process): the report before any waiver,
+    with the conflicts ``--install`` found among the requirements."""
+    report = scan(request, progress=progress, plugin_manager=plugin_manager,
+                  progress_total=progress_total)
+    if request.install_conflicts:
+        report = replace(report, conflicts=report.conflicts + tuple(request.install_conflicts))
+    return report
 
 
 def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
@@ -156,7 +164,8 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     decided. Writes the baseline file when ``update_baseline`` asks for it.
 
     Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 2 when
-    nothing was scanned (:func:`check_scanned_something` raises), else 1 when a distribution
+    nothing was scanned (:func:`check_scanned_something` raises), else 4 when the requirements
+    cannot be installed together (``report.conflicts``), else 1 when a distribution
     fails ``fail-on`` (only new or worse ones under a baseline), else 0; writing a baseline
     accepts everything (0, or 3 with problems).
 
@@ -184,6 +193,9 @@ def judge(audit: AuditRequest, report: ScanReport, *,
         failed = failing(report, s.fail_on)
     if report.problems:
         code = ExitCode.INTERNAL_ERROR
+    elif report.conflicts:
+        # The verdicts were measured on versions the project cannot deploy together.
+        code = ExitCode.CONFLICT
     elif failed:
         code = ExitCode.FINDINGS
     else:

@@ -14,3 +14,7 @@ class ExitCode(enum.IntEnum):
     #: patchcheck itself or the environment failed (target interpreter unusable, controls
     #: measured wrongly, a bug); no library verdict is implied.
     INTERNAL_ERROR = 3
+    #: The requirements cannot be installed together (``scan --install`` found a conflict
+    #: among them, e.g. gevent and greenlet pins): the environment measured is not one the
+    #: project can deploy. The conflicting pins are in the report (``conflicts``).
+    CONFLICT = 4

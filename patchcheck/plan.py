@@ -11,7 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from patchcheck.model import InstalledDistribution, Requirement, TargetInfo, normalize_name
+from patchcheck.model import (
+    Conflict,
+    InstalledDistribution,
+    Requirement,
+    TargetInfo,
+    normalize_name,
+)
 from patchcheck.spec import ProbeSpec
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
@@ -36,6 +42,8 @@ class ScanRequest:
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
     cache_dir: str | None = None  # None: the platform's user cache dir (PATCHCHECK_CACHE_DIR)
     install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
+    #: requirements ``--install`` could not install together (copied onto the report)
+    install_conflicts: tuple[Conflict, ...] = ()
     #: Also check the installed dependencies of the requirements, recursively (``--deps``).
     include_deps: bool = False
 
