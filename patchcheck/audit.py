@@ -14,7 +14,7 @@ plugin shares one :func:`scan_report` between pytest-xdist workers.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +24,7 @@ from patchcheck.engine import ScanRequest, scan
 from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
 from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
@@ -59,6 +60,10 @@ class AuditRequest:
     #: compare with ``settings.baseline``; the pytest plugin judges each item on its own
     #: verdict and does not (see its module docstring)
     use_baseline: bool = True
+    #: the project's own source (a scanned pyproject's folder, or ``--source DIR``): remedies
+    #: it already applies are found there (``sources.project_source``) and judged by what the
+    #: probe measured with them
+    source_dir: Path | None = None
 
     @property
     def baseline_path(self) -> Path | None:
@@ -159,9 +164,12 @@ def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
 
 def judge(audit: AuditRequest, report: ScanReport, *,
           baseline: _baseline.Baseline | None = None,
-          today: _dt.date | None = None) -> AuditResult:
-    """Waivers, then the baseline, then the exit policy: the one place a run's outcome is
-    decided. Writes the baseline file when ``update_baseline`` asks for it.
+          today: _dt.date | None = None,
+          knowledge: Sequence[KnowledgeEntry] | None = None) -> AuditResult:
+    """Remedies in the project's source, waivers, then the baseline, then the exit policy: the
+    one place a run's outcome is decided. Writes the baseline file when ``update_baseline``
+    asks for it. ``knowledge``: the entries whose ``applied_when`` are looked for (default:
+    the built-in ones).
 
     Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 2 when
     nothing was scanned (:func:`check_scanned_something` raises), else 4 when the requirements
@@ -173,6 +181,7 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     """
     s = audit.settings
     check_scanned_something(report)
+    report = remedies_in_source(audit, report, knowledge)
     waiver_notes: list[str] = []
     if s.waivers:
         report, waiver_notes = apply_waivers(report, s.waivers, today or _dt.date.today())
@@ -203,6 +212,24 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     return AuditResult(report=report, exit_code=code, fail_on=s.fail_on,
                        failing=tuple(r.key for r in failed), waiver_notes=tuple(waiver_notes),
                        baseline_notes=tuple(baseline_notes), baseline_diff=diff)
+
+
+def remedies_in_source(audit: AuditRequest, report: ScanReport,
+                       knowledge: Sequence[KnowledgeEntry] | None = None) -> ScanReport:
+    """``report`` with the remedies the project's source applies (PC207, and the plain
+    measurement's findings waived where the remedy measured cooperates); unchanged without a
+    ``source_dir``."""
+    if audit.source_dir is None:
+        return report
+    from patchcheck.knowledge import builtin_entries
+    from patchcheck.sources.project_source import find_patterns
+    from patchcheck.verdicts.applied import apply_source_remedies, patterns_of
+
+    entries = list(builtin_entries() if knowledge is None else knowledge)
+    patterns = patterns_of(entries)
+    if not patterns:
+        return report
+    return apply_source_remedies(report, entries, find_patterns(audit.source_dir, patterns))
 
 
 def check_scanned_something(report: ScanReport) -> None:
@@ -237,7 +264,12 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     request = scan_request(audit, note=note)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          progress_total=progress_total)
-    return judge(audit, report, baseline=baseline, today=today)
+    knowledge = None
+    if plugin_manager is not None and audit.source_dir is not None:
+        from patchcheck.knowledge import all_entries
+
+        knowledge = all_entries(plugin_manager)
+    return judge(audit, report, baseline=baseline, today=today, knowledge=knowledge)
 
 
 def describe_diff(diff: _baseline.BaselineDiff, path: Path) -> list[str]:

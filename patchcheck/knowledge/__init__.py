@@ -30,6 +30,8 @@ def builtin_entries() -> tuple[KnowledgeEntry, ...]:
             summary=e["summary"],
             remedy=e.get("remedy"),
             evidence=tuple(e.get("evidence", ())),
+            applied_when=tuple(e.get("applied_when", ())),
+            probe_remedy=e.get("probe_remedy"),
         )
         for e in data.get("entry", ())
     )

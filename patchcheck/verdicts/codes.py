@@ -135,6 +135,10 @@ _ALL = [
     Code("PC206", "order-blocks", Severity.WARNING,
          "blocks when imported before patch_all()",
          "The library chooses its I/O strategy at import time; import it only after patching."),
+    Code("PC207", "remedy-applied", Severity.INFO,
+         "the project's source applies the known remedy",
+         "The remedy was found in the project's source (with ast) and measured by the probe; "
+         "the plain measurement's finding is waived when the remedy measured cooperates."),
     # --- knowledge -----------------------------------------------------------------------
     Code("PC300", "known-issue", Severity.INFO,
          "known issue (not measured here)",

@@ -467,6 +467,34 @@ class ProbeRef(Evidence):
         return cls(probe=name, order=ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value)))
 
 
+@dataclass(frozen=True)
+class RemedyApplied(Evidence):
+    """PC207: a known remedy found in the project's source, and what the probe measured with
+    it applied (``outcome`` None: no probe measured it in this scan)."""
+
+    kind: ClassVar[str] = "remedy-applied"
+    remedy: str  # the probe remedy's name: "import zmq.green as zmq"
+    pattern: str  # "import:zmq.green"
+    file: str  # relative to the project folder
+    line: int
+    probe: str | None = None
+    outcome: str | None = None  # an Outcome value: "cooperates", "blocks", …
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"remedy": self.remedy, "pattern": self.pattern, "file": self.file,
+                "line": self.line, "probe": self.probe, "outcome": self.outcome}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemedyApplied:
+        return cls(remedy=str(data["remedy"]), pattern=str(data.get("pattern", "")),
+                   file=str(data["file"]), line=int(data["line"]), probe=data.get("probe"),
+                   outcome=data.get("outcome"))
+
+
 #: The evidence type of each finding code.
 EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC000": NoEvidence,
@@ -492,6 +520,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC150": GeventPluginEvidence,
     "PC151": GeventPluginEvidence,
     **{f"PC20{i}": ProbeRef for i in range(7)},
+    "PC207": RemedyApplied,
     "PC300": NoEvidence,
 }
 
