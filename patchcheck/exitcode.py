@@ -9,7 +9,8 @@ class ExitCode(enum.IntEnum):
     OK = 0
     #: At least one distribution has a verdict at or above ``--fail-on``.
     FINDINGS = 1
-    #: Usage, input or configuration error (bad flag, malformed requirements line, bad config).
+    #: Usage, input or configuration error (bad flag, malformed requirements line, bad config),
+    #: or a scan of nothing (no distribution, or none installed in the target).
     USAGE_ERROR = 2
     #: patchcheck itself or the environment failed (target interpreter unusable, controls
     #: measured wrongly, a bug); no library verdict is implied.
