@@ -64,6 +64,9 @@ class AuditRequest:
     #: it already applies are found there (``sources.project_source``) and judged by what the
     #: probe measured with them
     source_dir: Path | None = None
+    #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
+    #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
+    bisect: bool | None = None
 
     @property
     def baseline_path(self) -> Path | None:
@@ -264,6 +267,10 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     request = scan_request(audit, note=note)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          progress_total=progress_total)
+    from patchcheck.bisect.run import bisect_results
+
+    report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
+                            progress=note)
     knowledge = None
     if plugin_manager is not None and audit.source_dir is not None:
         from patchcheck.knowledge import all_entries

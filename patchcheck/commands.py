@@ -80,6 +80,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         install=bool(args.install),
         update_baseline=bool(args.update_baseline),
         source_dir=_source_dir(args),
+        bisect=args.bisect,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:

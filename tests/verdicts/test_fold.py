@@ -143,6 +143,7 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
                                                "x.py", 3),), module="m"),
     ev.StaleReferences: ev.StaleReferences((ev.StaleReference("module", "m", "sleep",
                                                               "time.sleep"),)),
+    ev.LeftoverProcesses: ev.LeftoverProcesses(("python -c import time; time.sleep(600)",)),
     ev.NativeThreads: ev.NativeThreads(2, ("worker",)),
     ev.NativeCode: ev.NativeCode("/x/_c.so", True, {"net": ("connect", "recv")},
                                  (ev.LinkedLibrary("libpq.so.5", "libpq"),),
@@ -150,7 +151,6 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
     ev.GeventPluginEvidence: ev.GeventPluginEvidence("gevent.plugins.monkey.will_patch_all",
                                                      "will_patch_all", "p", "m:f", "boom", "tb"),
     ev.ProbeRef: ev.ProbeRef("x.call", ImportOrder.BEFORE_PATCH),
-    ev.LeftoverProcesses: ev.LeftoverProcesses(("sleep 100",)),
     ev.InstrumentIncompatible: ev.InstrumentIncompatible(
         "gevent", "23.9.1", "greenlet", "greenlet>=3.0rc3", "2.0.2", "pin",
         "greenlet==2.0.2 (requirements.txt:2)"),
