@@ -68,9 +68,11 @@ class ScanState:
             from patchcheck import audit
 
             try:
+                # The rootdir is the project under test: remedies its source applies count,
+                # as they do for the CLI's pyproject scan.
                 request = audit.AuditRequest(settings=self.settings,
                                              requirements=tuple(self.requirements),
-                                             use_baseline=False)
+                                             use_baseline=False, source_dir=self.rootdir)
                 scan_request = audit.scan_request(request)
                 report = self._shared(lambda: audit.scan_report(scan_request))
                 self._audit = audit.judge(request, report)

@@ -14,15 +14,17 @@ plugin shares one :func:`scan_report` between pytest-xdist workers.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
+from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import DistributionResult, Requirement, ScanReport
+from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
@@ -58,6 +60,10 @@ class AuditRequest:
     #: compare with ``settings.baseline``; the pytest plugin judges each item on its own
     #: verdict and does not (see its module docstring)
     use_baseline: bool = True
+    #: the project's own source (a scanned pyproject's folder, or ``--source DIR``): remedies
+    #: it already applies are found there (``sources.project_source``) and judged by what the
+    #: probe measured with them
+    source_dir: Path | None = None
     #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
     #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
     bisect: bool | None = None
@@ -92,7 +98,8 @@ class AuditResult:
     def notes(self) -> tuple[str, ...]:
         """Every remark for the user, in the order the CLI prints them on stderr."""
         return (*self.waiver_notes, *self.report.notes,
-                *(f"problem: {p}" for p in self.report.problems), *self.baseline_notes)
+                *(f"problem: {p}" for p in self.report.problems),
+                *(f"conflict: {c.text}" for c in self.report.conflicts), *self.baseline_notes)
 
 
 # --- the steps ---------------------------------------------------------------------------------
@@ -106,6 +113,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
     s = audit.settings
     python = resolve_python(s.python)
     install_failures: dict[str, str] = {}
+    conflicts: tuple[Conflict, ...] = ()
     if audit.install:
         from patchcheck.install import ensure_environment
 
@@ -113,6 +121,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
                                        progress=note or (lambda _text: None))
         python = installed.python
         install_failures = dict(installed.failures)  # requirement name → the installer's error
+        conflicts = installed.conflicts
     return ScanRequest(
         python=python,
         requirements=tuple(audit.requirements),
@@ -128,15 +137,20 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         use_cache=s.cache,
         services=dict(s.services),
         install_failures=install_failures,
+        install_conflicts=conflicts,
     )
 
 
 def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
                 progress: Callable[[Any], None] | None = None,
                 progress_total: Callable[[int], None] | None = None) -> ScanReport:
-    """Run the scan (child processes, never this process): the report before any waiver."""
-    return scan(request, progress=progress, plugin_manager=plugin_manager,
-                progress_total=progress_total)
+    """Run the scan (child processes, never this process): the report before any waiver,
+    with the conflicts ``--install`` found among the requirements."""
+    report = scan(request, progress=progress, plugin_manager=plugin_manager,
+                  progress_total=progress_total)
+    if request.install_conflicts:
+        report = replace(report, conflicts=report.conflicts + tuple(request.install_conflicts))
+    return report
 
 
 def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
@@ -153,15 +167,24 @@ def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
 
 def judge(audit: AuditRequest, report: ScanReport, *,
           baseline: _baseline.Baseline | None = None,
-          today: _dt.date | None = None) -> AuditResult:
-    """Waivers, then the baseline, then the exit policy: the one place a run's outcome is
-    decided. Writes the baseline file when ``update_baseline`` asks for it.
+          today: _dt.date | None = None,
+          knowledge: Sequence[KnowledgeEntry] | None = None) -> AuditResult:
+    """Remedies in the project's source, waivers, then the baseline, then the exit policy: the
+    one place a run's outcome is decided. Writes the baseline file when ``update_baseline``
+    asks for it. ``knowledge``: the entries whose ``applied_when`` are looked for (default:
+    the built-in ones).
 
-    Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 1 when
-    a distribution fails ``fail-on`` (only new or worse ones under a baseline), else 0;
-    writing a baseline accepts everything (0, or 3 with problems).
+    Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 2 when
+    nothing was scanned (:func:`check_scanned_something` raises), else 4 when the requirements
+    cannot be installed together (``report.conflicts``), else 1 when a distribution
+    fails ``fail-on`` (only new or worse ones under a baseline), else 0; writing a baseline
+    accepts everything (0, or 3 with problems).
+
+    :raises UsageError: nothing was scanned (no distribution, or none installed).
     """
     s = audit.settings
+    check_scanned_something(report)
+    report = remedies_in_source(audit, report, knowledge)
     waiver_notes: list[str] = []
     if s.waivers:
         report, waiver_notes = apply_waivers(report, s.waivers, today or _dt.date.today())
@@ -182,6 +205,9 @@ def judge(audit: AuditRequest, report: ScanReport, *,
         failed = failing(report, s.fail_on)
     if report.problems:
         code = ExitCode.INTERNAL_ERROR
+    elif report.conflicts:
+        # The verdicts were measured on versions the project cannot deploy together.
+        code = ExitCode.CONFLICT
     elif failed:
         code = ExitCode.FINDINGS
     else:
@@ -189,6 +215,47 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     return AuditResult(report=report, exit_code=code, fail_on=s.fail_on,
                        failing=tuple(r.key for r in failed), waiver_notes=tuple(waiver_notes),
                        baseline_notes=tuple(baseline_notes), baseline_diff=diff)
+
+
+def remedies_in_source(audit: AuditRequest, report: ScanReport,
+                       knowledge: Sequence[KnowledgeEntry] | None = None) -> ScanReport:
+    """``report`` with the remedies the project's source applies (PC208, and the plain
+    measurement's findings waived where the remedy measured cooperates); unchanged without a
+    ``source_dir``."""
+    if audit.source_dir is None:
+        return report
+    from patchcheck.knowledge import builtin_entries
+    from patchcheck.sources.project_source import find_patterns
+    from patchcheck.verdicts.applied import apply_source_remedies, patterns_of
+
+    entries = list(builtin_entries() if knowledge is None else knowledge)
+    patterns = patterns_of(entries)
+    if not patterns:
+        return report
+    return apply_source_remedies(report, entries, find_patterns(audit.source_dir, patterns))
+
+
+def check_scanned_something(report: ScanReport) -> None:
+    """A scan that judged nothing is a misconfigured gate, not a pass (issue #15.5): no
+    distribution at all (an empty requirements file, a pyproject without dependencies, a
+    selection that left nothing), or every one not installed in the target.
+
+    patchcheck's own problems come first (exit 3): then nothing can be trusted anyway.
+
+    :raises UsageError: (exit 2) one line and a hint.
+    """
+    if report.problems:
+        return
+    if not report.results:
+        raise UsageError("no distributions scanned: the requirements named none (or every one "
+                         "was skipped or does not apply to the target interpreter)",
+                         hint="check the file and its dependency groups, or scan with --all")
+    if all(r.verdict is Verdict.NOT_INSTALLED for r in report.results):
+        count = len(report.results)
+        raise UsageError(f"nothing scanned: none of the {count} distribution"
+                         f"{'s' * (count != 1)} is installed in {report.environment.python}",
+                         hint="scan with --install, or point --python at the environment "
+                              "that has them")
 
 
 def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
@@ -204,7 +271,12 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
 
     report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
                             progress=note)
-    return judge(audit, report, baseline=baseline, today=today)
+    knowledge = None
+    if plugin_manager is not None and audit.source_dir is not None:
+        from patchcheck.knowledge import all_entries
+
+        knowledge = all_entries(plugin_manager)
+    return judge(audit, report, baseline=baseline, today=today, knowledge=knowledge)
 
 
 def describe_diff(diff: _baseline.BaselineDiff, path: Path) -> list[str]:

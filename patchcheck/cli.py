@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
+    scan.add_argument("--source", metavar="DIR",
+                      help="the project's own source: known remedies it applies (import "
+                           "zmq.green, psycogreen's patch_psycopg(), …) are found there and "
+                           "judged by what the probe measured with them (default: the folder "
+                           "of a scanned pyproject.toml)")
     scan.add_argument("--skip", action="append", metavar="NAME", default=None,
                       help="do not scan this distribution (repeatable)")
     scan.add_argument("--install", action="store_true",

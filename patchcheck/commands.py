@@ -79,6 +79,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         run_probes=not args.no_probes,
         install=bool(args.install),
         update_baseline=bool(args.update_baseline),
+        source_dir=_source_dir(args),
         bisect=args.bisect,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
@@ -94,6 +95,22 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     for note in result.notes:
         _note(note)
     return result.exit_code
+
+
+def _source_dir(args: argparse.Namespace) -> Path | None:
+    """``--source DIR``, else the folder of the first pyproject.toml scanned (the project)."""
+    given = getattr(args, "source", None)
+    if given:
+        path = Path(given).expanduser()
+        if not path.is_dir():
+            raise UsageError(f"--source {given}: not a directory",
+                             hint="name the folder that holds the project's Python code")
+        return path.resolve()
+    for target in args.targets or ():
+        path = Path(target).expanduser()
+        if path.name == "pyproject.toml" and path.is_file():
+            return path.resolve().parent
+    return None
 
 
 def _selection(args: argparse.Namespace, settings: Any) -> Any:

@@ -131,7 +131,8 @@ class Scan:
             if item.instrument and item.dist is not None:
                 results[item.key] = instrument_result(item.requirement, item.dist.name,
                                                       item.dist.version, controls,
-                                                      self._meter_ok)
+                                                      self._meter_ok,
+                                                      self._instrument_findings(item, target))
 
         knowledge = self._knowledge(pm)
         ordered = tuple(self._with_knowledge(knowledge, results[item.key])
@@ -309,6 +310,19 @@ class Scan:
                     f"{plugin.distribution} fails to load, so every patch_all() in this "
                     f"environment raises: {str(plugin.error).splitlines()[0][:160]}")
         return plugin_findings(plugins)
+
+    def _instrument_findings(self, item: PlannedDistribution, target: TargetInfo
+                             ) -> list[Finding]:
+        """PC004/PC005: the instrument judged against its own metadata and known bugs."""
+        from patchcheck.knowledge import instrument_bugs
+        from patchcheck.verdicts.instrument import instrument_findings
+
+        assert item.dist is not None
+        env = target.environment
+        return instrument_findings(item.dist, python_version=env.python_version,
+                                   markers=target.markers, greenlet_version=env.greenlet_version,
+                                   requirements=self.request.requirements,
+                                   bugs=instrument_bugs())
 
     def _knowledge(self, pm: Any) -> list[Any]:
         from patchcheck.knowledge import all_entries

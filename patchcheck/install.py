@@ -35,10 +35,10 @@ from typing import Any
 from patchcheck.errors import EnvironmentProblem, UsageError
 from patchcheck.files import write_atomic
 from patchcheck.locks import LockTimeout, exclusive_lock
-from patchcheck.model import Requirement, normalize_name
+from patchcheck.model import Conflict, Pin, Requirement, normalize_name
 
 #: Bump when the way a virtualenv is built changes, so existing ones are rebuilt.
-INSTALL_RECIPE = "1"
+INSTALL_RECIPE = "2"  # 2: the marker records conflicts
 #: ``auto`` (default), ``uv`` or ``pip``: which installer to use.
 INSTALLER_ENV = "PATCHCHECK_INSTALLER"
 MARKER_NAME = "complete.json"
@@ -81,6 +81,9 @@ class InstallResult:
     #: requirement name as written → the installer's message, for each one that failed
     failures: Mapping[str, str] = field(default_factory=dict)
     key: str = ""
+    #: requirements that could not be installed together (each went in on its own, and the
+    #: installed metadata shows who needs what: see :func:`find_conflicts`)
+    conflicts: tuple[Conflict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,10 @@ def ensure_environment(
             for name, message in failures.items():
                 note(f"could not install {name} (in the build of {done.get('built_at', '?')}; "
                      f"delete {root} to try again): {_first_line(message)}")
+            conflicts = tuple(Conflict.from_json(c) for c in done.get("conflicts") or ())
             return InstallResult(python=_venv_python(venv), venv=str(venv),
                                  installer=str(done.get("installer", "?")), built=False,
-                                 failures=failures, key=key)
+                                 failures=failures, key=key, conflicts=conflicts)
         chosen = choose_installer(installer)
         return _build(base, lines, requirements, root, venv, marker, key, chosen, note)
 
@@ -248,6 +252,7 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
     python = _venv_python(venv)
     gevent_line = [] if any(_line_key(ln) == "gevent" for ln in lines) else ["gevent"]
     failures: dict[str, str] = {}
+    conflicts: tuple[Conflict, ...] = ()
     ok, output = _install(pip, gevent_line + lines, root)
     if not ok:
         note("installing everything at once failed; installing one requirement at a time")
@@ -266,22 +271,115 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
                     raise _gevent_failed(base, output)
                 failures[name] = error_tail(output)
                 note(f"could not install {name}: {_first_line(failures[name])}")
-        if not failures:
-            # Each installs alone but not together: a conflict between them. Say so.
-            note("every requirement installed on its own, but not all together: "
-                 + _first_line(error_tail(first)))
+        # Some (or all) install on their own but not together: a conflict among them. Who
+        # needs what is read from what got installed, not from the installer's message.
+        conflicts = find_conflicts(installed_metadata(python), requirements,
+                                   installer=error_tail(first))
+        if not failures and not conflicts:
+            conflicts = (Conflict(distribution="", version=None, requires="", required="",
+                                  installed=None, installer=error_tail(first)),)
+        if conflicts:
+            note(f"the requirements cannot all be installed together ({len(conflicts)} "
+                 f"conflict{'s' * (len(conflicts) != 1)}: see the report)")
     gevent_version = _check_gevent(python, base)
     record = {
         "schema": MARKER_SCHEMA, "key": key, "installer": installer,
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "base": {"executable": base.executable, "real": base.real, "version": base.version},
         "requirements": lines, "gevent": gevent_version, "failures": failures,
-        "recipe": INSTALL_RECIPE,
+        "conflicts": [c.to_json() for c in conflicts], "recipe": INSTALL_RECIPE,
     }
     write_atomic(marker, json.dumps(record, indent=2), durable=True)
     note(f"virtualenv ready in {time.monotonic() - started:.1f} s: {python}")
     return InstallResult(python=python, venv=str(venv), installer=installer, built=True,
-                         failures=failures, key=key)
+                         failures=failures, key=key, conflicts=conflicts)
+
+
+# -- conflicts ----------------------------------------------------------------------------
+
+# Runs in the virtualenv's interpreter (standard library only): every installed distribution's
+# name, version and Requires-Dist, and the PEP 508 marker environment (packaging's
+# default_environment(), which the venv need not have).
+_METADATA_SCRIPT = r"""
+import json, os, platform, sys
+from importlib import metadata
+def _impl_version():
+    v = sys.implementation.version
+    s = "%d.%d.%d" % (v.major, v.minor, v.micro)
+    return s + (v.releaselevel[0] + str(v.serial) if v.releaselevel != "final" else "")
+env = {"implementation_name": sys.implementation.name,
+       "implementation_version": _impl_version(), "os_name": os.name,
+       "platform_machine": platform.machine(), "platform_release": platform.release(),
+       "platform_system": platform.system(), "platform_version": platform.version(),
+       "python_full_version": platform.python_version(),
+       "platform_python_implementation": platform.python_implementation(),
+       "python_version": ".".join(platform.python_version_tuple()[:2]),
+       "sys_platform": sys.platform}
+dists = []
+for d in metadata.distributions():
+    name = d.metadata["Name"]
+    if name:
+        dists.append({"name": name, "version": d.version, "requires": list(d.requires or ())})
+sys.stdout.write(json.dumps({"markers": env, "distributions": dists}))
+"""
+
+
+def installed_metadata(python: str) -> dict[str, Any]:
+    """What ``python``'s environment has installed (``{"markers": …, "distributions": […]}``);
+    empty when it cannot say (the conflict check is then silent, never wrong)."""
+    proc = _run([python, "-I", "-c", _METADATA_SCRIPT], Path(python).parent)
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def find_conflicts(metadata: Mapping[str, Any], requirements: Sequence[Requirement], *,
+                   installer: str = "") -> tuple[Conflict, ...]:
+    """Every Requires-Dist of an installed distribution (its marker evaluated for the
+    environment, no extras) that the installed versions do not satisfy, where either side is
+    one of ``requirements``: what ``pip check`` reports, as data. Pure.
+    """
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+    from packaging.version import InvalidVersion, Version
+
+    markers = {str(k): str(v) for k, v in (metadata.get("markers") or {}).items()}
+    versions: dict[str, str | None] = {}
+    for d in metadata.get("distributions") or ():
+        versions.setdefault(normalize_name(str(d.get("name", ""))), d.get("version"))
+    asked = {r.key: r for r in requirements}
+    out: list[Conflict] = []
+    for d in metadata.get("distributions") or ():
+        name = str(d.get("name", ""))
+        for line in d.get("requires") or ():
+            try:
+                req = Pep508(str(line))
+                if req.marker is not None and not req.marker.evaluate({**markers, "extra": ""}):
+                    continue
+            except (InvalidRequirement, InvalidMarker, UndefinedComparison,
+                    UndefinedEnvironmentName):
+                continue
+            needed = normalize_name(req.name)
+            if normalize_name(name) not in asked and needed not in asked:
+                continue
+            have = versions.get(needed)
+            try:
+                ok = have is not None and (not req.specifier or req.specifier.contains(
+                    Version(have), prereleases=True))
+            except InvalidVersion:
+                continue
+            if ok:
+                continue
+            pins = tuple(Pin(requirement=r.line or r.name + r.specifier, origin=r.origin)
+                         for r in (asked.get(normalize_name(name)), asked.get(needed))
+                         if r is not None)
+            out.append(Conflict(distribution=name, version=d.get("version"),
+                                requires=f"{req.name}{req.specifier}", required=req.name,
+                                installed=have, pins=pins, installer=installer))
+    return tuple(sorted(out, key=lambda c: (normalize_name(c.distribution), c.required)))
 
 
 def _make_venv_uv(base: _Base, venv: Path, root: Path) -> list[str]:

@@ -460,6 +460,66 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """A requirement line of the scan, as written, and where."""
+
+    requirement: str  # "greenlet==2.0.2"
+    origin: str  # "requirements.txt:2"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requirement": self.requirement, "origin": self.origin}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pin:
+        return cls(requirement=str(data.get("requirement", "")), origin=str(data.get("origin", "")))
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Requirements that cannot be installed together (issue #15.2): ``distribution``
+    ``version`` requires ``requires``, and the environment has ``required`` at ``installed``
+    (None: not at all). ``pins`` are the scan's own requirement lines on either side.
+
+    Read from the installed distributions' metadata (Requires-Dist, evaluated for the target
+    interpreter), not from the installer's message; when the metadata shows none although the
+    installer refused them together, ``distribution`` is empty and only ``installer`` speaks.
+    """
+
+    distribution: str  # "gevent"
+    version: str | None  # "23.9.1"
+    requires: str  # "greenlet>=3.0rc3" (its Requires-Dist line, marker left out)
+    required: str  # "greenlet"
+    installed: str | None  # "2.0.2"
+    pins: tuple[Pin, ...] = ()
+    installer: str = ""  # tail of the installer's message for all-together, as evidence
+
+    @property
+    def text(self) -> str:
+        """One line for people."""
+        if not self.distribution:
+            return "the requirements cannot be installed together (the installer refused them)"
+        have = (f"{self.required} {self.installed} is installed" if self.installed
+                else f"{self.required} is not installed")
+        pins = "; ".join(f"{p.requirement} ({p.origin})" for p in self.pins)
+        return (f"{self.distribution} {self.version or '?'} requires {self.requires}, but "
+                f"{have}" + (f" — pinned: {pins}" if pins else ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"distribution": self.distribution, "version": self.version,
+                "requires": self.requires, "required": self.required,
+                "installed": self.installed, "pins": [p.to_json() for p in self.pins],
+                "installer": self.installer}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Conflict:
+        return cls(distribution=str(data.get("distribution", "")), version=data.get("version"),
+                   requires=str(data.get("requires", "")), required=str(data.get("required", "")),
+                   installed=data.get("installed"),
+                   pins=tuple(Pin.from_json(p) for p in data.get("pins") or ()),
+                   installer=str(data.get("installer", "")))
+
+
+@dataclass(frozen=True)
 class ScanReport:
     """The whole result of one scan: what reporters render and the exit code is computed from."""
 
@@ -469,6 +529,9 @@ class ScanReport:
     duration_s: float = 0.0
     problems: tuple[str, ...] = ()  # patchcheck's own failures (exit 3), never library verdicts
     notes: tuple[str, ...] = ()  # things the user should know (skipped markers, ignored options)
+    #: requirements that cannot be installed together (exit 4): the environment measured is
+    #: not one the project can deploy
+    conflicts: tuple[Conflict, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -483,6 +546,7 @@ class ScanReport:
             "controls": [c.to_json() for c in self.controls],
             "problems": list(self.problems),
             "notes": list(self.notes),
+            "conflicts": [c.to_json() for c in self.conflicts],
         }
 
     @classmethod
@@ -496,6 +560,7 @@ class ScanReport:
             duration_s=float(data.get("duration_s", 0.0)),
             problems=tuple(data.get("problems") or ()),
             notes=tuple(data.get("notes") or ()),
+            conflicts=tuple(Conflict.from_json(c) for c in data.get("conflicts") or ()),
         )
 
 
@@ -513,6 +578,9 @@ class InstalledDistribution:
     files_digest: str = ""  # of its RECORD: a reinstall changes the cache key
     requires: tuple[str, ...] = ()  # its Requires-Dist lines
     error: str | None = None  # why its metadata could not be read in full
+    requires_python: str = ""  # its Requires-Python
+    #: the "Programming Language :: Python :: 3.X" versions its classifiers list
+    python_classifiers: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from patchcheck.errors import UsageError
 from patchcheck.model import (
     STDLIB,
+    Conflict,
     InstalledDistribution,
     Requirement,
     TargetInfo,
@@ -47,6 +48,8 @@ class ScanRequest:
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
     cache_dir: str | None = None  # None: the platform's user cache dir (PATCHCHECK_CACHE_DIR)
     install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
+    #: requirements ``--install`` could not install together (copied onto the report)
+    install_conflicts: tuple[Conflict, ...] = ()
     #: Also check the installed dependencies of the requirements, recursively (``--deps``).
     include_deps: bool = False
 

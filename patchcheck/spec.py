@@ -96,6 +96,11 @@ class KnowledgeEntry:
     remedy: str | None = None
     evidence: Sequence[str] = ()  # links to the upstream issue or documentation
     origin: str = "builtin"
+    #: where the remedy shows in a project's source ("import:zmq.green",
+    #: "call:psycogreen.gevent.patch_psycopg"; ``sources.project_source``)
+    applied_when: Sequence[str] = ()
+    #: the name of the probe remedy that measures it (a key of a probe's ``remedies``)
+    probe_remedy: str | None = None
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,21 @@ def _describe(dist, requested):
         "native_files": native,
         "files_digest": _digest("\n".join(hashes) or "\n".join(files)),
         "requires": list(dist.requires or ()),
+        "requires_python": dist.metadata["Requires-Python"] or "",
+        "python_classifiers": _python_classifiers(dist),
         "location": str(dist.locate_file("")),
     }
+
+
+def _python_classifiers(dist):
+    """"Programming Language :: Python :: 3.11" → "3.11" (the Python versions it claims)."""
+    prefix = "Programming Language :: Python :: "
+    out = []
+    for c in dist.metadata.get_all("Classifier") or ():
+        version = c[len(prefix):] if c.startswith(prefix) else ""
+        if version.count(".") == 1 and version.replace(".", "").isdigit():
+            out.append(version)
+    return out
 
 
 def _digest(text):

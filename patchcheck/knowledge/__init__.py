@@ -14,6 +14,7 @@ from patchcheck.hookspecs import hookimpl
 from patchcheck.model import DistributionResult, ImportOrder, Outcome, normalize_name
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.tomlfile import load_toml
+from patchcheck.verdicts.instrument import InstrumentBug
 
 KNOWN_FILE = Path(__file__).with_name("known.toml")
 
@@ -29,8 +30,22 @@ def builtin_entries() -> tuple[KnowledgeEntry, ...]:
             summary=e["summary"],
             remedy=e.get("remedy"),
             evidence=tuple(e.get("evidence", ())),
+            applied_when=tuple(e.get("applied_when", ())),
+            probe_remedy=e.get("probe_remedy"),
         )
         for e in data.get("entry", ())
+    )
+
+
+@lru_cache(maxsize=1)
+def instrument_bugs() -> tuple[InstrumentBug, ...]:
+    """Known bugs of gevent releases (``[[instrument_bug]]`` in ``known.toml``): PC005."""
+    data = load_toml(KNOWN_FILE)
+    return tuple(
+        InstrumentBug(id=e["id"], distribution=e["distribution"], versions=e["versions"],
+                      fixed_in=e["fixed_in"], summary=e["summary"], python=e.get("python", ""),
+                      evidence=tuple(e.get("evidence", ())))
+        for e in data.get("instrument_bug", ())
     )
 
 

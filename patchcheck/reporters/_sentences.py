@@ -279,6 +279,16 @@ def key_evidence(result: DistributionResult) -> str:
     findings = _worst_findings(result)
     instrument = [f.evidence for f in result.findings if isinstance(f.evidence, ev.Instrument)]
     if instrument:
+        judged = [f.evidence for f in result.findings
+                  if isinstance(f.evidence, (ev.InstrumentIncompatible, ev.InstrumentKnownBug))]
+        if judged:
+            parts = []
+            for e in judged:
+                if isinstance(e, ev.InstrumentIncompatible):
+                    parts.append(f"needs {e.requires}, has {e.have or 'none'}")
+                else:
+                    parts.append(f"{e.id} (fixed in {e.fixed_in})")
+            return "the measuring instrument: " + "; ".join(dict.fromkeys(parts))
         if instrument[0].controls_ok:
             return "the measuring instrument (not judged); the controls measured it working"
         return "the measuring instrument (not judged)"

@@ -59,6 +59,12 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -
         for result in details:
             out.append("")
             out.extend(_details(result, width, paint))
+    if report.conflicts:
+        out.append("")
+        out.append(paint("the requirements cannot be installed together (measured on an "
+                         "environment you cannot deploy)", "boldred"))
+        for conflict in report.conflicts:
+            out.extend(_wrap(conflict.text, width, "  - ", "    "))
     if report.problems:
         out.append("")
         out.append(paint("patchcheck problems (not library verdicts)", "boldred"))

@@ -245,6 +245,8 @@ def read_info(data: Mapping[str, Any], *,
             files_digest=d.get("files_digest", ""),
             requires=tuple(d.get("requires") or ()),
             error=d.get("error"),
+            requires_python=str(d.get("requires_python") or ""),
+            python_classifiers=tuple(str(v) for v in d.get("python_classifiers") or ()),
         )
         installed[normalize_name(d["requested"])] = dist
         all_names.append(dist.name)

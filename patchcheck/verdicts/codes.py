@@ -33,6 +33,16 @@ _ALL = [
          "part of patchcheck's measuring instrument: not judged as a dependency",
          "gevent keeps the unpatched originals and runs its loop in C on purpose; the controls "
          "measure it (patched sleep, socket and select must cooperate)."),
+    Code("PC004", "instrument-incompatible", Severity.WARNING,
+         "the measuring instrument does not fit together: gevent's own requirements (greenlet, "
+         "Python) are not met",
+         "gevent declares which greenlet and Python it needs (Requires-Dist, Requires-Python, "
+         "classifiers); the versions measured do not meet them, so neither the measurements nor "
+         "your deployment can be trusted. Pin versions that gevent accepts."),
+    Code("PC005", "instrument-known-bug", Severity.WARNING,
+         "the gevent version has a known bug fixed in a later release",
+         "Upgrade gevent to the release named in the finding (gevent's changelog has the "
+         "details)."),
     # --- import checks --------------------------------------------------------------------
     Code("PC100", "import-breaks", Severity.BREAKS,
          "import fails after patch_all()",
@@ -129,6 +139,10 @@ _ALL = [
          "probe inconclusive: nothing about the library was measured",
          "A probe problem, not the library's: the call did not wait on the slow peer, or the "
          "probe's own file or factory failed (the phase says which). Fix the probe."),
+    Code("PC208", "remedy-applied", Severity.INFO,
+         "the project's source applies the known remedy",
+         "The remedy was found in the project's source (with ast) and measured by the probe; "
+         "the plain measurement's finding is waived when the remedy measured cooperates."),
     # --- knowledge -----------------------------------------------------------------------
     Code("PC300", "known-issue", Severity.INFO,
          "known issue (not measured here)",

@@ -129,6 +129,62 @@ class Instrument(Evidence):
 
 
 @dataclass(frozen=True)
+class InstrumentIncompatible(Evidence):
+    """PC004: what gevent requires (``requires``: a Requires-Dist line evaluated for the target,
+    or its Requires-Python) and what the scan has (``have``: a greenlet version, a Python
+    version; ``None``: not installed). ``source`` says whether ``have`` was installed or is the
+    scan's own pin (``pin``, then ``pinned`` is the line and its origin)."""
+
+    kind: ClassVar[str] = "instrument-incompatible"
+    distribution: str  # "gevent"
+    version: str | None  # the gevent version whose metadata says so
+    requirement: str  # "greenlet" or "python"
+    requires: str  # "greenlet>=3.0rc3", "python>=3.9", "python 3.8–3.12 (classifiers)"
+    have: str | None  # "2.0.2", "3.13.1"
+    source: str = "installed"  # "installed" or "pin"
+    pinned: str = ""  # "greenlet==2.0.2 (requirements.txt:2)" when source is "pin"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"distribution": self.distribution, "version": self.version,
+                "requirement": self.requirement, "requires": self.requires, "have": self.have,
+                "source": self.source, **_compact({"pinned": self.pinned})}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InstrumentIncompatible:
+        return cls(distribution=str(data["distribution"]), version=data.get("version"),
+                   requirement=str(data["requirement"]), requires=str(data["requires"]),
+                   have=data.get("have"), source=str(data.get("source", "installed")),
+                   pinned=str(data.get("pinned") or ""))
+
+
+@dataclass(frozen=True)
+class InstrumentKnownBug(Evidence):
+    """PC005: a known bug of the gevent version checked (the scan's ``==`` pin when it has
+    one, so a pin is judged without installing it; else the installed version)."""
+
+    kind: ClassVar[str] = "instrument-known-bug"
+    id: str  # "CVE-2023-41419", "gevent#1957"
+    distribution: str  # "gevent"
+    version: str  # the version checked
+    source: str  # "pin" or "installed"
+    affected: str  # PEP 440 specifier of the affected versions
+    fixed_in: str  # the first release with the fix
+    links: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "distribution": self.distribution, "version": self.version,
+                "source": self.source, "affected": self.affected, "fixed_in": self.fixed_in,
+                "links": list(self.links)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> InstrumentKnownBug:
+        return cls(id=str(data["id"]), distribution=str(data["distribution"]),
+                   version=str(data["version"]), source=str(data.get("source", "installed")),
+                   affected=str(data.get("affected", "")), fixed_in=str(data.get("fixed_in", "")),
+                   links=tuple(str(x) for x in data.get("links") or ()))
+
+
+@dataclass(frozen=True)
 class ChildEnd(Evidence):
     """PC101 (crash), PC102 (hang), PC103 (exit): how a check's child ended without a result."""
 
@@ -481,12 +537,42 @@ class ProbeRef(Evidence):
         return cls(probe=name, order=ImportOrder(data.get("order", ImportOrder.AFTER_PATCH.value)))
 
 
+@dataclass(frozen=True)
+class RemedyApplied(Evidence):
+    """PC208: a known remedy found in the project's source, and what the probe measured with
+    it applied (``outcome`` None: no probe measured it in this scan)."""
+
+    kind: ClassVar[str] = "remedy-applied"
+    remedy: str  # the probe remedy's name: "import zmq.green as zmq"
+    pattern: str  # "import:zmq.green"
+    file: str  # relative to the project folder
+    line: int
+    probe: str | None = None
+    outcome: str | None = None  # an Outcome value: "cooperates", "blocks", …
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"remedy": self.remedy, "pattern": self.pattern, "file": self.file,
+                "line": self.line, "probe": self.probe, "outcome": self.outcome}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemedyApplied:
+        return cls(remedy=str(data["remedy"]), pattern=str(data.get("pattern", "")),
+                   file=str(data["file"]), line=int(data["line"]), probe=data.get("probe"),
+                   outcome=data.get("outcome"))
+
+
 #: The evidence type of each finding code.
 EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC000": NoEvidence,
     "PC001": VersionMismatch,
     "PC002": InstallFailed,
     "PC003": Instrument,
+    "PC004": InstrumentIncompatible,
+    "PC005": InstrumentKnownBug,
     "PC100": ImportFailure,
     "PC101": ChildEnd,
     "PC102": ChildEnd,
@@ -504,6 +590,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC150": GeventPluginEvidence,
     "PC151": GeventPluginEvidence,
     **{f"PC20{i}": ProbeRef for i in range(8)},
+    "PC208": RemedyApplied,
     "PC300": NoEvidence,
 }
 

@@ -366,19 +366,24 @@ def with_probes(result: DistributionResult,
 
 
 def instrument_result(req: Requirement, name: str, version: str | None,
-                      controls: Sequence[ProbeOutcome], controls_ok: bool) -> DistributionResult:
-    """gevent, greenlet, zope.*: recorded, not judged (always ``untested``, so a re-scan served
-    from the cache, which runs no controls, reads the same). When this scan ran the controls,
-    gevent's finding carries what they measured of its patched sleep, socket and select."""
+                      controls: Sequence[ProbeOutcome], controls_ok: bool,
+                      judged: Sequence[Finding] = ()) -> DistributionResult:
+    """gevent, greenlet, zope.*: recorded, not judged as a dependency (``untested``, so a
+    re-scan served from the cache, which runs no controls, reads the same) — unless the
+    instrument itself is judged wrong (``judged``: PC004/PC005 of ``verdicts.instrument``),
+    then ``warns``. When this scan ran the controls, gevent's finding carries what they
+    measured of its patched sleep, socket and select."""
     measured = [c for c in controls if not c.plain.outcome.skipped]
     evidence = ev.Instrument()
     if name.lower() == "gevent" and measured:
         evidence = ev.Instrument(controls={c.probe: c.plain.outcome.value for c in measured},
                                  controls_ok=controls_ok)
     finding = make_finding("PC003", "plan", evidence=evidence)
-    return DistributionResult(name=name, version=version, verdict=Verdict.UNTESTED,
+    worst = max((f.severity for f in judged), default=Severity.INFO)
+    verdict = Verdict.WARNS if worst >= Severity.WARNING else Verdict.UNTESTED
+    return DistributionResult(name=name, version=version, verdict=verdict,
                               requirement=req.line or req.name, origin=req.origin,
-                              findings=(finding,))
+                              findings=(finding, *judged))
 
 
 def stdlib_result(item: Any) -> DistributionResult:

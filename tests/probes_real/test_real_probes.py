@@ -79,8 +79,12 @@ def _httpx_case() -> Case:
 CASES = [
     Case("requests", "requests", "cooperates",
          {"requests.get": "cooperates", "requests.get_tls": "cooperates"}, known="agrees"),
+    # pool_wait: a full pool's checkout (maxsize=1, block=True) while another greenlet holds
+    # the only connection (gevent#1957, urllib3#3061): measured cooperating, in both orders.
     Case("urllib3", "urllib3", "cooperates",
-         {"urllib3.get": "cooperates", "urllib3.get_tls": "cooperates"}),
+         {"urllib3.get": "cooperates", "urllib3.get_tls": "cooperates",
+          "urllib3.pool_wait": "cooperates",
+          ("urllib3.pool_wait", "before-patch"): "cooperates"}),
     _httpx_case(),
     Case("botocore", "botocore", "cooperates",
          {"botocore.call": "cooperates", "botocore.call_tls": "cooperates"}),

@@ -151,6 +151,14 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
     ev.GeventPluginEvidence: ev.GeventPluginEvidence("gevent.plugins.monkey.will_patch_all",
                                                      "will_patch_all", "p", "m:f", "boom", "tb"),
     ev.ProbeRef: ev.ProbeRef("x.call", ImportOrder.BEFORE_PATCH),
+    ev.InstrumentIncompatible: ev.InstrumentIncompatible(
+        "gevent", "23.9.1", "greenlet", "greenlet>=3.0rc3", "2.0.2", "pin",
+        "greenlet==2.0.2 (requirements.txt:2)"),
+    ev.InstrumentKnownBug: ev.InstrumentKnownBug(
+        "CVE-2023-41419", "gevent", "23.7.0", "pin", "<23.9.0", "23.9.0",
+        ("https://github.com/gevent/gevent/issues/1989",)),
+    ev.RemedyApplied: ev.RemedyApplied("import zmq.green as zmq", "import:zmq.green",
+                                       "pkg/rpc.py", 3, "pyzmq.req_rep", "cooperates"),
 }
 
 
