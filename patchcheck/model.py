@@ -233,13 +233,16 @@ class Measurement:
     # The call never returned (set where it was seen: the meter's join timeout, or the child
     # killed on its wall-clock timeout). Always with outcome BREAKS.
     hung: bool = False
+    # The heartbeat over the measured window: (t_ms since the calls were released, the gap
+    # that ended at t_ms), at most ~200 points, the largest gap of each time slice kept.
+    heartbeat: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
             object.__setattr__(self, "outcome", Outcome.parse(str(self.outcome)))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome.value,
             "hung": self.hung,
             "wait_ms": round(self.wait_ms, 1),
@@ -252,6 +255,10 @@ class Measurement:
             "error": self.error,
             "remedy": self.remedy,
         }
+        if self.heartbeat:  # left out when empty: cached results from before it still load
+            data["heartbeat"] = [[round(float(t), 1), round(float(gap), 1)]
+                                 for t, gap in self.heartbeat]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Measurement:
@@ -267,6 +274,7 @@ class Measurement:
             stack=tuple(data.get("stack") or ()),
             error=data.get("error"),
             remedy=data.get("remedy"),
+            heartbeat=tuple((float(t), float(gap)) for t, gap in data.get("heartbeat") or ()),
         )
 
 

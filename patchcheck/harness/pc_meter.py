@@ -58,6 +58,8 @@ MAX_STACKS = 3
 MAX_FRAMES = 25
 #: how long the factories (setup: connect, login …) may take before it counts as a hang
 SETUP_TIMEOUT_S = 30.0
+#: at most this many (t_ms, gap_ms) heartbeat points per measurement (the report's chart)
+HEARTBEAT_POINTS = 200
 
 OUTCOMES = ("cooperates", "blocks", "cpu-bound", "breaks", "skipped")
 
@@ -90,10 +92,12 @@ def classify(*, concurrency: int, per_call_s: float, elapsed_s: float, max_gap_s
 def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 elapsed_s: float = 0.0, ratio: float = 0.0, max_gap_s: float = 0.0,
                 cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
-                remedy: str | None = None, hung: bool = False) -> dict[str, Any]:
+                remedy: str | None = None, hung: bool = False,
+                heartbeat: Sequence[Sequence[float]] = ()) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
-    returned (the tool side reports PC203 from it, not from the error text)."""
-    return {
+    returned (the tool side reports PC203 from it, not from the error text). ``heartbeat``:
+    ``_Heartbeat.series()``, left out when empty."""
+    data: dict[str, Any] = {
         "outcome": outcome,
         "hung": hung,
         "wait_ms": round(wait_s * 1000.0, 1),
@@ -106,6 +110,9 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "error": error,
         "remedy": remedy,
     }
+    if heartbeat:
+        data["heartbeat"] = [list(point) for point in heartbeat]
+    return data
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -289,6 +296,23 @@ class _Heartbeat:
         # The beat just before the window may have been the start of a stall into it.
         return max((b - a for a, b in zip(points, points[1:])), default=0.0)
 
+    def series(self, start: float, end: float,
+               limit: int = HEARTBEAT_POINTS) -> list[list[float]]:
+        """``[t_ms, gap_ms]`` for each beat in [start, end]: its time since ``start`` and the
+        gap that ended at it (the same intervals as ``max_gap``). Longer series keep, per time
+        slice, the point with the largest gap, so a stall is never averaged away."""
+        points = [start] + [b for b in self.beats if start < b < end] + [end]
+        pairs = [(b - start, b - a) for a, b in zip(points, points[1:])]
+        if len(pairs) > limit:
+            span = max(end - start, 1e-9)
+            slots: dict[int, tuple[float, float]] = {}
+            for t, gap in pairs:
+                i = min(int(t / span * limit), limit - 1)
+                if i not in slots or gap > slots[i][1]:
+                    slots[i] = (t, gap)
+            pairs = [slots[i] for i in sorted(slots)]
+        return [[round(t * 1000.0, 1), round(gap * 1000.0, 1)] for t, gap in pairs]
+
 
 def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurrency: int = 3,
             remedy: str | None = None,
@@ -391,6 +415,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
             return result_dict(
                 "breaks", hung=True, elapsed_s=t_joined - t_release,
                 max_gap_s=heartbeat.max_gap(t_release, t_joined), cpu_s=cpu1 - cpu0,
+                heartbeat=heartbeat.series(t_release, t_joined),
                 error="%d of %d calls did not return within %.1f s" % (
                     len(stuck), k, join_timeout),
                 stack=stack, **common)
@@ -401,7 +426,8 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         max_gap = heartbeat.max_gap(t_release, t_end)
         cpu = cpu1 - cpu0
         ratio = elapsed / per_call if per_call > 0 else 0.0
-        numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu)
+        numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu,
+                       heartbeat=heartbeat.series(t_release, t_end))
         if call_errors:
             i, exc, tb = call_errors[0]
             return result_dict("breaks", error=describe_exception(exc),
