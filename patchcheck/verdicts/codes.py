@@ -125,6 +125,12 @@ _ALL = [
     Code("PC206", "order-blocks", Severity.WARNING,
          "blocks when imported before patch_all()",
          "The library chooses its I/O strategy at import time; import it only after patching."),
+    # --- the team's own test suite (the watchdog's report, scan --stalls) ---------------
+    Code("PC210", "suite-stalls", Severity.BLOCKS,
+         "blocked the hub in your test suite",
+         "The watchdog saw this library stall the hub while your tests ran (the stack says "
+         "where). Use the remedy shown, or run the call on gevent's threadpool; waive it with "
+         "a reason if the tests exercise a path production never takes."),
     # --- knowledge -----------------------------------------------------------------------
     Code("PC300", "known-issue", Severity.INFO,
          "known issue (not measured here)",

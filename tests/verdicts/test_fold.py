@@ -150,6 +150,10 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
     ev.GeventPluginEvidence: ev.GeventPluginEvidence("gevent.plugins.monkey.will_patch_all",
                                                      "will_patch_all", "p", "m:f", "boom", "tb"),
     ev.ProbeRef: ev.ProbeRef("x.call", ImportOrder.BEFORE_PATCH),
+    ev.LeftoverProcesses: ev.LeftoverProcesses(("sleep 60",)),
+    ev.SuiteStalls: ev.SuiteStalls(3, 447.0, 1021.5, 100.0, "tests/t.py::test_slow",
+                                   "lib/x.py:7", ("tests/t.py::test_slow",), ("lib/x.py:7",),
+                                   ("conn.query (lib.Conn)",), 1, "stalls.json"),
 }
 
 
