@@ -40,7 +40,12 @@ def _asset(name: str) -> str:
 
 
 def _anchor(prefix: str, result: DistributionResult) -> str:
-    return f"{prefix}d-{result.key}"
+    """The id of a distribution's evidence (escaped: a name is the library's text)."""
+    return _e(f"{prefix}d-{result.key}")
+
+
+def _has_details(result: DistributionResult) -> bool:
+    return bool(result.probes) or not v.detail_view(result).empty
 
 
 def render_html(report: ScanReport) -> str:
@@ -151,9 +156,10 @@ def _matrix(reports: Sequence[ScanReport]) -> list[str]:
                 out.append('<td class="muted">not scanned</td>')
                 continue
             cls = ' class="changed"' if changed else ""
-            out.append(f'<td{cls}><a href="#{_anchor(f"e{i}-", cell)}">'
-                       f'<span class="verdict v-{cell.verdict.value}">{cell.verdict.value}</span>'
-                       f'</a> <span class="muted">{_e(cell.version or "")}</span></td>')
+            mark = f'<span class="verdict v-{cell.verdict.value}">{cell.verdict.value}</span>'
+            if _has_details(cell):
+                mark = f'<a href="#{_anchor(f"e{i}-", cell)}">{mark}</a>'
+            out.append(f'<td{cls}>{mark} <span class="muted">{_e(cell.version or "")}</span></td>')
         out.append("</tr>")
     out.append("</tbody></table>")
     return out
@@ -169,7 +175,7 @@ def _environment_section(report: ScanReport, prefix: str, *, titled: bool) -> li
         out.append(f'<p class="muted">{_e(v.summary_line(report))}</p>')
     out += _results_table(report, prefix)
     out += _suite_section(report, prefix)
-    details = [r for r in report.results if r.probes or v.needs_details(r)]
+    details = [r for r in report.results if _has_details(r)]
     if details:
         out.append("<h2>Evidence</h2>")
         for r in details:
@@ -200,8 +206,7 @@ def _results_table(report: ScanReport, prefix: str) -> list[str]:
     ]
     for r in report.results:
         name = _e(r.name)
-        linked = (f'<a href="#{_anchor(prefix, r)}">{name}</a>'
-                  if r.probes or v.needs_details(r) else name)
+        linked = f'<a href="#{_anchor(prefix, r)}">{name}</a>' if _has_details(r) else name
         out.append(
             f'<tr data-verdict="{r.verdict.value}" data-name="{_e(r.key)}">'
             f'<td data-value="{_e(r.key)}">{linked}</td>'
