@@ -61,6 +61,9 @@ class AuditRequest:
     #: compare with ``settings.baseline``; the pytest plugin judges each item on its own
     #: verdict and does not (see its module docstring)
     use_baseline: bool = True
+    #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
+    #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
+    bisect: bool | None = None
 
     @property
     def stalls_path(self) -> Path | None:
@@ -225,6 +228,10 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     request = scan_request(audit, note=note)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          progress_total=progress_total)
+    from patchcheck.bisect.run import bisect_results
+
+    report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
+                            progress=note)
     return judge(audit, add_suite_evidence(report, stalls), baseline=baseline, today=today)
 
 

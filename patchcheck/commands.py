@@ -80,6 +80,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         run_probes=not args.no_probes,
         install=bool(args.install),
         update_baseline=bool(args.update_baseline),
+        bisect=args.bisect,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
