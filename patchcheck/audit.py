@@ -17,7 +17,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
@@ -28,6 +28,9 @@ from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
+
+if TYPE_CHECKING:
+    from patchcheck.suitestalls import SuiteStallsReport
 
 NoteFn = Callable[[str], None]
 
@@ -67,6 +70,10 @@ class AuditRequest:
     #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
     #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
     bisect: bool | None = None
+
+    @property
+    def stalls_path(self) -> Path | None:
+        return Path(self.settings.stalls) if self.settings.stalls else None
 
     @property
     def baseline_path(self) -> Path | None:
@@ -163,6 +170,25 @@ def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
     if path is None or audit.update_baseline:
         return None
     return _baseline.load_baseline(path)
+
+
+def load_audit_stalls(audit: AuditRequest) -> SuiteStallsReport | None:
+    """The team's test-suite stalls (``settings.stalls``), read before scanning so a missing or
+    malformed file fails at once. :raises UsageError: naming the file."""
+    from patchcheck.suitestalls import load_stalls
+
+    path = audit.stalls_path
+    return None if path is None else load_stalls(path)
+
+
+def add_suite_evidence(report: ScanReport, stalls: SuiteStallsReport | None) -> ScanReport:
+    """What the team's own tests measured, folded into each distribution (PC210); before the
+    waivers, so a PC210 can be waived like any finding."""
+    if stalls is None:
+        return report
+    from patchcheck.suitestalls import add_suite_stalls
+
+    return add_suite_stalls(report, stalls)
 
 
 def judge(audit: AuditRequest, report: ScanReport, *,
@@ -262,8 +288,10 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
               progress: Callable[[Any], None] | None = None,
               progress_total: Callable[[int], None] | None = None,
               today: _dt.date | None = None) -> AuditResult:
-    """Every step in order: baseline read, request built, scan, judged."""
+    """Every step in order: baseline and stalls read, request built, scan, the suite's
+    evidence added, judged."""
     baseline = load_audit_baseline(audit)
+    stalls = load_audit_stalls(audit)
     request = scan_request(audit, note=note)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          progress_total=progress_total)
@@ -276,7 +304,8 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
         from patchcheck.knowledge import all_entries
 
         knowledge = all_entries(plugin_manager)
-    return judge(audit, report, baseline=baseline, today=today, knowledge=knowledge)
+    return judge(audit, add_suite_evidence(report, stalls), baseline=baseline, today=today,
+                 knowledge=knowledge)
 
 
 def describe_diff(diff: _baseline.BaselineDiff, path: Path) -> list[str]:

@@ -32,7 +32,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, metavar="SECONDS",
                    help="wall-clock limit for each child check (default 60)")
     p.add_argument("--format", metavar="NAME",
-                   help="output format: table, json, junit, sarif, markdown, github")
+                   help="output format: table, json, junit, sarif, markdown, github, html")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
 
 
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="fail only on findings that are new or worse than in FILE")
     scan.add_argument("--update-baseline", action="store_true",
                       help="write the results to the --baseline file")
+    scan.add_argument("--stalls", metavar="FILE",
+                      help="add what your test suite measured: the watchdog's report "
+                           "(pytest --patchcheck-watch-report FILE)")
     scan.add_argument("--no-cache", action="store_true", help="do not use cached results")
     scan.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
                       help="also write the report in FORMAT to FILE (repeatable), e.g. "

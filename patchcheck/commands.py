@@ -41,6 +41,7 @@ def _settings(args: argparse.Namespace) -> Any:
         "probe_paths": getattr(args, "probe_path", None),
         "skip": getattr(args, "skip", None),
         "baseline": getattr(args, "baseline", None),
+        "stalls": getattr(args, "stalls", None),
         "no_cache": True if getattr(args, "no_cache", False) else None,
     }
     config = Path(args.config) if getattr(args, "config", None) else None

@@ -269,6 +269,9 @@ class Measurement:
     hung: bool = False
     # Where the run ended early (hung, raised, or a probe problem); None for a full run.
     phase: Phase | None = None
+    # The heartbeat over the measured window: (t_ms since the calls were released, the gap
+    # that ended at t_ms), at most ~200 points, the largest gap of each time slice kept.
+    heartbeat: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
@@ -277,7 +280,7 @@ class Measurement:
             object.__setattr__(self, "phase", Phase(str(self.phase)))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome.value,
             "hung": self.hung,
             "wait_ms": round(self.wait_ms, 1),
@@ -291,6 +294,10 @@ class Measurement:
             "remedy": self.remedy,
             "phase": None if self.phase is None else self.phase.value,
         }
+        if self.heartbeat:  # left out when empty: cached results from before it still load
+            data["heartbeat"] = [[round(float(t), 1), round(float(gap), 1)]
+                                 for t, gap in self.heartbeat]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Measurement:
@@ -308,6 +315,7 @@ class Measurement:
             stack=tuple(data.get("stack") or ()),
             error=data.get("error"),
             remedy=data.get("remedy"),
+            heartbeat=tuple((float(t), float(gap)) for t, gap in data.get("heartbeat") or ()),
         )
 
 

@@ -163,6 +163,7 @@ CONVERTERS: dict[str, Converter] = {
     "import_names": _conv_import_names,
     "waivers": _conv_waivers,
     "baseline": _conv_path,
+    "stalls": _conv_path,
     "format": _conv_str,
     "output": _conv_path,
     "python": _conv_python,

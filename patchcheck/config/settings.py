@@ -23,6 +23,8 @@ class Settings:
     import_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     waivers: tuple[Waiver, ...] = ()
     baseline: Path | None = None
+    #: the watchdog's report of the team's test suite (``scan --stalls``), read as evidence
+    stalls: Path | None = None
     format: str = "table"
     output: Path | None = None
     python: str | None = None  # a path (made absolute) or a command name such as "python3.12"

@@ -76,6 +76,8 @@ HANG_FACTOR = 4.0
 WATCHDOG_PERIOD_S = 0.05
 #: a call shorter than this fraction of S did not wait on the peer
 NO_WAIT_FRACTION = 0.25
+#: at most this many (t_ms, gap_ms) heartbeat points per measurement (the report's chart)
+HEARTBEAT_POINTS = 200
 
 OUTCOMES = ("cooperates", "blocks", "cpu-bound", "breaks", "skipped", "inconclusive")
 PHASES = ("load", "remedy", "factory", "call")
@@ -134,11 +136,13 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 elapsed_s: float = 0.0, ratio: float = 0.0, max_gap_s: float = 0.0,
                 cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
                 remedy: str | None = None, hung: bool = False,
-                phase: str | None = None) -> dict[str, Any]:
+                phase: str | None = None,
+                heartbeat: Sequence[Sequence[float]] = ()) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
     returned (the tool side reports PC203 from it, not from the error text); ``phase``:
-    where the run ended early (one of ``PHASES``)."""
-    return {
+    where the run ended early (one of ``PHASES``); ``heartbeat``: ``_Heartbeat.series()``,
+    left out when empty."""
+    data: dict[str, Any] = {
         "outcome": outcome,
         "hung": hung,
         "wait_ms": round(wait_s * 1000.0, 1),
@@ -152,6 +156,9 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "remedy": remedy,
         "phase": phase,
     }
+    if heartbeat:
+        data["heartbeat"] = [list(point) for point in heartbeat]
+    return data
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -334,6 +341,23 @@ class _Heartbeat:
         points = [start] + [b for b in self.beats if start < b < end] + [end]
         # The beat just before the window may have been the start of a stall into it.
         return max((b - a for a, b in zip(points, points[1:])), default=0.0)
+
+    def series(self, start: float, end: float,
+               limit: int = HEARTBEAT_POINTS) -> list[list[float]]:
+        """``[t_ms, gap_ms]`` for each beat in [start, end]: its time since ``start`` and the
+        gap that ended at it (the same intervals as ``max_gap``). Longer series keep, per time
+        slice, the point with the largest gap, so a stall is never averaged away."""
+        points = [start] + [b for b in self.beats if start < b < end] + [end]
+        pairs = [(b - start, b - a) for a, b in zip(points, points[1:])]
+        if len(pairs) > limit:
+            span = max(end - start, 1e-9)
+            slots: dict[int, tuple[float, float]] = {}
+            for t, gap in pairs:
+                i = min(int(t / span * limit), limit - 1)
+                if i not in slots or gap > slots[i][1]:
+                    slots[i] = (t, gap)
+            pairs = [slots[i] for i in sorted(slots)]
+        return [[round(t * 1000.0, 1), round(gap * 1000.0, 1)] for t, gap in pairs]
 
 
 class _HangWatchdog:
@@ -535,6 +559,9 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
             result = hung_result("call", join_timeout)
             result["cpu_ms"] = round((cpu1 - cpu0) * 1000.0, 1)
             result["elapsed_ms"] = round((t_joined - t_release) * 1000.0, 1)
+            series = heartbeat.series(t_release, t_joined)
+            if series:
+                result["heartbeat"] = [list(point) for point in series]
             return finished(result)
         t_end = max(end for _, end in spans.values())
         elapsed = t_end - t_release
@@ -543,7 +570,8 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         max_gap = heartbeat.max_gap(t_release, t_end)
         cpu = cpu1 - cpu0
         ratio = elapsed / per_call if per_call > 0 else 0.0
-        numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu)
+        numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu,
+                       heartbeat=heartbeat.series(t_release, t_end))
         if call_errors:
             i, exc, tb = call_errors[0]
             return finished(result_dict("breaks", phase="call", error=describe_exception(exc),

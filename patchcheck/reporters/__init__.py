@@ -11,6 +11,7 @@ stdout or ``--output``.
 ``sarif``     SARIF 2.1.0 for code scanning, results on the requirements line
 ``markdown``  GitHub-flavoured Markdown for a step summary or a PR comment
 ``github``    GitHub Actions ``::error``/``::warning`` annotations
+``html``      one self-contained page: counts, a filterable table, evidence, heartbeat charts
 ============  ===================================================================
 """
 
@@ -66,6 +67,12 @@ def _github(report: ScanReport, options: RenderOptions) -> str:
     return render_github(report)
 
 
+def _html(report: ScanReport, options: RenderOptions) -> str:
+    from patchcheck.reporters.html import render_html
+
+    return render_html(report)
+
+
 def builtin_reporters() -> list[ReporterSpec]:
     return [
         ReporterSpec("table", _table, "terminal table with details and a summary"),
@@ -74,6 +81,8 @@ def builtin_reporters() -> list[ReporterSpec]:
         ReporterSpec("sarif", _sarif, "SARIF 2.1.0 for code scanning"),
         ReporterSpec("markdown", _markdown, "GitHub-flavoured Markdown (step summary, PR comment)"),
         ReporterSpec("github", _github, "GitHub Actions workflow-command annotations"),
+        ReporterSpec("html", _html, "one self-contained HTML page (no network): table, "
+                     "evidence, heartbeat charts"),
     ]
 
 

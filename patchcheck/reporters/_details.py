@@ -185,9 +185,26 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
     elif isinstance(e, ev.ProbeRef):
         if not probe_linked:  # the report has no measurement for it: say which it was
             _generic(facts, probe=e.label)
+    elif isinstance(e, ev.SuiteStalls):
+        facts += _suite_facts(e)
     elif isinstance(e, ev.UnknownEvidence):
         _generic(facts, **{str(k): v for k, v in e.data.items()})
     return facts, blocks
+
+
+def _suite_facts(e: ev.SuiteStalls) -> list[str]:
+    kind = (f", {e.cpu_bound} of them CPU-bound" if e.cpu_bound else "")
+    facts = [f"{e.stalls} stall{'s' if e.stalls != 1 else ''} over {e.limit_ms:g} ms, worst "
+             f"{e.worst_ms:.0f} ms, total {e.total_ms:.0f} ms{kind}"]
+    if e.worst_location:
+        facts.append(f"worst at {e.worst_location}")
+    if e.via:
+        facts.append("blocked in: " + list_phrase(list(e.via), 4))
+    if e.tests:
+        facts.append("tests: " + list_phrase(list(e.tests), 5))
+    if e.report:
+        facts.append(f"from {short_path(e.report)}")
+    return facts
 
 
 def finding_view(result: DistributionResult, finding: Finding) -> FindingView:

@@ -129,6 +129,24 @@ def remedy_sentence(plain: Measurement, remedy: Measurement) -> str:
     )
 
 
+def suite_sentence(e: ev.SuiteStalls) -> str:
+    """``blocked the hub 3 times in your test suite, worst 447 ms: tests/x.py::test_y``."""
+    times = "once" if e.stalls == 1 else f"{e.stalls} times"
+    text = f"blocked the hub {times} in your test suite, worst {ms(e.worst_ms)}"
+    return text + (f": {e.worst_test}" if e.worst_test else "")
+
+
+def suite_phrase(e: ev.SuiteStalls) -> str:
+    """``your tests: 3 stalls, worst 447 ms`` (the row's few words)."""
+    return f"your tests: {e.stalls} stall{'s' if e.stalls != 1 else ''}, worst {ms(e.worst_ms)}"
+
+
+def suite_evidence(result: DistributionResult) -> ev.SuiteStalls | None:
+    """The team's test suite's stalls in this library (PC210), if ``--stalls`` had any."""
+    return next((f.evidence for f in result.findings if isinstance(f.evidence, ev.SuiteStalls)),
+                None)
+
+
 def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
     """The measurement a probe finding (PC200–PC206) refers to, if the result has it."""
     ref = finding.evidence
@@ -274,7 +292,18 @@ def _warn_phrase(result: DistributionResult, f: Finding) -> str:
 
 
 def key_evidence(result: DistributionResult) -> str:
-    """The few words for the table row: why this verdict."""
+    """The few words for the table row: why this verdict (what the team's own tests measured
+    beside what the probe measured)."""
+    suite = suite_evidence(result)
+    words = _key_evidence(result, suite is not None)
+    if suite is None:
+        return words
+    if not result.probes:  # the suite's measurement is the only one: say it in full
+        return suite_sentence(suite)
+    return f"{words}; {suite_phrase(suite)}"
+
+
+def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
     verdict = result.verdict
     findings = _worst_findings(result)
     instrument = [f.evidence for f in result.findings if isinstance(f.evidence, ev.Instrument)]
@@ -296,6 +325,11 @@ def key_evidence(result: DistributionResult) -> str:
         probe = _worst_probe(result, "PC200", "PC201")
         if probe is not None:
             return measurement_phrase(probe.plain)
+        if has_suite:  # blocks because of the suite: the probe (if any) said something else
+            measured = [p for p in result.probes if not p.plain.outcome.skipped]
+            if measured:
+                m = measured[0].plain
+                return f"probe {m.outcome} ({measurement_phrase(m)})"
         return findings[0].summary if findings else "hub stalled"
     if verdict is Verdict.BREAKS:
         phrases = [_breaks_phrase(result, f) for f in findings if f.severity is Severity.BREAKS]

@@ -25,6 +25,9 @@ from patchcheck.reporters._sentences import (
     measurement_sentence,
     probe_for,
     remedy_sentence,
+    suite_evidence,
+    suite_phrase,
+    suite_sentence,
     summary_line,
     verdict_counts,
 )
@@ -54,4 +57,5 @@ __all__ = [
     "known_sentence", "last_lines", "list_phrase", "measurement_phrase", "measurement_sentence",
     "ms", "needs_details", "parse_origin", "pin_name", "plain_details", "probe_for", "ratio",
     "remedy_sentence", "short_path", "shorten", "shorten_code", "summary_line", "verdict_counts",
+    "suite_evidence", "suite_phrase", "suite_sentence",
 ]

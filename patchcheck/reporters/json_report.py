@@ -8,6 +8,7 @@ updating that schema; the reporter tests validate every rendered report against 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,20 @@ def render_json(report: ScanReport) -> str:
     """The report document, indented, UTF-8 text, ending with a newline."""
     document = json_safe(report.to_json())
     # allow_nan=False: "NaN"/"Infinity" are not JSON and break strict consumers (jq, JS).
-    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    return _one_line_heartbeats(text) + "\n"
+
+
+# A heartbeat series is up to ~200 [t_ms, gap_ms] pairs: one line each would make a measurement
+# 800 lines long. Raw newlines never occur inside JSON strings, so these patterns match only
+# the document's own layout.
+_PAIR = re.compile(r"\[\n\s*(-?[0-9.eE+-]+),\n\s*(-?[0-9.eE+-]+)\n\s*\]")
+_SERIES = re.compile(r'("heartbeat": )\[\n\s*((?:\[[^\[\]\n]*\],?\n\s*)+)\]')
+
+
+def _one_line_heartbeats(text: str) -> str:
+    text = _PAIR.sub(r"[\1, \2]", text)
+    return _SERIES.sub(lambda m: m.group(1) + "[" + " ".join(m.group(2).split()) + "]", text)
 
 
 def load_schema() -> dict[str, Any]:

@@ -143,6 +143,12 @@ _ALL = [
          "the project's source applies the known remedy",
          "The remedy was found in the project's source (with ast) and measured by the probe; "
          "the plain measurement's finding is waived when the remedy measured cooperates."),
+    # --- the team's own test suite (the watchdog's report, scan --stalls) ---------------
+    Code("PC210", "suite-stalls", Severity.BLOCKS,
+         "blocked the hub in your test suite",
+         "The watchdog saw this library stall the hub while your tests ran (the stack says "
+         "where). Use the remedy shown, or run the call on gevent's threadpool; waive it with "
+         "a reason if the tests exercise a path production never takes."),
     # --- knowledge -----------------------------------------------------------------------
     Code("PC300", "known-issue", Severity.INFO,
          "known issue (not measured here)",

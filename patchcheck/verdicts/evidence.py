@@ -565,6 +565,45 @@ class RemedyApplied(Evidence):
                    outcome=data.get("outcome"))
 
 
+@dataclass(frozen=True)
+class SuiteStalls(Evidence):
+    """PC210: what the watchdog measured of this library in the team's own test suite (its
+    ``patchcheck.watch/1`` report, ``--stalls``): stalls over the limit, worst first."""
+
+    kind: ClassVar[str] = "suite-stalls"
+    stalls: int
+    worst_ms: float
+    total_ms: float
+    limit_ms: float
+    worst_test: str = ""  # the test with the worst stall (pytest node id)
+    worst_location: str = ""  # "psycopg2/extras.py:236"
+    tests: tuple[str, ...] = ()  # every test that stalled in it, at most 20
+    locations: tuple[str, ...] = ()  # at most 10
+    via: tuple[str, ...] = ()  # the calls it blocked in, at most 10
+    cpu_bound: int = 0  # how many of the stalls burned CPU (the rest waited)
+    report: str = ""  # the stalls file it came from
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stalls": self.stalls, "worst_ms": self.worst_ms, "total_ms": self.total_ms,
+                "limit_ms": self.limit_ms, "cpu_bound": self.cpu_bound, **_compact({
+                    "worst_test": self.worst_test, "worst_location": self.worst_location,
+                    "tests": list(self.tests), "locations": list(self.locations),
+                    "via": list(self.via), "report": self.report})}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SuiteStalls:
+        return cls(stalls=int(data["stalls"]), worst_ms=float(data["worst_ms"]),
+                   total_ms=float(data.get("total_ms", 0.0)),
+                   limit_ms=float(data.get("limit_ms", 0.0)),
+                   worst_test=str(data.get("worst_test") or ""),
+                   worst_location=str(data.get("worst_location") or ""),
+                   tests=tuple(str(t) for t in data.get("tests") or ()),
+                   locations=tuple(str(x) for x in data.get("locations") or ()),
+                   via=tuple(str(x) for x in data.get("via") or ()),
+                   cpu_bound=int(data.get("cpu_bound", 0)),
+                   report=str(data.get("report") or ""))
+
+
 #: The evidence type of each finding code.
 EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC000": NoEvidence,
@@ -591,6 +630,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC151": GeventPluginEvidence,
     **{f"PC20{i}": ProbeRef for i in range(8)},
     "PC208": RemedyApplied,
+    "PC210": SuiteStalls,
     "PC300": NoEvidence,
 }
 

@@ -394,3 +394,23 @@ def stdlib_result(item: Any) -> DistributionResult:
                               verdict=Verdict.UNTESTED,
                               requirement=None if item.implicit else (req.line or req.name),
                               origin=req.origin, implicit=item.implicit)
+
+
+def suite_stalls_finding(evidence: ev.SuiteStalls) -> Finding:
+    """PC210: what the team's own test suite measured of the library (``scan --stalls``)."""
+    times = "once" if evidence.stalls == 1 else f"{evidence.stalls} times"
+    summary = f"blocked the hub {times} in your test suite, worst {evidence.worst_ms:.0f} ms"
+    if evidence.worst_test:
+        summary += f": {evidence.worst_test}"
+    return make_finding("PC210", "test-suite", summary, evidence=evidence)
+
+
+def with_suite_stalls(result: DistributionResult,
+                      evidence: ev.SuiteStalls) -> DistributionResult:
+    """``result`` with the suite's stalls in it as a finding: measured, so a library no probe
+    exercised is ``blocks`` (not ``untested``), and one a probe measured cooperating blocks
+    too (the suite called it in a way the probe did not). Folded by the one verdict rule."""
+    findings = (*result.findings, suite_stalls_finding(evidence))
+    installed = result.verdict is not Verdict.NOT_INSTALLED
+    return replace(result, findings=findings,
+                   verdict=verdict_for(findings, result.probes, installed=installed))

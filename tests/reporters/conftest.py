@@ -27,6 +27,21 @@ from patchcheck.model import (
 from patchcheck.verdicts.evidence import ProbeRef
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+
+#: A blocking run's heartbeat: three calls one after the other, the hub stalled through each.
+BLOCKED_BEATS = ((2.0, 2.0), (4.1, 2.1), (290.3, 286.2), (292.4, 2.1), (580.2, 287.8),
+                 (582.4, 2.2), (870.3, 287.9))
+
+
+def cooperating_beats(elapsed_ms: float) -> tuple[tuple[float, float], ...]:
+    """A beat every 2–6 ms (deterministic jitter): the hub ran throughout."""
+    beats, t, n = [], 0.0, 0
+    while t < elapsed_ms:
+        gap = 2.0 + (n * 7 % 5)
+        t, n = round(t + gap, 1), n + 1
+        beats.append((t, gap))
+    return tuple(beats)
+
 DATA_DIR = Path(__file__).parent / "data"
 UPDATE_GOLDEN_ENV = "PATCHCHECK_UPDATE_GOLDEN"
 
@@ -124,6 +139,7 @@ def _sample_report() -> ScanReport:
             max_gap_ms=503.1,
             cpu_ms=11.7,
             stack=PSYCOPG_STACK,
+            heartbeat=BLOCKED_BEATS,
         ),
         remedies=(
             Measurement(
@@ -135,6 +151,7 @@ def _sample_report() -> ScanReport:
                 max_gap_ms=6.4,
                 cpu_ms=10.2,
                 remedy="psycogreen.gevent.patch_psycopg()",
+                heartbeat=cooperating_beats(309.9),
             ),
         ),
     )

@@ -8,7 +8,8 @@ from patchcheck.spec import ReporterSpec
 
 def test_builtin_reporters_render_through_the_spec(sample_report):
     specs = builtin_reporters()
-    assert [s.name for s in specs] == ["table", "json", "junit", "sarif", "markdown", "github"]
+    assert [s.name for s in specs] == ["table", "json", "junit", "sarif", "markdown", "github",
+                                       "html"]
     assert all(isinstance(s, ReporterSpec) and s.description for s in specs)
     options = RenderOptions(color=True, width=72, fail_on=2)
     out = {s.name: s.render(sample_report, options) for s in specs}
@@ -18,6 +19,7 @@ def test_builtin_reporters_render_through_the_spec(sample_report):
     assert json.loads(out["sarif"])["version"] == "2.1.0"
     assert out["markdown"].startswith("**patchcheck**")
     assert out["github"].startswith("::error ")
+    assert out["html"].startswith("<!DOCTYPE html>")
 
 
 def test_registered_on_the_plugin_manager(monkeypatch):
@@ -26,4 +28,4 @@ def test_registered_on_the_plugin_manager(monkeypatch):
     monkeypatch.setenv("PATCHCHECK_DISABLE_PLUGIN_AUTOLOAD", "1")
     pm = make_plugin_manager()
     names = [s.name for group in pm.hook.patchcheck_add_reporters() for s in group]
-    assert {"table", "json", "junit", "sarif", "markdown", "github"} <= set(names)
+    assert {"table", "json", "junit", "sarif", "markdown", "github", "html"} <= set(names)

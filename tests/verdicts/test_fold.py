@@ -159,6 +159,9 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
         ("https://github.com/gevent/gevent/issues/1989",)),
     ev.RemedyApplied: ev.RemedyApplied("import zmq.green as zmq", "import:zmq.green",
                                        "pkg/rpc.py", 3, "pyzmq.req_rep", "cooperates"),
+    ev.SuiteStalls: ev.SuiteStalls(3, 447.0, 1021.5, 100.0, "tests/t.py::test_slow",
+                                   "lib/x.py:7", ("tests/t.py::test_slow",), ("lib/x.py:7",),
+                                   ("conn.query (lib.Conn)",), 1, "stalls.json"),
 }
 
 
