@@ -23,6 +23,7 @@ from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
 from patchcheck.exitcode import ExitCode
 from patchcheck.model import DistributionResult, Requirement, ScanReport
+from patchcheck.shard import Shard
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
@@ -61,6 +62,8 @@ class AuditRequest:
     #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
     #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
     bisect: bool | None = None
+    #: check only this shard of the plan (``--shard K/N``)
+    shard: Shard | None = None
 
     @property
     def baseline_path(self) -> Path | None:
@@ -128,6 +131,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         use_cache=s.cache,
         services=dict(s.services),
         install_failures=install_failures,
+        shard=audit.shard,
     )
 
 

@@ -111,6 +111,10 @@ class Scan:
             probes = []
         plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
                          if req.use_cache else None)
+        if req.shard is not None:
+            from patchcheck.shard import shard_plan
+
+            plan = shard_plan(plan, req.shard)
         self.notes.extend(plan.notes)
         cached = self._from_cache(plan)
         # one step per distribution checked, one per probe to run
