@@ -19,7 +19,8 @@ def item(name: str, *, probes: int = 0, native: bool = False, remedies: int = 0,
                                  native_files=("x.so",) if native else ()) if installed else None
     specs = tuple(ProbeSpec(name=f"{name}.p{i}", distributions=(name,), path="/p.py",
                             function="f", wait=0.3, concurrency=3,
-                            remedies=tuple(RemedySpec(label=f"r{j}", function="r") for j in range(remedies)))
+                            remedies=tuple(RemedySpec(label=f"r{j}", function="r")
+                                           for j in range(remedies)))
                   for i in range(probes))
     return PlannedDistribution(requirement=Requirement(name=name), dist=dist,
                                modules=(name,) if installed else (), probes=specs,
