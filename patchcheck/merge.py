@@ -12,6 +12,7 @@ result is kept). Anything else is a conflict, a usage error (exit 2) naming both
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,10 +103,24 @@ def merge_same_environment(reports: Sequence[SourcedReport]) -> ScanReport:
         controls = controls or report.controls
         problems += [p for p in report.problems if p not in problems]
         notes += [n for n in report.notes if n not in notes]
-    return replace(first, results=tuple(r for _, r in results.values()), controls=controls,
+    return replace(first, results=_in_requirement_order([r for _, r in results.values()]),
+                   controls=controls,
                    # the shards ran side by side: the merged run took as long as the slowest
                    duration_s=max(s.report.duration_s for s in reports),
                    problems=tuple(problems), notes=tuple(notes))
+
+
+def _in_requirement_order(results: list[DistributionResult]) -> tuple[DistributionResult, ...]:
+    """The unsharded scan's order: by requirements file and line (``origin`` is ``path:N``);
+    results of no file line (``--all``, ``--deps``) after them, in the order first seen."""
+    def position(indexed: tuple[int, DistributionResult]) -> tuple[int, str, int, int]:
+        index, result = indexed
+        match = re.fullmatch(r"(.*):(\d+)", result.origin or "")
+        if match:
+            return (0, match.group(1), int(match.group(2)), index)
+        return (1, "", 0, index)
+
+    return tuple(r for _, r in sorted(enumerate(results), key=position))
 
 
 def merge_reports(reports: Sequence[SourcedReport]) -> ScanReport | MatrixReport:

@@ -61,6 +61,8 @@ def test_merged_shards_equal_the_unsharded_scan(runs: Path) -> None:
     assert report["schema"] == "patchcheck.report/1"
     assert _comparable(report) == _comparable(whole)
     assert report["summary"] == whole["summary"]
+    # In the unsharded scan's order (by requirements line), not shard by shard.
+    assert [r["name"] for r in report["results"]] == [r["name"] for r in whole["results"]]
     # The probed libraries were measured (not skipped) in whichever shard had them.
     outcomes = _comparable(report)
     assert outcomes["redis"][3] and outcomes["requests"][3]
@@ -122,3 +124,9 @@ def test_merge_writes_other_formats(runs: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "redis" in (runs / "merged.txt").read_text()
     assert "<testsuite" in (runs / "junit.xml").read_text()
+
+
+def test_a_bad_shard_is_exit_2(tmp_path: Path) -> None:
+    proc = run_patchcheck("scan", "six", "--shard", "4/3", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("patchcheck: error: --shard '4/3': K must be between 1 and N")
