@@ -109,8 +109,9 @@ class Scan:
         probes = collect_probes(pm)
         if not req.run_probes:
             probes = []
-        plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
-                         if req.use_cache else None)
+        plan = make_plan(req, target, probes,
+                         probe_digests=_probe_digests(probes) if req.use_cache else None,
+                         tool_digest=_tool_digest() if req.use_cache else "")
         if req.shard is not None:
             from patchcheck.shard import shard_plan
 
@@ -327,6 +328,12 @@ def _probe_digests(probes: Sequence[Any]) -> dict[str, str]:
     from patchcheck.cache import file_digest
 
     return {path: file_digest(path) for path in {p.path for p in probes}}
+
+
+def _tool_digest() -> str:
+    from patchcheck.cache import tool_digest
+
+    return tool_digest()
 
 
 def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: bool) -> bool:
