@@ -277,7 +277,7 @@ def cmd_matrix(args: argparse.Namespace) -> ExitCode:
                 requirements = tuple(r for r in requirements if r.key != "gevent") + (
                     Requirement(name="gevent", specifier=f"=={gevent}",
                                 origin="--gevent", line=f"gevent=={gevent}"),)
-            where = f"{python or 'this python'}, gevent {gevent or 'as installed'}"
+            where = f"{python or 'this python'}, gevent {gevent or 'unpinned'}"
             _note(f"matrix: scanning on {where}")
             audit = AuditRequest(
                 settings=settings_by_python[python], requirements=requirements,
