@@ -24,6 +24,7 @@ from patchcheck.engine import ScanRequest, scan
 from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
 from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.shard import Shard
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
 from patchcheck.verdicts.policy import failing
@@ -70,6 +71,8 @@ class AuditRequest:
     #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
     #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
     bisect: bool | None = None
+    #: check only this shard of the plan (``--shard K/N``)
+    shard: Shard | None = None
 
     @property
     def stalls_path(self) -> Path | None:
@@ -145,6 +148,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         services=dict(s.services),
         install_failures=install_failures,
         install_conflicts=conflicts,
+        shard=audit.shard,
     )
 
 

@@ -8,6 +8,11 @@ The cache is an optimisation and never a reason to fail: an entry that is missin
 corrupt, unreadable, or whose folder disappeared is a miss, and a write that fails is dropped.
 Each entry is written atomically (temporary file + rename), so parallel writers and a killed
 run never leave half an entry behind.
+
+``patchcheck cache export FILE`` / ``import FILE`` move the whole cache as one JSON-lines file
+(for a CI cache step): a header line ``{"schema": "patchcheck.cache-export/1", "layout": ...}``,
+then one ``{"key": ..., "result": ...}`` line per entry. A file of another layout is skipped
+as a whole (its results mean something else); an entry that does not read back is skipped.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ from patchcheck.files import write_atomic
 from patchcheck.model import DistributionResult
 
 CACHE_SCHEMA = "patchcheck.cache/1"
+EXPORT_SCHEMA = "patchcheck.cache-export/1"
 CACHE_DIR_ENV = "PATCHCHECK_CACHE_DIR"
 #: Bump when a cached result's meaning changes without the patchcheck version changing.
 _LAYOUT = "v2"  # v2: Measurement.hung, ProbeOutcome.order, typed finding evidence
@@ -179,3 +186,70 @@ class ResultCache:
             return sum(1 for _ in self._entries.glob("*/*.json"))
         except OSError:
             return 0
+
+    # -- one file for a CI cache step ------------------------------------------------------
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write every readable entry to ``path`` (JSON lines, atomically); how many."""
+        lines = [json.dumps({"schema": EXPORT_SCHEMA, "layout": _LAYOUT,
+                             "cache_schema": CACHE_SCHEMA})]
+        files = sorted(self._entries.glob("*/*.json")) if self._entries.is_dir() else []
+        for entry in files:
+            try:
+                data = json.loads(entry.read_text(encoding="utf-8"))
+                if data.get("schema") != CACHE_SCHEMA or data.get("key") != entry.stem:
+                    continue
+                DistributionResult.from_json(data["result"])  # only entries that read back
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue  # a corrupt entry is a miss here too
+            lines.append(json.dumps({"key": data["key"], "result": data["result"]},
+                                    sort_keys=True))
+        write_atomic(path, "\n".join(lines) + "\n")
+        return len(lines) - 1
+
+    def import_file(self, path: str | os.PathLike[str]) -> CacheImport:
+        """Add the entries of an exported file (existing keys are overwritten: same key, same
+        inputs). A file of another cache layout is skipped with a warning, not an error.
+
+        :raises OSError: the file cannot be read.
+        :raises ValueError: the file is not a cache export (``line N: ...``).
+        """
+        with open(path, encoding="utf-8") as fh:
+            header_text = fh.readline()
+            try:
+                header = json.loads(header_text)
+            except json.JSONDecodeError:
+                header = None
+            if not isinstance(header, dict) or header.get("schema") != EXPORT_SCHEMA:
+                raise ValueError("line 1: not a patchcheck cache export "
+                                 f"(expected a {EXPORT_SCHEMA!r} header)")
+            if header.get("layout") != _LAYOUT or header.get("cache_schema") != CACHE_SCHEMA:
+                return CacheImport(0, 0, warning=(
+                    f"cache layout {header.get('layout')!r} is not this patchcheck's "
+                    f"{_LAYOUT!r}: nothing imported (the next scan measures afresh)"))
+            imported = skipped = 0
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    key = str(data["key"])
+                    self.path_for(key)
+                    result = DistributionResult.from_json(data["result"])
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    skipped += 1
+                    continue
+                if self.put(key, result):
+                    imported += 1
+                else:
+                    skipped += 1
+        return CacheImport(imported, skipped)
+
+
+@dataclass(frozen=True)
+class CacheImport:
+    """What ``ResultCache.import_file`` did."""
+
+    imported: int
+    skipped: int  # entries that did not read back or could not be written
+    warning: str | None = None  # the whole file was skipped, and why

@@ -105,7 +105,65 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--bisect", action=argparse.BooleanOptionalAction, default=None,
                       help="find the patch_all() arguments that make a library break or block, "
                            "and measure turning them off (default: on for a few cheap 'breaks')")
+    scan.add_argument("--shard", metavar="K/N",
+                      help="scan only shard K of N (a stable split balanced by expected cost; "
+                           "combine the N reports with 'patchcheck merge')")
     _add_selection(scan)
+
+    merge = sub.add_parser("merge", help="combine JSON reports (shards of one scan, or one "
+                           "scan per environment: a matrix) into one report")
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json",
+                       help="reports written by 'patchcheck scan --format json' or "
+                            "'patchcheck matrix --format json'")
+    merge.add_argument("--config", metavar="FILE",
+                       help="read settings (fail-on, waivers, baseline) from FILE")
+    merge.add_argument("--format", metavar="NAME",
+                       help="output format, as for scan (a matrix: table, markdown, json)")
+    merge.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    merge.add_argument("--fail-on", metavar="LEVEL",
+                       help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
+    merge.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
+                       help="also write the report in FORMAT to FILE (repeatable)")
+
+    matrix = sub.add_parser("matrix", help="scan the same requirements on several Pythons "
+                            "and gevent versions; a table of distributions × environments")
+    matrix.add_argument("targets", nargs="*", metavar="FILE|NAME",
+                        help="requirements files or requirement strings, as for scan")
+    matrix.add_argument("--python", action="append", metavar="LIST", default=None,
+                        help="target interpreters, comma-separated or repeated "
+                             "(e.g. python3.11,python3.13); default: this one")
+    matrix.add_argument("--gevent", action="append", metavar="LIST", default=None,
+                        help="gevent versions from the index, comma-separated or repeated "
+                             "(e.g. 24.11.1,26.9.0): each an --install venv with it pinned")
+    matrix.add_argument("--install", action="store_true",
+                        help="scan --install venvs of the requirements (implied by --gevent)")
+    matrix.add_argument("--config", metavar="FILE")
+    matrix.add_argument("--timeout", type=float, metavar="SECONDS")
+    matrix.add_argument("--format", metavar="NAME", help="table, markdown or json")
+    matrix.add_argument("-o", "--output", metavar="FILE", help="write the matrix to FILE")
+    matrix.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None)
+    matrix.add_argument("--save-reports", metavar="DIR",
+                        help="also write each environment's JSON report to "
+                             "DIR/environment-N.json")
+    matrix.add_argument("--patch", metavar="ARGS")
+    matrix.add_argument("-j", "--jobs", type=int, metavar="N")
+    matrix.add_argument("--fail-on", metavar="LEVEL",
+                        help="exit 1 when any environment has a finding at or above LEVEL")
+    matrix.add_argument("--probe-path", action="append", metavar="DIR", default=None)
+    matrix.add_argument("--no-probes", action="store_true", help="import checks only")
+    matrix.add_argument("--skip", action="append", metavar="NAME", default=None)
+    matrix.add_argument("--no-cache", action="store_true", help="do not use cached results")
+    matrix.add_argument("--bisect", action=argparse.BooleanOptionalAction, default=None)
+    _add_selection(matrix)
+
+    cache = sub.add_parser("cache", help="the result cache as one file, for a CI cache step")
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION",
+                                     parser_class=_Parser, required=True)
+    export = cache_sub.add_parser("export", help="write every cached result to FILE")
+    export.add_argument("file", metavar="FILE")
+    imp = cache_sub.add_parser("import", help="add the results of an exported FILE")
+    imp.add_argument("file", metavar="FILE")
+    cache_sub.add_parser("clear", help="remove every cached result")
 
     probes = sub.add_parser("probes", help="list every probe and where it came from")
     probes.add_argument("--probe-path", action="append", metavar="DIR", default=None)

@@ -18,7 +18,8 @@ from patchcheck.exitcode import ExitCode
 
 def run(args: argparse.Namespace) -> ExitCode:
     handler = {"scan": cmd_scan, "probes": cmd_probes, "doctor": cmd_doctor,
-               "explain": cmd_explain, "plugins": cmd_plugins}[args.command]
+               "explain": cmd_explain, "plugins": cmd_plugins, "merge": cmd_merge,
+               "matrix": cmd_matrix, "cache": cmd_cache}[args.command]
     return handler(args)
 
 
@@ -26,12 +27,13 @@ def _note(text: str) -> None:
     print(f"patchcheck: {text}", file=sys.stderr)
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    """argv → the audit's settings (the flags that override the environment and the file)."""
+def _settings(args: argparse.Namespace, *, python: str | None = None) -> Any:
+    """argv → the audit's settings (the flags that override the environment and the file);
+    ``python``: the target interpreter instead of ``--python`` (one column of a matrix)."""
     from patchcheck.audit import load_audit_settings
 
     overrides = {
-        "python": getattr(args, "python", None),
+        "python": python or getattr(args, "python", None),
         "timeout": getattr(args, "timeout", None),
         "format": getattr(args, "format", None),
         "output": getattr(args, "output", None),
@@ -53,6 +55,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     from patchcheck.audit import AuditRequest, run_audit
     from patchcheck.plugins import make_plugin_manager
     from patchcheck.reporters.table import ProgressDisplay
+    from patchcheck.shard import parse_shard
     from patchcheck.sources import load_sources
 
     settings = _settings(args)
@@ -82,6 +85,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         update_baseline=bool(args.update_baseline),
         source_dir=_source_dir(args),
         bisect=args.bisect,
+        shard=parse_shard(args.shard) if getattr(args, "shard", None) else None,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
@@ -181,6 +185,170 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
     # RenderOptions.fail_on is the lowest failing verdict rank, not the level name.
     options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on))
     return reporters[fmt].render(report, options)
+
+
+def _emit(report: Any, settings: Any, reporters: dict[str, Any],
+          extra_reports: list[tuple[str, str]]) -> None:
+    """Write a scan report, or a matrix of them, to stdout/``--output`` and ``--report`` files."""
+    from patchcheck.matrix import MatrixReport
+    from patchcheck.reporters.matrix import MATRIX_FORMATS, render_matrix
+
+    fmt = settings.format or "table"
+    outputs = [(fmt, str(settings.output) if settings.output else None, False)]
+    outputs += [(extra_fmt, path, True) for extra_fmt, path in extra_reports]
+    for out_fmt, path, to_file in outputs:
+        if isinstance(report, MatrixReport):
+            if out_fmt not in MATRIX_FORMATS:
+                raise UsageError(f"format {out_fmt}: cannot show a matrix of "
+                                 f"{len(report.reports)} environments",
+                                 hint="choose one of " + ", ".join(MATRIX_FORMATS))
+            text = render_matrix(report, out_fmt)
+        else:
+            text = _render(reporters, out_fmt, report, settings, to_file=to_file)
+        write_output(text, path)
+
+
+def _output_formats(args: argparse.Namespace, settings: Any, pm: Any
+                    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    reporters = _reporters(pm)
+    fmt = settings.format or "table"
+    if fmt not in reporters:
+        raise UsageError(f"--format {fmt}: unknown format",
+                         hint="choose one of " + ", ".join(sorted(reporters)))
+    return reporters, _parse_reports(getattr(args, "report", None) or (), reporters)
+
+
+def _judge_each(settings: Any, report: Any) -> tuple[Any, ExitCode, list[str]]:
+    """The audit's judge step on a report, or on each report of a matrix (the worst exit code
+    wins: 3 over 1 over 0); returns the judged report, the exit code and the notes."""
+    from patchcheck.audit import AuditRequest, judge
+    from patchcheck.matrix import MatrixReport, environment_label
+
+    audit = AuditRequest(settings=settings)
+    if not isinstance(report, MatrixReport):
+        result = judge(audit, report)
+        return result.report, result.exit_code, list(result.notes)
+    judged, notes, code = [], [], ExitCode.OK
+    for one in report.reports:
+        result = judge(audit, one)
+        judged.append(result.report)
+        label = environment_label(one.environment)
+        notes += [f"[{label}] {n}" for n in result.notes]
+        code = max(code, result.exit_code)
+    return MatrixReport(reports=tuple(judged)), ExitCode(code), notes
+
+
+def cmd_merge(args: argparse.Namespace) -> ExitCode:
+    """Shard reports → one report (one environment) or a matrix (several), judged like a scan."""
+    from patchcheck.merge import merge_reports, read_reports
+    from patchcheck.plugins import make_plugin_manager
+
+    settings = _settings(args)
+    reporters, extra_reports = _output_formats(args, settings, make_plugin_manager(()))
+    sourced = [r for path in args.reports for r in read_reports(path)]
+    merged = merge_reports(sourced)
+    report, code, notes = _judge_each(settings, merged)
+    _emit(report, settings, reporters, extra_reports)
+    for note in notes:
+        _note(note)
+    return code
+
+
+def _split(values: Any) -> list[str]:
+    return [v.strip() for value in values or () for v in str(value).split(",") if v.strip()]
+
+
+def _prefixed_note(where: str) -> Any:
+    return lambda text: _note(f"[{where}] {text}")
+
+
+def cmd_matrix(args: argparse.Namespace) -> ExitCode:
+    """The same requirements scanned on every ``--python`` × ``--gevent`` environment (each an
+    ordinary audit), shown as one table of distributions × environments."""
+    from patchcheck.audit import AuditRequest, run_audit
+    from patchcheck.matrix import MatrixReport
+    from patchcheck.model import Requirement
+    from patchcheck.plugins import make_plugin_manager
+    from patchcheck.sources import load_sources
+
+    if not args.targets:
+        raise UsageError("nothing to scan: name requirements files or requirement strings",
+                         hint="patchcheck matrix requirements.txt --gevent 24.11.1,26.9.0")
+    pythons: list[str | None] = list(_split(args.python)) or [None]
+    gevents: list[str | None] = list(_split(args.gevent)) or [None]
+    if len(pythons) * len(gevents) < 2:
+        raise UsageError("a matrix needs at least two environments",
+                         hint="--python python3.11,python3.13 and/or --gevent 24.11.1,26.9.0")
+    base_settings = _settings(args, python=pythons[0])
+    pm = make_plugin_manager([str(p) for p in base_settings.probe_paths])
+    reporters, extra_reports = _output_formats(args, base_settings, pm)
+    source = load_sources(list(args.targets), base_dir=os.getcwd(),
+                          selection=_selection(args, base_settings))
+    for note in source.notes:
+        _note(note)
+    settings_by_python = {py: _settings(args, python=py) for py in pythons}
+    reports = []
+    for python in pythons:
+        for gevent in gevents:
+            requirements = tuple(source.requirements)
+            if gevent is not None:  # each gevent version: its own --install venv
+                requirements = tuple(r for r in requirements if r.key != "gevent") + (
+                    Requirement(name="gevent", specifier=f"=={gevent}",
+                                origin="--gevent", line=f"gevent=={gevent}"),)
+            where = f"{python or 'this python'}, gevent {gevent or 'unpinned'}"
+            _note(f"matrix: scanning on {where}")
+            audit = AuditRequest(
+                settings=settings_by_python[python], requirements=requirements,
+                run_probes=not args.no_probes, install=bool(args.install or gevent),
+                bisect=args.bisect)
+            result = run_audit(audit, plugin_manager=pm, note=_prefixed_note(where))
+            reports.append(result.report)
+    matrix = MatrixReport(reports=tuple(reports))
+    if args.save_reports:
+        from patchcheck.reporters.json_report import render_json
+
+        folder = Path(args.save_reports)
+        for i, report in enumerate(matrix.reports, 1):
+            write_output(render_json(report), str(folder / f"environment-{i}.json"))
+    judged, code, notes = _judge_each(base_settings, matrix)
+    _emit(judged, base_settings, reporters, extra_reports)
+    for note in notes:
+        _note(note)
+    return code
+
+
+def cmd_cache(args: argparse.Namespace) -> ExitCode:
+    """``cache export FILE`` / ``cache import FILE`` / ``cache clear``: the result cache as
+    one file, for a CI cache step."""
+    from patchcheck.cache import ResultCache
+
+    cache = ResultCache(None)
+    if args.cache_command == "export":
+        try:
+            count = cache.export(args.file)
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot write: {exc.strerror or exc}") from None
+        _note(f"exported {count} cached result{'s' if count != 1 else ''} from {cache.root} "
+              f"to {args.file}")
+        return ExitCode.OK
+    if args.cache_command == "import":
+        try:
+            done = cache.import_file(args.file)
+        except OSError as exc:
+            raise UsageError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"{args.file}:{exc}",
+                             hint="import a file written by 'patchcheck cache export'") from None
+        if done.warning:
+            _note(f"warning: {args.file}: {done.warning}")
+        else:
+            _note(f"imported {done.imported} cached result{'s' if done.imported != 1 else ''} "
+                  f"into {cache.root}" + (f" ({done.skipped} unreadable entries skipped)"
+                                          if done.skipped else ""))
+        return ExitCode.OK
+    count = cache.clear()
+    _note(f"removed {count} cached result{'s' if count != 1 else ''} from {cache.root}")
+    return ExitCode.OK
 
 
 def cmd_probes(args: argparse.Namespace) -> ExitCode:

@@ -113,6 +113,10 @@ class Scan:
         plan = make_plan(req, target, probes,
                          probe_digests=_probe_digests(probes) if req.use_cache else None,
                          tool_digest=_tool_digest() if req.use_cache else "")
+        if req.shard is not None:
+            from patchcheck.shard import shard_plan
+
+            plan = shard_plan(plan, req.shard)
         self.notes.extend(plan.notes)
         if any(item.implicit for item in plan.items):
             self.notes.append("the standard library is reported because this scan runs probes; "

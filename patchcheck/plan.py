@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchcheck.errors import UsageError
 from patchcheck.model import (
@@ -21,6 +21,9 @@ from patchcheck.model import (
     normalize_name,
 )
 from patchcheck.spec import ProbeSpec
+
+if TYPE_CHECKING:
+    from patchcheck.shard import Shard
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
@@ -52,6 +55,8 @@ class ScanRequest:
     install_conflicts: tuple[Conflict, ...] = ()
     #: Also check the installed dependencies of the requirements, recursively (``--deps``).
     include_deps: bool = False
+    #: Check only this shard of the plan (``--shard K/N``; ``patchcheck.shard``).
+    shard: Shard | None = None
 
 
 @dataclass(frozen=True)
