@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
+    scan.add_argument("--all-remedies", action="store_true",
+                      help="measure each probe's remedies even when the plain call cooperates "
+                           "(to verify documented advice)")
     scan.add_argument("--skip", action="append", metavar="NAME", default=None,
                       help="do not scan this distribution (repeatable)")
     scan.add_argument("--install", action="store_true",

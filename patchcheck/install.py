@@ -38,7 +38,7 @@ from patchcheck.locks import LockTimeout, exclusive_lock
 from patchcheck.model import Requirement, normalize_name
 
 #: Bump when the way a virtualenv is built changes, so existing ones are rebuilt.
-INSTALL_RECIPE = "1"
+INSTALL_RECIPE = "2"  # 2: remedy packages (greenify, psycogreen) are added
 #: ``auto`` (default), ``uv`` or ``pip``: which installer to use.
 INSTALLER_ENV = "PATCHCHECK_INSTALLER"
 MARKER_NAME = "complete.json"
@@ -81,6 +81,17 @@ class InstallResult:
     #: requirement name as written → the installer's message, for each one that failed
     failures: Mapping[str, str] = field(default_factory=dict)
     key: str = ""
+    #: the remedy packages (``spec.REMEDY_PACKAGES``) added so their remedies are measured
+    remedy_packages: tuple[str, ...] = ()
+
+    @property
+    def remedy_note(self) -> str | None:
+        """The report's note saying which remedy packages the venv has beyond the list."""
+        if not self.remedy_packages:
+            return None
+        return ("--install added " + ", ".join(self.remedy_packages)
+                + " to its virtualenv so the remedies that need them are measured "
+                  "(they are not in your requirements)")
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,8 @@ def ensure_environment(
                      f"delete {root} to try again): {_first_line(message)}")
             return InstallResult(python=_venv_python(venv), venv=str(venv),
                                  installer=str(done.get("installer", "?")), built=False,
-                                 failures=failures, key=key)
+                                 failures=failures, key=key,
+                                 remedy_packages=tuple(done.get("remedy_packages") or ()))
         chosen = choose_installer(installer)
         return _build(base, lines, requirements, root, venv, marker, key, chosen, note)
 
@@ -271,17 +283,38 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
             note("every requirement installed on its own, but not all together: "
                  + _first_line(error_tail(first)))
     gevent_version = _check_gevent(python, base)
+    remedies = _install_remedy_packages(pip, lines, root, note)
     record = {
         "schema": MARKER_SCHEMA, "key": key, "installer": installer,
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "base": {"executable": base.executable, "real": base.real, "version": base.version},
         "requirements": lines, "gevent": gevent_version, "failures": failures,
-        "recipe": INSTALL_RECIPE,
+        "recipe": INSTALL_RECIPE, "remedy_packages": list(remedies),
     }
     write_atomic(marker, json.dumps(record, indent=2), durable=True)
     note(f"virtualenv ready in {time.monotonic() - started:.1f} s: {python}")
     return InstallResult(python=python, venv=str(venv), installer=installer, built=True,
-                         failures=failures, key=key)
+                         failures=failures, key=key, remedy_packages=remedies)
+
+
+def _install_remedy_packages(pip: list[str], lines: Sequence[str], root: Path,
+                             note: Progress) -> tuple[str, ...]:
+    """Add the remedy packages the requirements do not list, each on its own: one that does
+    not install (greenify needs a C compiler) only leaves its remedy "not tried"."""
+    from patchcheck.spec import REMEDY_PACKAGES
+
+    listed = {_line_key(line) for line in lines}
+    added = []
+    for name in REMEDY_PACKAGES:
+        if normalize_name(name) in listed:
+            continue
+        ok, output = _install(pip, [name], root)
+        if ok:
+            added.append(name)
+        else:
+            note(f"could not install the remedy package {name} (its remedy will be reported "
+                 f"as not tried): {_first_line(error_tail(output))}")
+    return tuple(added)
 
 
 def _make_venv_uv(base: _Base, venv: Path, root: Path) -> list[str]:

@@ -162,6 +162,9 @@ class Outcome(str, enum.Enum):
     CPU_BOUND = "cpu-bound"  # the hub stalled while the call burned CPU
     BREAKS = "breaks"  # the call raised, crashed or hung (``Measurement.hung``)
     SKIPPED = "skipped"  # not measured: a service it needs is unavailable
+    # A remedy that could not be tried: its own module is not installed in the target
+    # (``Measurement.not_installed`` names it). Never a verdict on the library (issue #15).
+    NOT_TRIED = "not-tried"
 
     @property
     def severity(self) -> Severity:
@@ -188,7 +191,8 @@ class Outcome(str, enum.Enum):
 
     @property
     def skipped(self) -> bool:
-        return self is Outcome.SKIPPED
+        """Not measured: a service was missing, or a remedy's package is not installed."""
+        return self in (Outcome.SKIPPED, Outcome.NOT_TRIED)
 
     @classmethod
     def parse(cls, text: str) -> Outcome:
@@ -203,6 +207,7 @@ class Outcome(str, enum.Enum):
 _OUTCOME_SEVERITY = {
     Outcome.COOPERATES: Severity.INFO,
     Outcome.SKIPPED: Severity.INFO,
+    Outcome.NOT_TRIED: Severity.INFO,
     Outcome.BLOCKS: Severity.BLOCKS,
     Outcome.CPU_BOUND: Severity.BLOCKS,
     Outcome.BREAKS: Severity.BREAKS,
@@ -210,6 +215,7 @@ _OUTCOME_SEVERITY = {
 _OUTCOME_VERDICT = {
     Outcome.COOPERATES: Verdict.COOPERATES,
     Outcome.SKIPPED: Verdict.SKIPPED,
+    Outcome.NOT_TRIED: Verdict.SKIPPED,
     Outcome.BLOCKS: Verdict.BLOCKS,
     Outcome.CPU_BOUND: Verdict.BLOCKS,
     Outcome.BREAKS: Verdict.BREAKS,
@@ -233,13 +239,19 @@ class Measurement:
     # The call never returned (set where it was seen: the meter's join timeout, or the child
     # killed on its wall-clock timeout). Always with outcome BREAKS.
     hung: bool = False
+    # NOT_TRIED: the remedy's module that is missing, and how to install it.
+    not_installed: str | None = None
+    install: str | None = None
+    # The exact lines an application adds to apply this remedy, when the harness computed
+    # them for this machine's layout (greenify: the library's path pattern).
+    remedy_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
             object.__setattr__(self, "outcome", Outcome.parse(str(self.outcome)))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "outcome": self.outcome.value,
             "hung": self.hung,
             "wait_ms": round(self.wait_ms, 1),
@@ -252,6 +264,13 @@ class Measurement:
             "error": self.error,
             "remedy": self.remedy,
         }
+        # Only when set: the plain run and older readers never see them.
+        if self.not_installed is not None:
+            data["not_installed"] = self.not_installed
+            data["install"] = self.install
+        if self.remedy_lines:
+            data["remedy_lines"] = list(self.remedy_lines)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Measurement:
@@ -267,6 +286,9 @@ class Measurement:
             stack=tuple(data.get("stack") or ()),
             error=data.get("error"),
             remedy=data.get("remedy"),
+            not_installed=data.get("not_installed"),
+            install=data.get("install"),
+            remedy_lines=tuple(data.get("remedy_lines") or ()),
         )
 
 

@@ -38,6 +38,10 @@ class ScanRequest:
     install_failures: Mapping[str, str] = field(default_factory=dict)  # name → installer error
     #: Also check the installed dependencies of the requirements, recursively (``--deps``).
     include_deps: bool = False
+    #: Measure every probe's remedies even when the plain call cooperates (``--all-remedies``).
+    all_remedies: bool = False
+    #: what the shell wants in the report's notes (``--install``: remedy packages it added)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribut
         probes=sorted([p.name, p.version, probe_digests.get(p.path, "?")] for p in probes)
         if request.run_probes else None,
         services=dict(request.services),
+        remedies="always" if request.all_remedies else "failed",
     )
 
 

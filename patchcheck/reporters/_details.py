@@ -59,6 +59,9 @@ class DetailView:
     remedies: tuple[str, ...]  # "blocks (…) → cooperates with X (…)"
     known: tuple[str, ...]  # knowledge entries, one sentence each
     known_title: str = "known, not measured here"
+    # The lines to add for a remedy that measured ``cooperates`` and came with its code
+    # (greenify: the library's path pattern), printed verbatim (never wrapped).
+    remedy_code: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (label, lines)
 
     @property
     def empty(self) -> bool:
@@ -206,7 +209,11 @@ def detail_view(result: DistributionResult) -> DetailView:
         finding_view(result, f)
         for f in sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
     )
+    code = tuple(dict.fromkeys(
+        (m.remedy or "remedy", m.remedy_lines) for p in result.probes for m in p.remedies
+        if m.remedy_lines and m.outcome.passed))
     return DetailView(
+        remedy_code=code,
         result=result,
         findings=findings,
         probes=probes,
@@ -254,6 +261,9 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
     if view.remedies:
         out.append("remedies measured:")
         out.extend(f"  {r}" for r in view.remedies)
+    for label, lines in view.remedy_code:
+        out.append(f"to apply {label}, add after patch_all():")
+        out.extend(f"  {line}" for line in lines)
     if view.known:
         out.append(f"{view.known_title}:")
         out.extend(f"  - {k}" for k in view.known)

@@ -251,7 +251,7 @@ def probe_findings(outcome: ProbeOutcome, *,
         err = (m.error or "").strip().splitlines()
         return [make_finding("PC203" if m.hung else "PC202", check,
                              f"{name}: {err[-1] if err else 'failed'}"[:200], evidence=ref)]
-    if m.outcome is Outcome.SKIPPED:
+    if m.outcome.skipped:
         return [make_finding("PC205", check, f"{name}: skipped: {m.error or ''}",
                              evidence=ref)]
     return [make_finding("PC204", check,
