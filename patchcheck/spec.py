@@ -1,6 +1,7 @@
 """Typed objects that plugins return from hooks (probes, services, knowledge, reporters)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -44,7 +45,9 @@ REMEDY_PACKAGES: tuple[str, ...] = ("greenify", "psycogreen")
 def greenify_remedy(libraries: Sequence[str]) -> RemedySpec:
     """douban's greenify on the client libraries a distribution's native code links: their
     libc calls (connect, recv, poll, …) then wait through gevent."""
-    names = ", ".join(lib.split(".so")[0] for lib in libraries)
+    # "libmemcached-f7e872de.so.11" -> "libmemcached": auditwheel's hash changes per build.
+    names = ", ".join(dict.fromkeys(re.sub(r"-[0-9a-f]{8}$", "", lib.split(".so")[0])
+                                    for lib in libraries))
     return RemedySpec(label=f"greenify.patch_lib({names})", function=GREENIFY_FUNCTION,
                       requires=("greenify",), install="pip install greenify",
                       libraries=tuple(libraries))

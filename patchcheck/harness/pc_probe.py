@@ -259,7 +259,9 @@ def _greenify_line(path: str, imported: list) -> tuple:
     match = _HASHED.match(base)
     stem = match.group("stem") if match else base.split(".so")[0]
     real_dir = os.path.dirname(os.path.realpath(path))
-    for mod in imported:
+    # "pycurl.libs" is relative to pycurl best (the distribution also ships "curl").
+    owner = os.path.basename(real_dir).rsplit(".libs", 1)[0]
+    for mod in sorted(imported, key=lambda m: m.__name__ != owner):
         mod_file = getattr(mod, "__file__", None)
         if not mod_file or match is None:
             continue
