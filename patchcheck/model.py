@@ -263,13 +263,10 @@ class Measurement:
             "stack": list(self.stack),
             "error": self.error,
             "remedy": self.remedy,
+            "not_installed": self.not_installed,
+            "install": self.install,
+            "remedy_lines": list(self.remedy_lines),
         }
-        # Only when set: the plain run and older readers never see them.
-        if self.not_installed is not None:
-            data["not_installed"] = self.not_installed
-            data["install"] = self.install
-        if self.remedy_lines:
-            data["remedy_lines"] = list(self.remedy_lines)
         return data
 
     @classmethod
