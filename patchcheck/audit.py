@@ -60,6 +60,9 @@ class AuditRequest:
     #: compare with ``settings.baseline``; the pytest plugin judges each item on its own
     #: verdict and does not (see its module docstring)
     use_baseline: bool = True
+    #: patch bisection: True (``--bisect``), False (``--no-bisect``), None (the default rule
+    #: of ``patchcheck.bisect.run``: on for a few non-hanging ``breaks``)
+    bisect: bool | None = None
 
     @property
     def baseline_path(self) -> Path | None:
@@ -203,6 +206,10 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     request = scan_request(audit, note=note)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          progress_total=progress_total)
+    from patchcheck.bisect.run import bisect_results
+
+    report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
+                            progress=note)
     return judge(audit, report, baseline=baseline, today=today)
 
 

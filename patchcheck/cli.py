@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
                       help="also write the report in FORMAT to FILE (repeatable), e.g. "
                            "--report sarif=patchcheck.sarif --report junit=junit.xml")
+    scan.add_argument("--bisect", action=argparse.BooleanOptionalAction, default=None,
+                      help="find the patch_all() arguments that make a library break or block, "
+                           "and measure turning them off (default: on for a few cheap 'breaks')")
     _add_selection(scan)
 
     probes = sub.add_parser("probes", help="list every probe and where it came from")

@@ -80,6 +80,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         all_remedies=bool(getattr(args, "all_remedies", False)),
         install=bool(args.install),
         update_baseline=bool(args.update_baseline),
+        bisect=args.bisect,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:

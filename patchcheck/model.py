@@ -9,7 +9,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from patchcheck.bisect.result import BisectResult
 
 from patchcheck.verdicts.evidence import (
     BEFORE_PATCH_SUFFIX,
@@ -44,7 +47,7 @@ class Severity(enum.IntEnum):
 
 
 class Verdict(str, enum.Enum):
-    """One verdict per distribution (DESIGN.md "Verdicts")."""
+    """One verdict per distribution (docs/architecture.md, "The data model")."""
 
     COOPERATES = "cooperates"
     UNTESTED = "untested"
@@ -344,6 +347,7 @@ class DistributionResult:
     findings: tuple[Finding, ...] = ()
     probes: tuple[ProbeOutcome, ...] = ()
     known: tuple[Mapping[str, Any], ...] = ()  # knowledge entries that matched (remedies)
+    bisect: BisectResult | None = None  # which patch_all() arguments are to blame (--bisect)
 
     @property
     def key(self) -> str:
@@ -367,6 +371,7 @@ class DistributionResult:
             "findings": [f.to_json() for f in self.findings],
             "probes": [p.to_json() for p in self.probes],
             "known": [dict(k) for k in self.known],
+            **({"bisect": self.bisect.to_json()} if self.bisect is not None else {}),
         }
 
     @classmethod
@@ -381,7 +386,16 @@ class DistributionResult:
             findings=tuple(Finding.from_json(f) for f in data.get("findings") or ()),
             probes=tuple(ProbeOutcome.from_json(p) for p in data.get("probes") or ()),
             known=tuple(dict(k) for k in data.get("known") or ()),
+            bisect=_bisect_from_json(data.get("bisect")),
         )
+
+
+def _bisect_from_json(data: Mapping[str, Any] | None) -> BisectResult | None:
+    if not data:
+        return None
+    from patchcheck.bisect.result import BisectResult
+
+    return BisectResult.from_json(data)
 
 
 @dataclass(frozen=True)

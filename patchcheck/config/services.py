@@ -38,7 +38,8 @@ def conv_services(value: Any, text: bool, base: Path) -> dict[str, str]:
                 f"{name} = {url!r} has no scheme",
                 hint="write it as a URL, e.g. postgresql://127.0.0.1:5432/postgres",
             )
-        # DESIGN.md hard rule: only loopback is ever contacted. A unix socket URL has no host.
+        # docs/architecture.md, "Hard rules": only loopback is contacted. A unix socket URL
+        # has no host.
         if host and not _is_loopback(host):
             raise Invalid(
                 f"{name} = {url!r}: only loopback hosts (127.0.0.1, ::1, localhost) may be used",

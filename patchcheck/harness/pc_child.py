@@ -86,6 +86,10 @@ def _dispatch(task):
         import pc_plugins
 
         return pc_plugins.run(task)
+    if task.kind == "patch-signature":
+        import pc_signature
+
+        return pc_signature.run(task)
     raise pc_protocol.SpecError("no runner for task %r" % (task.kind,))  # pragma: no cover
 
 

@@ -98,8 +98,14 @@ class PluginsTask(Task):
         self.only = args.get("only") or None  # {"group", "name", "distribution"}
 
 
+class PatchSignatureTask(Task):
+    def __init__(self, args, spec):
+        Task.__init__(self, "patch-signature", args, spec)
+
+
 _TASKS = {"info": InfoTask, "import": ImportTask, "probe": ProbeTask,
-          "control": ControlTask, "plugins": PluginsTask}
+          "control": ControlTask, "plugins": PluginsTask,
+          "patch-signature": PatchSignatureTask}
 
 
 def read_task(spec):

@@ -170,6 +170,8 @@ def _details(result, width: int, paint) -> list[str]:
         out.append(f"  {view.known_title}:")
         for known in view.known:
             out.extend(_wrap(known, width, "      - ", "        "))
+    if result.bisect is not None:
+        out.extend(_wrap(f"bisect: {result.bisect.summary()}", width, "  ", "        "))
     return out
 
 

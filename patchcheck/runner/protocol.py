@@ -183,7 +183,18 @@ class PluginsTask:
         return {"load": self.load, "only": only}
 
 
-Task = Union[InfoTask, ImportTask, ProbeTask, ControlTask, PluginsTask]
+@dataclass(frozen=True)
+class PatchSignatureTask:
+    """The keyword arguments of the target gevent's ``patch_all()`` and which ``patch_<x>()``
+    functions take each (``harness/pc_signature.py``); patches nothing."""
+
+    kind: ClassVar[str] = "patch-signature"
+
+    def args(self) -> dict[str, Any]:
+        return {}
+
+
+Task = Union[InfoTask, ImportTask, ProbeTask, ControlTask, PluginsTask, PatchSignatureTask]
 
 
 def task_spec(task: Task, *, timeout: float, stack_file: str, stack_dump_after: float,

@@ -12,7 +12,7 @@ first handshake, and answers:
 Requests on one connection are read as they arrive and answered each ``delay`` after it
 arrived, in order, so a driver's pipelined or concurrent use keeps its pace. A minimal BSON
 codec (the types drivers put in commands) keeps the tool process free of the ``bson`` package:
-the tool never imports a target library (DESIGN.md, "Two worlds").
+the tool never imports a target library (docs/architecture.md, "Hard rules").
 """
 from __future__ import annotations
 

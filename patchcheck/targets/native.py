@@ -14,7 +14,8 @@ wrappers. The result is a list of *candidates*; a probe measures whether they re
 
 Non-ELF files (Mach-O ``.so`` on macOS, PE ``.pyd`` on Windows) are skipped: ``scan_file``
 returns ``None``. A file that looks like ELF but cannot be parsed gives a report with ``error``
-set. Nothing here raises for a bad file (DESIGN.md: a detector never raises).
+set. Nothing here raises for a bad file (docs/architecture.md, "Hard rules": a detector
+never raises).
 """
 from __future__ import annotations
 

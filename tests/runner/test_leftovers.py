@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from patchcheck.runner.forkserver import ForkRunner, SpawnRunner, fork_supported, make_runner
+from patchcheck.runner.protocol import ImportTask
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="subreaper and /proc are Linux features")
@@ -76,8 +77,8 @@ def runner(request: pytest.FixtureRequest, modules_dir: Path, tmp_path: Path
         yield r
 
 
-def _import(module: str) -> dict:
-    return {"task": "import", "order": "before", "modules": [module], "patch_args": {}}
+def _import(module: str) -> ImportTask:
+    return ImportTask(modules=(module,), order="before")
 
 
 def _alive(pid: int) -> bool:

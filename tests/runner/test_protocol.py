@@ -53,7 +53,7 @@ def test_both_sides_read_one_table_of_data() -> None:
         "spec": SPEC_SCHEMA, "result": RESULT_SCHEMA,
         "expect": {c.name: c.expect for c in ALL_CONTROLS.values()},
         "services": {c.name: list(c.services) for c in ALL_CONTROLS.values()},
-        "tasks": ["info", "import", "probe", "control", "plugins"]}
+        "tasks": ["info", "import", "probe", "control", "plugins", "patch-signature"]}
     # The default controls are the scan's and doctor's; "spin" checks the classifier only.
     assert "spin" in ALL_CONTROLS and "spin" not in CONTROLS
     assert CONTROLS["sleep-original"] == "blocks" and CONTROLS["socket-patched"] == "cooperates"

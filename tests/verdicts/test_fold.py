@@ -143,6 +143,7 @@ _SAMPLES: dict[type[ev.Evidence], ev.Evidence] = {
                                                "x.py", 3),), module="m"),
     ev.StaleReferences: ev.StaleReferences((ev.StaleReference("module", "m", "sleep",
                                                               "time.sleep"),)),
+    ev.LeftoverProcesses: ev.LeftoverProcesses(("python -c import time; time.sleep(600)",)),
     ev.NativeThreads: ev.NativeThreads(2, ("worker",)),
     ev.NativeCode: ev.NativeCode("/x/_c.so", True, {"net": ("connect", "recv")},
                                  (ev.LinkedLibrary("libpq.so.5", "libpq"),),
