@@ -305,8 +305,8 @@ def _install_remedy_packages(pip: list[str], lines: Sequence[str], root: Path,
 
     listed = {_line_key(line) for line in lines}
     added = []
-    for name in REMEDY_PACKAGES:
-        if normalize_name(name) in listed:
+    for name, serves in REMEDY_PACKAGES.items():
+        if normalize_name(name) in listed or (serves and not listed & set(serves)):
             continue
         ok, output = _install(pip, [name], root)
         if ok:

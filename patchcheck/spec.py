@@ -38,8 +38,13 @@ THREADPOOL_REMEDY = RemedySpec(
     label="gevent.get_hub().threadpool.apply(call)", function=THREADPOOL_FUNCTION
 )
 
-#: Packages ``--install`` adds to its venv so that the remedies that need them are measured.
-REMEDY_PACKAGES: tuple[str, ...] = ("greenify", "psycogreen")
+#: Packages ``--install`` adds to its venv so that the remedies that need them are measured:
+#: package -> the distributions whose remedy needs it (empty: any, greenify is tried on every
+#: C client the native check finds).
+REMEDY_PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "greenify": (),
+    "psycogreen": ("psycopg2", "psycopg2-binary"),
+}
 
 
 def greenify_remedy(libraries: Sequence[str]) -> RemedySpec:

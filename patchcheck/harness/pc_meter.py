@@ -105,6 +105,9 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "stack": list(stack),
         "error": error,
         "remedy": remedy,
+        "not_installed": None,  # set for "not-tried" (pc_probe)
+        "install": None,
+        "remedy_lines": [],
     }
 
 
