@@ -62,6 +62,25 @@ def file_digest(path: str) -> str:
         return "?"
 
 
+def tool_digest() -> str:
+    """A digest of patchcheck's own code and data (the package's ``.py``, ``.json`` and
+    ``.toml`` files): a result measured by another patchcheck (a new harness, native scanner or
+    verdict rule) is a new measurement, not a cache hit. Computed once per process."""
+    global _TOOL_DIGEST
+    if _TOOL_DIGEST is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for path in sorted(p for p in root.rglob("*")
+                           if p.suffix in (".py", ".json", ".toml") and p.is_file()):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(file_digest(str(path)).encode())
+        _TOOL_DIGEST = h.hexdigest()[:16]
+    return _TOOL_DIGEST
+
+
+_TOOL_DIGEST: str | None = None
+
+
 def files_digest(hashes: Iterable[str]) -> str:
     """One sha256 over the installed files' hashes (e.g. RECORD's ``path,sha256=...`` lines).
 

@@ -110,8 +110,9 @@ class Scan:
         probes = collect_probes(pm)
         if not req.run_probes:
             probes = []
-        plan = make_plan(req, target, probes, probe_digests=_probe_digests(probes)
-                         if req.use_cache else None)
+        plan = make_plan(req, target, probes,
+                         probe_digests=_probe_digests(probes) if req.use_cache else None,
+                         tool_digest=_tool_digest() if req.use_cache else "")
         self.notes.extend(plan.notes)
         cached = self._from_cache(plan)
         # one step per distribution checked, one per probe to run
@@ -324,6 +325,12 @@ def _probe_digests(probes: Sequence[Any]) -> dict[str, str]:
     from patchcheck.cache import file_digest
 
     return {path: file_digest(path) for path in {p.path for p in probes}}
+
+
+def _tool_digest() -> str:
+    from patchcheck.cache import tool_digest
+
+    return tool_digest()
 
 
 def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: bool) -> bool:

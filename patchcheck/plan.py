@@ -91,11 +91,12 @@ def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeS
 
 def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribution,
               modules: Sequence[str], probes: Sequence[ProbeSpec],
-              probe_digests: Mapping[str, str]) -> str:
+              probe_digests: Mapping[str, str], tool_digest: str = "") -> str:
     """Everything a distribution's result depends on (see ``patchcheck.cache``).
 
     ``probe_digests``: each probe file's content digest by path (``cache.file_digest``); a
-    probe file edited since is a new measurement.
+    probe file edited since is a new measurement. ``tool_digest``: patchcheck's own code
+    (``cache.tool_digest``); another patchcheck measures anew.
     """
     from patchcheck.cache import ResultCache
 
@@ -108,16 +109,17 @@ def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribut
         if request.run_probes else None,
         services=dict(request.services),
         remedies="always" if request.all_remedies else "failed",
+        tool=tool_digest,
     )
 
 
 def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSpec], *,
-              probe_digests: Mapping[str, str] | None = None) -> Plan:
+              probe_digests: Mapping[str, str] | None = None, tool_digest: str = "") -> Plan:
     """Requirements whose markers hold for the *target*, one per name, minus ``skip``; with
     ``all_installed`` every other installed distribution too (not the measuring instrument).
 
-    ``probe_digests`` (probe file path → content digest) go into the cache keys; a probe
-    without one keys as ``"?"``.
+    ``probe_digests`` (probe file path → content digest) and ``tool_digest`` (patchcheck's
+    own code) go into the cache keys; a probe without a digest keys as ``"?"``.
     """
     from patchcheck.sources import ParsedSource, applicable
 
@@ -156,7 +158,8 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             continue
         modules = import_modules(dist, request.import_names)
         specs = tuple(by_dist.get(dist.key, ()))
-        key = (cache_key(request, target, dist, modules, specs, probe_digests or {})
+        key = (cache_key(request, target, dist, modules, specs, probe_digests or {},
+                         tool_digest)
                if request.use_cache else None)
         items.append(PlannedDistribution(requirement=req, dist=dist, modules=modules,
                                          probes=specs, cache_key=key))

@@ -26,6 +26,65 @@ def _native_thread_ids():
         return None
 
 
+class _ForeignImports:
+    """Counts the OS threads started while a module of *another* distribution is imported for
+    the first time (numpy's OpenBLAS pool starts when openpyxl imports numpy), so that they
+    are not blamed on the library under test.
+
+    Wraps ``builtins.__import__`` (what ``import x`` statements in the library call); only
+    the outermost first import of a foreign top-level module is measured, and the threads are
+    credited to that module's distribution. ``importlib.import_module`` calls inside a
+    library bypass it: those threads stay with the library (the honest default).
+    """
+
+    def __init__(self, own_tops):
+        self.own = set(own_tops)
+        self.depth = 0
+        self.started = {}  # top-level module -> thread ids
+        self._original = None
+
+    def __enter__(self):
+        import builtins
+
+        self._original = original = builtins.__import__
+
+        def tracking_import(name, globals=None, locals=None, fromlist=(), level=0):
+            top = name.partition(".")[0]
+            if (level or self.depth or not top or top in self.own or top in sys.modules):
+                return original(name, globals, locals, fromlist, level)
+            before = _native_thread_ids()
+            self.depth += 1
+            try:
+                return original(name, globals, locals, fromlist, level)
+            finally:
+                self.depth -= 1
+                after = _native_thread_ids()
+                if before is not None and after is not None and after - before:
+                    self.started.setdefault(top, set()).update(after - before)
+
+        builtins.__import__ = tracking_import
+        return self
+
+    def __exit__(self, *exc):
+        import builtins
+
+        builtins.__import__ = self._original
+        return False
+
+    def by_distribution(self):
+        """{distribution name (or top-level module): thread count}."""
+        try:
+            from importlib.metadata import packages_distributions
+            owners = packages_distributions()
+        except (ImportError, Exception):  # Python 3.9, or broken metadata: module names
+            owners = {}
+        out = {}
+        for top, ids in sorted(self.started.items()):
+            names = owners.get(top) or [top]
+            out[names[0]] = out.get(names[0], 0) + len(ids)
+        return out
+
+
 def _python_threads():
     # Idents change for the main thread once threading is patched: compare thread objects.
     return {id(t): t.name for t in threading.enumerate() if t is not threading.main_thread()}
@@ -183,23 +242,30 @@ def run(task):
     tasks_before = _native_thread_ids()
     threads_before = _python_threads()
     result = {"order": order, "modules": []}
+    foreign = _ForeignImports(modules)
     if order == "before":
-        for name in modules:
-            result["modules"].append(_import_one(name))
+        with foreign:
+            for name in modules:
+                result["modules"].append(_import_one(name))
         tasks_mid = _native_thread_ids()
         result["patch"] = _patch(patch_args)
     else:
         result["patch"] = _patch(patch_args)
         tasks_mid = _native_thread_ids()
-        for name in modules:
-            result["modules"].append(_import_one(name))
+        with foreign:
+            for name in modules:
+                result["modules"].append(_import_one(name))
     tasks_after = _native_thread_ids()
     # Threads the imports started: with patching first, threading.Thread makes greenlets, so a
     # new OS thread means native code (or an original start_new_thread) started it.
     first, last = (tasks_before, tasks_mid) if order == "before" else (tasks_mid, tasks_after)
     new_tasks = (last - first) if first is not None and last is not None else None
+    if new_tasks is not None:
+        for ids in foreign.started.values():
+            new_tasks -= ids
     threads = _python_threads()
     result["native_threads_started"] = None if new_tasks is None else len(new_tasks)
+    result["native_threads_by_others"] = foreign.by_distribution()
     result["python_threads_started"] = sorted(
         name for key, name in threads.items() if key not in threads_before)
     result["stale_references"] = find_stale_references(modules)

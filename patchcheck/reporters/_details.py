@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from patchcheck.model import DistributionResult, Finding, Outcome, Verdict
 from patchcheck.reporters._sentences import (
     _NOT_MEASURED,
+    SECONDARY_SYMBOL_CATEGORIES,
+    bundles_phrase,
     known_sentence,
     library_names,
     measurement_sentence,
@@ -104,6 +106,29 @@ def _last(value: object) -> tuple[tuple[str, ...], int]:
     return tuple(lines), omitted
 
 
+def _native_facts(e: ev.NativeCode, facts: list[str]) -> None:
+    """A native finding in at most ~5 lines: the module, its chain, its I/O calls (the
+    secondary poll/sleep/wait imports are in the JSON), the helper libraries once."""
+    linked = [lib for lib in e.libraries if not lib.embedded]
+    if linked:
+        facts.append("links: " + list_phrase(library_names(e), 6))
+    if e.chain:
+        facts.append("chain: " + " → ".join(e.chain))
+    elif e.via:
+        via = [str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
+               for item in e.via]
+        facts.append("loads bundled: " + list_phrase(via, 4))
+    primary = {c: names for c, names in e.symbols.items() if c not in SECONDARY_SYMBOL_CATEGORIES}
+    if primary:
+        facts.append("native calls: " + symbol_groups(ev.NativeCode(file=e.file,
+                                                                    symbols=primary)))
+    if e.copies:
+        facts.append(f"same file as: {list_phrase([short_path(c) for c in e.copies], 3)}")
+    if e.bundles:
+        facts.append("also bundles (network calls of their own, not counted): "
+                     + bundles_phrase(e))
+
+
 def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], list[Block]]:
     e = finding.evidence
     facts: list[str] = []
@@ -128,19 +153,13 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
         if e.references:
             facts.append("stale references: " + list_phrase(stale_names(e), 6))
     elif isinstance(e, ev.NativeCode):
-        if e.libraries:
-            facts.append("links: " + list_phrase(library_names(e), 6))
-        if e.symbols:
-            facts.append("native calls: " + symbol_groups(e))
-        if e.file:
-            facts.append(f"file: {short_path(e.file)}")
-        if e.via:
-            via = [str(item.get("file", "")).replace("\\", "/").rsplit("/", 1)[-1]
-                   for item in e.via]
-            facts.append("loads bundled: " + list_phrase(via, 4))
+        _native_facts(e, facts)
     elif isinstance(e, ev.NativeThreads):
         if e.native_threads:
             facts.append(f"native threads started: {e.native_threads}")
+        if e.started_by:
+            facts.append("started while importing other distributions: " + ", ".join(
+                f"{name} {count}" for name, count in e.started_by.items()))
         if e.python_threads:
             facts.append("Python threads started: " + list_phrase(list(e.python_threads), 6))
     elif isinstance(e, ev.Warnings):

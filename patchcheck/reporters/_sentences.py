@@ -4,6 +4,7 @@ here once, so the terminal, the PR comment and the CI annotation agree.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -157,6 +158,13 @@ def symbol_names(code: ev.NativeCode) -> list[str]:
     return list(dict.fromkeys(n for names in code.symbols.values() for n in names))
 
 
+#: The libc categories that make a file a candidate (``targets.native.PRIMARY_CATEGORIES``;
+#: a test keeps the two equal): details show these, the JSON has the rest.
+PRIMARY_SYMBOL_CATEGORIES: frozenset[str] = frozenset({"network", "dns", "tls"})
+#: Context only (``targets.native.BLOCKING_SYMBOLS`` minus the primary ones).
+SECONDARY_SYMBOL_CATEGORIES: frozenset[str] = frozenset({"poll", "sleep", "wait"})
+
+
 def symbol_groups(code: ev.NativeCode) -> str:
     """``net: connect, recv; dns: getaddrinfo``."""
     return "; ".join(f"{category}: {list_phrase(list(names), 6)}"
@@ -165,6 +173,66 @@ def symbol_groups(code: ev.NativeCode) -> str:
 
 def library_names(code: ev.NativeCode) -> list[str]:
     return list(dict.fromkeys(lib.name or lib.soname for lib in code.libraries))
+
+
+_EXT_SUFFIX = re.compile(r"(\.cpython-[^./]+|\.abi3|\.cp\d+[^./]*)?\.so(\.[0-9.]+)?$")
+
+
+def native_module(code: ev.NativeCode) -> str:
+    """The module a native file is: ``psycopg2/_psycopg.cpython-311-….so`` →
+    ``psycopg2._psycopg``; a bundled library keeps its file name."""
+    norm = code.file.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in norm:
+            norm = norm.split(marker, 1)[1]
+            break
+    else:
+        norm = norm.rsplit("/", 1)[-1]
+    if not code.extension:
+        return norm.rsplit("/", 1)[-1]
+    return _EXT_SUFFIX.sub("", norm).replace("/", ".")
+
+
+def native_lead(code: ev.NativeCode) -> str:
+    """The module that does the I/O, then how: ``psycopg2._psycopg → libpq``,
+    ``_mysql_connector (embeds libmysqlclient)``."""
+    module = native_module(code)
+    embedded = [lib.soname for lib in code.libraries if lib.embedded]
+    if code.libraries and len(embedded) == len(code.libraries):
+        stems = [_lib_stem(lib.name) for lib in code.libraries]
+        return f"{module} (embeds {list_phrase(stems, 2)})"
+    if code.libraries:
+        return f"{module} → " + list_phrase([_lib_stem(lib.name) for lib in code.libraries], 2)
+    if code.io is ev.NativeIO.BUNDLED_HELPER:
+        return f"{module}: network calls only in bundled helpers"
+    if code.io is ev.NativeIO.RUST_STD:
+        return f"{module}: Rust std::net imports only"
+    return f"{module}: " + list_phrase(symbol_names(code), 3)
+
+
+def _lib_stem(name: str) -> str:
+    """``PostgreSQL client (libpq)`` → ``libpq``."""
+    if name.endswith(")") and "(" in name:
+        return name[name.rindex("(") + 1:-1].split(",", 1)[0]
+    return name
+
+
+def bundles_phrase(code: ev.NativeCode) -> str:
+    """``Kerberos (3 files), SASL (8 files), FIDO`` — copies of one file count once."""
+    counts: dict[str, int] = {}
+    for helper in code.bundles:
+        counts[helper.family] = counts.get(helper.family, 0) + 1
+    parts = [f"{family} ({n} files)" if n > 1 else family for family, n in counts.items()]
+    return list_phrase(parts, 8)
+
+
+def threads_phrase(e: ev.NativeThreads) -> str:
+    """``starts 2 native threads`` or ``numpy started 1 native thread (imported by it)``."""
+    n = e.native_threads
+    if n:
+        return f"starts {n} native thread{'s' if n != 1 else ''}"
+    others = ", ".join(f"{name} {count}" for name, count in e.started_by.items())
+    return f"native threads started by its dependencies ({others})" if others else ""
 
 
 # --- the row's "key evidence" ----------------------------------------------------------------
@@ -196,13 +264,10 @@ def _warn_phrase(result: DistributionResult, f: Finding) -> str:
         return f"blocks if imported before patch_all ({measurement_phrase(probe.plain)})"
     if isinstance(e, ev.StaleReferences) and e.references:
         return "stale: " + list_phrase(stale_names(e), 2)
-    if isinstance(e, ev.NativeCode) and e.libraries:
-        return "native: links " + list_phrase(library_names(e), 2)
-    if isinstance(e, ev.NativeCode) and e.symbols:
-        return "native: " + list_phrase(symbol_names(e), 3)
-    if isinstance(e, ev.NativeThreads) and e.native_threads:
-        n = e.native_threads
-        return f"starts {n} native thread{'s' if n != 1 else ''}"
+    if isinstance(e, ev.NativeCode) and (e.libraries or e.symbols):
+        return "native: " + native_lead(e)
+    if isinstance(e, ev.NativeThreads) and (e.native_threads or e.started_by):
+        return threads_phrase(e)
     if isinstance(e, ev.Warnings) and e.warnings:
         return exception_type(e.warnings[0].text)
     return f.summary

@@ -19,6 +19,7 @@ never raises).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import struct
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from patchcheck.model import Finding, Severity
-from patchcheck.verdicts.evidence import evidence_from_json
+from patchcheck.verdicts import evidence as ev
 
 __all__ = [
     "BLOCKING_SYMBOLS",
@@ -145,8 +146,10 @@ def canonical_symbol(name: str) -> str | None:
 # Left out on purpose:
 # - libssl/libcrypto: linked by anything that hashes or encrypts (cryptography, hashlib
 #   users); TLS I/O is caught by importing SSL_read/SSL_write ("tls" above) instead.
-# - libsasl2, libgssapi_krb5: authentication frameworks, linked alongside a real client
-#   (libpq, libldap) which is named anyway.
+# - libsasl2, libgssapi_krb5, libkrb5, libfido2: authentication frameworks, linked alongside
+#   a real client (libpq, libldap, libmysqlclient) which is named anyway; they talk to a KDC or
+#   a security key during a login, not to the application's services. Bundled, they are
+#   "helpers" (see ``scan_distribution``).
 # - libnghttp2, libprotobuf: protocol framing only, no I/O of their own.
 # - libuv, libev, libevent: event loops (gevent's own backends); a loop reports "poll".
 # --------------------------------------------------------------------------------------------
@@ -174,7 +177,6 @@ CLIENT_LIBRARIES: Mapping[str, str] = {
     r"libmongoc": "MongoDB client (libmongoc)",
     r"libcassandra": "Cassandra client (DataStax C++ driver)",
     r"libnetsnmp": "SNMP client (Net-SNMP)",
-    r"libkrb5": "Kerberos client (libkrb5, talks to the KDC)",
     r"libdbus-1": "D-Bus client (libdbus)",
 }
 
@@ -190,6 +192,43 @@ def _client_library(soname: str) -> str | None:
     return None
 
 
+# A client library linked statically into an extension leaves no DT_NEEDED entry, but its API
+# is usually still exported (mysql-connector-python's ``_mysql_connector`` defines
+# ``mysql_real_connect``: libmysqlclient is compiled in). One defining function per library,
+# chosen because only the library itself defines it. c-ares is left out: gevent embeds it.
+CLIENT_API_SYMBOLS: Mapping[str, str] = {
+    "PQconnectdb": "libpq",
+    "mysql_real_connect": "libmysqlclient",
+    "curl_easy_perform": "libcurl",
+    "zmq_ctx_new": "libzmq",
+    "rd_kafka_new": "librdkafka",
+    "memcached_create": "libmemcached",
+    "ldap_initialize": "libldap",
+    "redisConnect": "libhiredis",
+    "libssh2_session_handshake": "libssh2",
+    "mongoc_client_new": "libmongoc",
+    "amqp_new_connection": "librabbitmq",
+    "mosquitto_connect": "libmosquitto",
+    "cass_session_connect": "libcassandra",
+}
+
+# Imports that only an event loop makes: Rust's standard library never calls epoll, so a
+# Rust-built file that imports it carries an async runtime (mio/tokio), i.e. real network I/O.
+_EVENT_LOOP_SYMBOLS = frozenset({"epoll_wait", "epoll_pwait", "epoll_pwait2"})
+
+# Families of bundled helper libraries, only to name them readably in "also bundles: …".
+# Which files are helpers is decided by structure (not an extension, not a client library).
+_HELPER_FAMILIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), family) for pattern, family in (
+        (r"krb5|kerberos|gssapi|k5crypto|com_err|keyutils", "Kerberos"),
+        (r"sasl|^lib(anonymous|crammd5|digestmd5|gs2|plain|scram|login|ntlm|otp)\b", "SASL"),
+        (r"fido|cbor|webauthn|udev", "FIDO"),
+        (r"^lib(ssl|crypto)\b", "OpenSSL"),
+        (r"^libz\b", "zlib"),
+        (r"xcb|^libX", "X11 (libxcb)"),
+    ))
+
+
 # --------------------------------------------------------------------------------------------
 # Results
 # --------------------------------------------------------------------------------------------
@@ -199,9 +238,13 @@ class ClientLibrary:
 
     soname: str  # as written in DT_NEEDED (or the bundled file's name)
     name: str  # human readable, from CLIENT_LIBRARIES
+    embedded: bool = False  # compiled into the file (found by its API, CLIENT_API_SYMBOLS)
 
-    def to_json(self) -> dict[str, str]:
-        return {"soname": self.soname, "name": self.name}
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"soname": self.soname, "name": self.name}
+        if self.embedded:
+            data["embedded"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -223,6 +266,23 @@ class NativeFileReport:
     error: str | None = None  # set when the file looked like ELF but could not be read
     via: tuple[NativeFileReport, ...] = ()
     needed_by: str | None = None  # in ``via``: the file that lists this one in DT_NEEDED
+    built_by_rustc: bool = False  # ``.comment`` says "rustc version": Rust's std is linked in
+    is_client_library: bool = False  # not an extension, and its own name is a client library
+    copies: tuple[str, ...] = ()  # other paths of the same file (soname copies, symlinks)
+    # Bundled helper libraries (neither an extension nor a client library) that it loads and
+    # that import network calls: reported once, as secondary (``findings_for``).
+    helpers: tuple[NativeFileReport, ...] = ()
+
+    @property
+    def is_helper(self) -> bool:
+        return not self.is_extension and not self.is_client_library
+
+    @property
+    def quiet_runtime(self) -> bool:
+        """Its own network imports are Rust's std::net, not a network client: built by rustc,
+        no event loop (epoll) and no client library."""
+        return (self.built_by_rustc and not self.libraries
+                and not _EVENT_LOOP_SYMBOLS & set(self.symbols.get("poll", ())))
 
     @property
     def primary_symbols(self) -> Mapping[str, tuple[str, ...]]:
@@ -266,6 +326,8 @@ class NativeFileReport:
         }
         if self.needed_by:
             data["needed_by"] = self.needed_by
+        if self.copies:
+            data["copies"] = list(self.copies)
         if self.error:
             data["error"] = self.error
         if self.via:
@@ -317,6 +379,7 @@ def _scan_elf(path: str, stream: Any) -> NativeFileReport:
                 soname = tag.soname
 
     imported: set[str] = set()
+    embedded: dict[str, None] = {}
     is_extension = False
     for name, defined, binding in _dynamic_symbols(elf):
         if binding not in (_STB_GLOBAL, _STB_WEAK):
@@ -325,6 +388,8 @@ def _scan_elf(path: str, stream: Any) -> NativeFileReport:
             imported.add(name)
         elif name.startswith("PyInit_"):
             is_extension = True
+        elif name in CLIENT_API_SYMBOLS:
+            embedded[CLIENT_API_SYMBOLS[name]] = None
 
     found: dict[str, set[str]] = {}
     for raw in imported:
@@ -338,16 +403,27 @@ def _scan_elf(path: str, stream: Any) -> NativeFileReport:
         human = _client_library(entry)
         if human is not None:
             libraries.append(ClientLibrary(entry, human))
+    is_client = False
+    own = soname or os.path.basename(path)
     if not is_extension:
         # A bundled copy of a client library (loaded by an extension, or with ctypes) is
         # recognised by its own name too.
-        own = soname or os.path.basename(path)
         human = _client_library(own)
         if human is not None:
             libraries.append(ClientLibrary(own, human))
+            is_client = True
+    if is_extension or not is_client:
+        linked = {lib.name for lib in libraries}
+        for stem in embedded:
+            human = _client_library(stem)
+            if human is not None and human not in linked:
+                libraries.append(ClientLibrary(os.path.basename(path), human, embedded=True))
+                is_client = is_client or not is_extension
+    comment = elf.get_section_by_name(".comment")
+    rustc = comment is not None and b"rustc version" in comment.data()
     return NativeFileReport(
         path=path, is_extension=is_extension, symbols=symbols, libraries=tuple(libraries),
-        needed=tuple(needed), soname=soname,
+        needed=tuple(needed), soname=soname, built_by_rustc=rustc, is_client_library=is_client,
     )
 
 
@@ -408,29 +484,87 @@ def _looks_like_shared_object(path: str) -> bool:
     return name.endswith(".so") or ".so." in name
 
 
+def _same_files(paths: Sequence[str]) -> list[list[str]]:
+    """``paths`` grouped by the real file: symlinks and hard links (one inode) and byte-equal
+    copies (a wheel cannot hold symlinks, so ``libkrb5.so.3`` and ``libkrb5.so.3.3`` are two
+    copies of one library). Only files of equal size are hashed."""
+    by_inode: dict[object, list[str]] = {}
+    for path in paths:
+        try:
+            st = os.stat(path)  # follows symlinks: a link and its target share the key
+            key: object = (st.st_dev, st.st_ino, st.st_size)
+        except OSError:
+            key = ("unreadable", path)
+        by_inode.setdefault(key, []).append(path)
+    by_size: dict[object, list[list[str]]] = {}
+    for key, group in by_inode.items():
+        size = key[2] if isinstance(key, tuple) and len(key) == 3 else key
+        by_size.setdefault(size, []).append(group)
+    out: list[list[str]] = []
+    for groups in by_size.values():
+        if len(groups) == 1:
+            out.append(groups[0])
+            continue
+        by_digest: dict[object, list[str]] = {}
+        for group in groups:
+            by_digest.setdefault(_digest(group[0]), []).extend(group)
+        out.extend(by_digest.values())
+    return out
+
+
+def _digest(path: str) -> object:
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.file_digest(stream, "sha256").digest()  # type: ignore[attr-defined]
+    except AttributeError:  # Python < 3.11
+        with open(path, "rb") as stream:
+            return hashlib.sha256(stream.read()).digest()
+    except OSError:
+        return ("unreadable", path)
+
+
+def _representative(group: list[str], soname: str | None) -> str:
+    """The name to show for a file with copies: the one the loader asks for (its soname),
+    else the shortest."""
+    for path in group:
+        if soname and os.path.basename(path) == soname:
+            return path
+    return min(group, key=lambda p: (len(os.path.basename(p)), p))
+
+
 def scan_distribution(files: Iterable[str | os.PathLike[str]]) -> list[NativeFileReport]:
     """Reports for a distribution's shared objects that have something to say.
 
     ``files`` are the distribution's installed files (absolute paths, e.g. from
     ``importlib.metadata`` in the target interpreter); non-shared-object names are ignored.
-    Each extension module gets the bundled libraries it loads in ``via``; a bundled library
-    with findings that no extension links (loaded with ctypes/cffi, say) is reported on its
-    own. Files with only secondary symbols (poll, sleep, wait) are left out.
-    """
-    reports: list[NativeFileReport] = []
-    for path in files:
-        path = os.fspath(path)
-        if _looks_like_shared_object(path):
-            report = scan_file(path)
-            if report is not None:
-                reports.append(report)
+    Each real file is read once (``_same_files``); its other names are in ``copies``.
 
-    # Resolve DT_NEEDED inside the distribution by file name and by DT_SONAME, which is how
-    # auditwheel's $ORIGIN rpath makes the loader find psycopg2_binary.libs/libpq-….so.
+    Each extension module gets the bundled libraries it loads: client libraries (and files
+    that could not be read) in ``via``, helper libraries with network imports in ``helpers``.
+    A bundled client library that no extension links (loaded with ctypes/cffi) is reported on
+    its own; so are helper libraries no extension links, last, so that ``findings_for`` can
+    name them once as secondary. Files with only secondary symbols (poll, sleep, wait) are
+    left out.
+    """
+    paths = [os.fspath(p) for p in files]
+    paths = [p for p in paths if _looks_like_shared_object(p)]
+    reports: list[NativeFileReport] = []
+    for group in _same_files(sorted(paths)):
+        report = scan_file(group[0])
+        if report is None:
+            continue
+        if len(group) > 1:
+            shown = _representative(group, report.soname)
+            report = _with(report, path=shown, copies=tuple(p for p in group if p != shown))
+        reports.append(report)
+
+    # Resolve DT_NEEDED inside the distribution by file name (every copy's) and by DT_SONAME,
+    # which is how auditwheel's $ORIGIN rpath makes the loader find psycopg2_binary.libs/….
     bundled: dict[str, NativeFileReport] = {}
     for report in reports:
         if not report.is_extension:
-            bundled.setdefault(os.path.basename(report.path), report)
+            for path in (report.path, *report.copies):
+                bundled.setdefault(os.path.basename(path), report)
             if report.soname:
                 bundled.setdefault(report.soname, report)
 
@@ -439,17 +573,20 @@ def scan_distribution(files: Iterable[str | os.PathLike[str]]) -> list[NativeFil
     for report in reports:
         if not report.is_extension:
             continue
-        via = []
+        via, helpers = [], []
         for lib, parent in _bundled_closure(report, bundled):
             reached.add(lib.path)
-            if lib.error or lib.primary_symbols or lib.libraries:
+            if lib.error or lib.is_client_library:
                 via.append(_with(lib, needed_by=parent))
-        full = _with(report, via=tuple(via))
-        if full.has_findings:
+            elif lib.primary_symbols or lib.libraries:
+                helpers.append(_with(lib, needed_by=parent))
+        full = _with(report, via=tuple(via), helpers=tuple(helpers))
+        if full.has_findings or full.helpers:
             out.append(full)
-    for report in reports:
-        if not report.is_extension and report.path not in reached and report.has_findings:
-            out.append(report)
+    loose = [r for r in reports
+             if not r.is_extension and r.path not in reached and r.has_findings]
+    out.extend(r for r in loose if not r.is_helper)
+    out.extend(r for r in loose if r.is_helper)
     return out
 
 
@@ -477,19 +614,23 @@ def _with(report: NativeFileReport, **changes: Any) -> NativeFileReport:
 # Findings
 # --------------------------------------------------------------------------------------------
 _HINT_CALLS = (
-    "Native code does its own socket/DNS I/O in C, where gevent's monkey-patching cannot "
-    "reach: while it waits, the gevent hub and every other greenlet may stand still. A probe "
-    "measures whether it really blocks; without one, treat it as a risk. If it blocks, use the "
-    "library's gevent/async mode if it has one, run the calls on gevent's threadpool "
-    "(gevent.get_hub().threadpool.apply(...)), or switch to a pure-Python client."
+    "The extension does socket/DNS I/O in C, where monkey-patching cannot reach: while it "
+    "waits, the hub and every greenlet may stand still. A probe measures whether it blocks; "
+    "if it does, use the library's gevent mode, gevent's threadpool "
+    "(gevent.get_hub().threadpool.apply(...)), or a pure-Python client."
 )
 _HINT_LIBRARY = (
-    "{libs} does its own network I/O in C, so gevent's monkey-patching cannot make it "
-    "cooperative: while a call waits, the gevent hub and every other greenlet may stand "
-    "still. A probe measures whether it really blocks. Look for the library's wait-callback "
-    "or async hook (psycogreen for psycopg2, zmq.green for pyzmq, "
-    "grpc.experimental.gevent.init_gevent() for grpcio), or run the calls on gevent's "
-    "threadpool."
+    "{libs} does its own network I/O in C, which monkey-patching cannot make cooperative. "
+    "A probe measures whether it blocks. Use the library's pure-Python mode or gevent hook "
+    "if it has one (see below), or run the calls on gevent's threadpool."
+)
+_HINT_RUST = (
+    "Every Rust extension imports these through Rust's standard library (std::net), used or "
+    "not; the file shows no event loop and no client library. A probe would tell."
+)
+_HINT_HELPER = (
+    "Bundled helper libraries (authentication, X11, …) talk to a KDC, a security key or a "
+    "display server, not to your services; the distribution's own code shows no network I/O."
 )
 
 
@@ -502,16 +643,41 @@ def _display(path: str) -> str:
     return "/".join(norm.rsplit("/", 2)[-2:])
 
 
-def _evidence(report: NativeFileReport) -> dict[str, Any]:
-    evidence: dict[str, Any] = {
-        "file": report.path,
-        "extension": report.is_extension,
-        "symbols": {c: list(s) for c, s in report.all_symbols.items()},
-        "libraries": [lib.to_json() for lib in report.all_libraries],
-    }
-    if report.via:
-        evidence["via"] = [v.to_json() for v in report.via]
-    return evidence
+def _family(path: str) -> str:
+    """A helper library's family ("Kerberos", "SASL", …), else its stem without the
+    auditwheel hash (``libxcb-9065bb12.so.1.1.0`` → ``libxcb``)."""
+    name = os.path.basename(path)
+    parent = os.path.basename(os.path.dirname(path))
+    for pattern, family in _HELPER_FAMILIES:
+        if pattern.search(name) or (family == "SASL" and pattern.search(parent)):
+            return family
+    stem = name.split(".so", 1)[0]
+    return re.sub(r"-[0-9a-f]{8}$", "", stem)
+
+
+def _evidence(report: NativeFileReport, io: ev.NativeIO,
+              bundles: Sequence[ev.BundledHelper] = ()) -> ev.NativeCode:
+    chain: list[str] = []
+    client = next((v for v in report.via if v.is_client_library), None)
+    if client is not None:
+        by_path = {v.path: v for v in report.via}
+        step: NativeFileReport | None = client
+        while step is not None and step.path != report.path:
+            chain.insert(0, os.path.basename(step.path))
+            step = by_path.get(step.needed_by or "")
+        chain.insert(0, os.path.basename(report.path))
+    return ev.NativeCode(
+        file=report.path,
+        extension=report.is_extension,
+        symbols=report.all_symbols,
+        libraries=tuple(ev.LinkedLibrary(lib.soname, lib.name, lib.embedded)
+                        for lib in report.all_libraries),
+        via=tuple(v.to_json() for v in report.via),
+        io=io,
+        chain=tuple(chain),
+        copies=report.copies,
+        bundles=tuple(bundles),
+    )
 
 
 def _short_list(names: Sequence[str], limit: int = 5) -> str:
@@ -519,52 +685,97 @@ def _short_list(names: Sequence[str], limit: int = 5) -> str:
     return shown + (f", … (+{len(names) - limit})" if len(names) > limit else "")
 
 
-def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
-    """One finding per file with findings: PC141 if it links a client library, else PC140.
-
-    A client library is the more specific explanation of the blocking calls in the chain
-    (libpq imports connect/poll), so PC141 carries those symbols as evidence rather than a
-    second PC140 for the same root cause. Compute-only files give no finding; files that
-    could not be read give none either (``problems_for`` reports them as patchcheck's own
-    problems).
-    """
-    findings: list[Finding] = []
-    for report in reports:
-        libraries = report.all_libraries
-        where = _display(report.path)
-        if libraries:
-            # Name the libraries the file links itself (libpq), not what those link in turn
-            # (libpq → libldap, libkrb5): the rest is in the evidence.
-            headline = report.libraries or libraries
-            names = [lib.name for lib in headline]
+def _finding(report: NativeFileReport) -> tuple[Finding, NativeFileReport] | None:
+    """The finding for one report (``findings_for``), without the ``bundles`` line."""
+    libraries = report.all_libraries
+    where = _display(report.path)
+    if libraries:
+        # Name the libraries the file links itself (libpq), not what those link in turn
+        # (libpq → libldap): the rest is in the evidence.
+        headline = report.libraries or libraries
+        names = [lib.name for lib in headline]
+        embedded = [lib for lib in headline if lib.embedded]
+        if embedded and len(embedded) == len(headline):
+            summary = f"{where} does its network I/O in C: {_short_list(names, 3)} compiled in"
+        else:
             bundled_names = {os.path.basename(v.path) for v in report.via} | {
                 v.soname for v in report.via if v.soname}
             shipped = [lib.soname for lib in headline if lib.soname in bundled_names]
             chain = f" (bundled: {', '.join(shipped)})" if shipped else ""
-            findings.append(Finding(
-                code=CODE_CLIENT_LIBRARY,
-                severity=Severity.WARNING,
-                check=CHECK,
-                summary=f"{where} links a network client library: {_short_list(names, 3)}{chain}",
-                evidence=evidence_from_json(CODE_CLIENT_LIBRARY, _evidence(report)),
-                hint=_HINT_LIBRARY.format(libs=_short_list([lib.name for lib in headline], 3)),
-            ))
-        elif report.calls_blocking:
-            primary = [s for c, group in report.all_symbols.items()
-                       if c in PRIMARY_CATEGORIES for s in group]
-            origin = ""
-            if report.via and not report.primary_symbols:
-                origin = " through bundled " + ", ".join(
-                    _display(v.path) for v in report.via if v.primary_symbols)
-            findings.append(Finding(
-                code=CODE_BLOCKING_CALLS,
-                severity=Severity.WARNING,
-                check=CHECK,
-                summary=(f"{where}: native code calls blocking libc functions "
-                         f"({_short_list(primary)}){origin}"),
-                evidence=evidence_from_json(CODE_BLOCKING_CALLS, _evidence(report)),
-                hint=_HINT_CALLS,
-            ))
+            summary = f"{where} links a network client library: {_short_list(names, 3)}{chain}"
+        return Finding(
+            code=CODE_CLIENT_LIBRARY, severity=Severity.WARNING, check=CHECK, summary=summary,
+            evidence=_evidence(report, ev.NativeIO.CLIENT_LIBRARY),
+            hint=_HINT_LIBRARY.format(libs=_short_list(names, 3)),
+        ), report
+    if report.calls_blocking:
+        primary = [s for c, group in report.all_symbols.items()
+                   if c in PRIMARY_CATEGORIES for s in group]
+        if report.quiet_runtime:
+            return Finding(
+                code=CODE_BLOCKING_CALLS, severity=Severity.INFO, check=CHECK,
+                summary=(f"{where}: network imports of Rust's standard library "
+                         f"({_short_list(primary, 3)}); no client library, no event loop"),
+                evidence=_evidence(report, ev.NativeIO.RUST_STD), hint=_HINT_RUST,
+            ), report
+        return Finding(
+            code=CODE_BLOCKING_CALLS, severity=Severity.WARNING, check=CHECK,
+            summary=(f"{where}: native code calls blocking libc functions "
+                     f"({_short_list(primary)})"),
+            evidence=_evidence(report, ev.NativeIO.OWN_CALLS), hint=_HINT_CALLS,
+        ), report
+    return None
+
+
+def _helper_entries(reports: Iterable[NativeFileReport]) -> list[ev.BundledHelper]:
+    seen: dict[str, ev.BundledHelper] = {}
+    for report in reports:
+        helpers = report.helpers if not report.is_helper else (report,)
+        for helper in helpers:
+            if not (helper.primary_symbols or helper.libraries):
+                continue  # an unreadable file is patchcheck's problem (problems_for), not this
+            seen.setdefault(helper.path, ev.BundledHelper(
+                file=helper.path, family=_family(helper.path), copies=len(helper.copies)))
+    return sorted(seen.values(), key=lambda b: (b.family, b.file))
+
+
+def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
+    """Native findings of one distribution (``scan_distribution``'s reports).
+
+    One finding per extension (or unlinked bundled client library) that does network I/O:
+    PC141 (WARNING) if it links or embeds a client library, else PC140 — WARNING for the
+    extension's own socket/DNS/TLS imports, INFO where those are Rust's std::net only.
+    Bundled helper libraries are never findings of their own: the leading finding lists them
+    once (``NativeCode.bundles``); where they are the only network code, one INFO finding
+    says so. Compute-only files give no finding; unreadable files give none either
+    (``problems_for`` reports them as patchcheck's own problems).
+    """
+    reports = list(reports)
+    made = [m for m in (_finding(r) for r in reports if not r.is_helper) if m is not None]
+    bundles = _helper_entries(reports)
+    findings = [f for f, _ in made]
+    if bundles:
+        if findings:
+            lead = max(range(len(findings)), key=lambda i: (int(findings[i].severity), -i))
+            f, report = made[lead]
+            assert isinstance(f.evidence, ev.NativeCode)
+            findings[lead] = replace(f, evidence=replace(f.evidence, bundles=tuple(bundles)))
+        else:
+            first = next((r for r in reports if r.helpers), None)
+            families = list(dict.fromkeys(b.family for b in bundles))
+            if first is not None:
+                where = _display(first.path)
+                summary = (f"{where}: network calls only in bundled helper libraries "
+                           f"({_short_list(families, 4)}), not in its own code")
+                evidence = _evidence(first, ev.NativeIO.BUNDLED_HELPER, bundles)
+            else:
+                summary = (f"bundles helper libraries with network calls "
+                           f"({_short_list(families, 4)}); no extension loads them")
+                helper = next(r for r in reports if r.is_helper and r.path == bundles[0].file)
+                evidence = _evidence(helper, ev.NativeIO.BUNDLED_HELPER, bundles)
+            findings.append(Finding(code=CODE_BLOCKING_CALLS, severity=Severity.INFO,
+                                    check=CHECK, summary=summary, evidence=evidence,
+                                    hint=_HINT_HELPER))
     return findings
 
 

@@ -303,32 +303,85 @@ class LeftoverProcesses(Evidence):
 
 @dataclass(frozen=True)
 class NativeThreads(Evidence):
-    """PC130."""
+    """PC130: OS threads an import started, and who started them.
+
+    ``native_threads`` were started while the distribution's own modules ran;
+    ``started_by`` counts those started while a module of *another* distribution was being
+    imported for the first time (numpy's OpenBLAS pool when openpyxl imports numpy), by that
+    distribution's name (or top-level module name where the child could not tell).
+    """
 
     kind: ClassVar[str] = "native-threads"
     native_threads: int
     python_threads: tuple[str, ...] = ()  # names of the Python-level threads started
+    started_by: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"native_threads": self.native_threads, "python_threads": list(self.python_threads)}
+        data: dict[str, Any] = {"native_threads": self.native_threads,
+                                "python_threads": list(self.python_threads)}
+        if self.started_by:
+            data["started_by"] = dict(self.started_by)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NativeThreads:
         return cls(native_threads=int(data.get("native_threads", 0)),
-                   python_threads=tuple(str(t) for t in data.get("python_threads") or ()))
+                   python_threads=tuple(str(t) for t in data.get("python_threads") or ()),
+                   started_by={str(k): int(v) for k, v in (data.get("started_by") or {}).items()})
 
 
 @dataclass(frozen=True)
 class LinkedLibrary:
     soname: str
     name: str  # "libpq"
+    embedded: bool = False  # compiled into the file (found by its exported API), not linked
 
     def to_json(self) -> dict[str, Any]:
-        return {"soname": self.soname, "name": self.name}
+        data: dict[str, Any] = {"soname": self.soname, "name": self.name}
+        if self.embedded:
+            data["embedded"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LinkedLibrary:
-        return cls(soname=str(data.get("soname", "")), name=str(data.get("name", "")))
+        return cls(soname=str(data.get("soname", "")), name=str(data.get("name", "")),
+                   embedded=bool(data.get("embedded", False)))
+
+
+class NativeIO(str, enum.Enum):
+    """Why a native finding has the severity it has (``NativeCode.io``)."""
+
+    CLIENT_LIBRARY = "client-library"  # links or embeds a network client library: WARNING
+    OWN_CALLS = "own-calls"  # the extension itself imports socket/DNS/TLS calls: WARNING
+    # INFO: the extension's network imports are Rust's std::net (built by rustc, no event
+    # loop, no client library): every Rust extension imports them (cryptography).
+    RUST_STD = "rust-std"
+    # INFO: the only network calls are in bundled helper libraries (Kerberos, SASL, FIDO,
+    # libxcb …), not in the extension nor in a client library.
+    BUNDLED_HELPER = "bundled-helper"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class BundledHelper:
+    """A bundled helper library with network calls of its own, named once as secondary."""
+
+    file: str
+    family: str  # "Kerberos", "SASL", … or the library's stem
+    copies: int = 0  # how many other names the same file has
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"file": self.file, "family": self.family}
+        if self.copies:
+            data["copies"] = self.copies
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BundledHelper:
+        return cls(file=str(data.get("file", "")), family=str(data.get("family", "")),
+                   copies=int(data.get("copies", 0)))
 
 
 @dataclass(frozen=True)
@@ -342,6 +395,10 @@ class NativeCode(Evidence):
     libraries: tuple[LinkedLibrary, ...] = ()
     # Bundled libraries it loads, as ``targets.native.NativeFileReport.to_json()`` writes them.
     via: tuple[Mapping[str, Any], ...] = ()
+    io: NativeIO | None = None  # why this severity (None: read from an older report)
+    chain: tuple[str, ...] = ()  # file names from the extension to the client library
+    copies: tuple[str, ...] = ()  # other paths of the same file
+    bundles: tuple[BundledHelper, ...] = ()  # the distribution's helper libraries, once
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -351,14 +408,27 @@ class NativeCode(Evidence):
         }
         if self.via:
             data["via"] = [dict(v) for v in self.via]
+        if self.io is not None:
+            data["io"] = self.io.value
+        if self.chain:
+            data["chain"] = list(self.chain)
+        if self.copies:
+            data["copies"] = list(self.copies)
+        if self.bundles:
+            data["bundles"] = [b.to_json() for b in self.bundles]
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> NativeCode:
+        io = data.get("io")
         return cls(file=str(data.get("file", "")), extension=bool(data.get("extension", True)),
                    symbols={str(c): tuple(s) for c, s in (data.get("symbols") or {}).items()},
                    libraries=tuple(LinkedLibrary.from_json(x) for x in data.get("libraries") or ()),
-                   via=tuple(dict(v) for v in data.get("via") or ()))
+                   via=tuple(dict(v) for v in data.get("via") or ()),
+                   io=NativeIO(io) if io is not None else None,
+                   chain=tuple(str(c) for c in data.get("chain") or ()),
+                   copies=tuple(str(c) for c in data.get("copies") or ()),
+                   bundles=tuple(BundledHelper.from_json(b) for b in data.get("bundles") or ()))
 
 
 @dataclass(frozen=True)

@@ -132,14 +132,27 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                         f"{ws[0]['message'][:120]}",
                         evidence=ev.Warnings(_warnings_summary(ws), module=mod["module"])))
         threads = after.data.get("native_threads_started")
-        if threads:
+        # Threads started while another distribution was first imported (numpy's OpenBLAS
+        # pool under openpyxl) are that distribution's: said as info, never a warning here.
+        others = {str(k): int(v) for k, v in
+                  (after.data.get("native_threads_by_others") or {}).items() if v}
+        if threads or others:
             imported = ", ".join(m["module"] for m in after.data.get("modules", ()))
-            plural = "s" if threads != 1 else ""
-            findings.append(make_finding(
-                "PC130", "threads", f"importing {imported} started {threads} native thread{plural}",
-                evidence=ev.NativeThreads(
-                    native_threads=int(threads),
-                    python_threads=tuple(after.data.get("python_threads_started", ())))))
+            evidence = ev.NativeThreads(
+                native_threads=int(threads or 0),
+                python_threads=tuple(after.data.get("python_threads_started", ())),
+                started_by=others)
+            if threads:
+                plural = "s" if threads != 1 else ""
+                summary = f"importing {imported} started {threads} native thread{plural}"
+                findings.append(make_finding("PC130", "threads", summary, evidence=evidence))
+            else:
+                n = sum(others.values())
+                summary = (f"importing {imported} started {n} native thread"
+                           f"{'s' if n != 1 else ''}, all while importing "
+                           f"{', '.join(others)} (not {imported}'s own)")
+                findings.append(make_finding("PC130", "threads", summary, evidence=evidence,
+                                             severity=Severity.INFO))
 
     before_failed: set[str] = set()
     if before is not None:

@@ -46,7 +46,7 @@ def test_rows_carry_the_key_evidence(sample_report):
     assert "stall 503 ms, ratio 2.9×" in rows["psycopg2-binary"]
     assert rows["grpcio"].endswith("LoopExit")
     assert "stale: redis.connection.socket" in rows["redis"]
-    assert "native: connect, recv, send" in rows["pyzmq"]
+    assert "native: zmq.backend.cython._zmq: connect, recv, send" in rows["pyzmq"]
     assert "memcached is not running" in rows["pymemcache"]
     assert re.search(r"uvloop\s+-\s+not-installed", rows["uvloop"])
 

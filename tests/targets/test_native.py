@@ -23,6 +23,7 @@ import pytest
 
 from patchcheck.model import Severity
 from patchcheck.targets import native
+from patchcheck.verdicts.evidence import NativeIO
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ROOT / "tests" / "packages"
@@ -238,34 +239,60 @@ def test_bundled_chain_counts_towards_the_extension(fake_wheel: dict[str, Path])
     ext = by_path[str(fake_wheel["ext"])]
     assert ext.is_extension
     assert not ext.primary_symbols  # the extension itself calls no libc I/O…
+    # The client library it loads is in ``via``; the helper with network calls in ``helpers``.
     via = {Path(v.path).name: v for v in ext.via}
-    assert set(via) == {fake_wheel["net"].name, fake_wheel["pq"].name}
-    assert via[fake_wheel["net"].name].symbols["network"] == ("connect",)
-    assert via[fake_wheel["net"].name].needed_by == str(fake_wheel["ext"])
-    assert ext.calls_blocking  # …but a library it loads does
+    assert set(via) == {fake_wheel["pq"].name}
+    (helper,) = ext.helpers
+    assert helper.path == str(fake_wheel["net"])
+    assert helper.symbols["network"] == ("connect",)
+    assert helper.needed_by == str(fake_wheel["ext"])
+    assert not ext.calls_blocking  # a helper's calls are not the extension's own I/O
     assert [lib.soname for lib in ext.libraries] == [fake_wheel["pq"].name]
 
     # Libraries reached from an extension are folded into it; an unlinked bundled library
-    # with findings (loaded by ctypes, say) is reported on its own.
+    # that is not a client library is a helper: listed, not a finding of its own.
     assert str(fake_wheel["net"]) not in by_path
     assert str(fake_wheel["pq"]) not in by_path
     assert by_path[str(fake_wheel["loose"])].symbols["network"] == ("connect",)
+    assert by_path[str(fake_wheel["loose"])].is_helper
 
     findings = {f.evidence.file: f for f in native.findings_for(reports)}
     f_ext = findings[str(fake_wheel["ext"])]
     assert f_ext.code == "PC141"
     assert "PostgreSQL" in f_ext.summary and fake_wheel["pq"].name in f_ext.summary
-    assert f_ext.evidence.symbols["network"] == ("connect",)
     assert {Path(v["file"]).name for v in f_ext.evidence.via} == set(via)
-    assert findings[str(fake_wheel["loose"])].code == "PC140"
+    assert f_ext.evidence.chain == (fake_wheel["ext"].name, fake_wheel["pq"].name)
+    assert set(findings) == {str(fake_wheel["ext"])}  # the loose helper is no finding…
+    assert sorted(b.file for b in f_ext.evidence.bundles) == sorted(  # …but listed, once
+        [str(fake_wheel["loose"]), str(fake_wheel["net"])])
 
 
-def test_chain_without_client_library_is_pc140_through_bundled(
+def test_chain_without_client_library_is_info_through_a_helper(
         fake_wheel: dict[str, Path]) -> None:
+    """ext2 → libpcnet (connect): network calls only in a bundled helper (Pillow → libxcb)."""
     files = [str(fake_wheel["ext2"]), str(fake_wheel["net"])]  # links no client library
     (finding,) = native.findings_for(native.scan_distribution(files))
     assert finding.code == "PC140"
-    assert "through bundled" in finding.summary and fake_wheel["net"].name in finding.summary
+    assert finding.severity is Severity.INFO
+    assert finding.evidence.io is NativeIO.BUNDLED_HELPER
+    assert [b.file for b in finding.evidence.bundles] == [str(fake_wheel["net"])]
+
+
+def test_copies_and_symlinks_of_one_file_count_once(fake_wheel: dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    """A wheel holds ``libkrb5.so.3`` and ``libkrb5.so.3.3`` as two byte-equal copies."""
+    libs = tmp_path / "copies.libs"
+    libs.mkdir()
+    first = libs / "libpcloose.so.1"
+    shutil.copy(fake_wheel["loose"], first)
+    shutil.copy(fake_wheel["loose"], libs / "libpcloose.so.1.2.3")
+    (libs / "libpcloose.so").symlink_to(first.name)
+    reports = native.scan_distribution(sorted(str(p) for p in libs.iterdir()))
+    assert len(reports) == 1
+    assert len(reports[0].copies) == 2
+    (finding,) = native.findings_for(reports)
+    assert finding.severity is Severity.INFO
+    assert len(finding.evidence.bundles) == 1 and finding.evidence.bundles[0].copies == 2
 
 
 # --- real wheels in this environment --------------------------------------------------------
