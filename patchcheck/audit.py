@@ -57,6 +57,8 @@ class AuditRequest:
     all_installed: bool = False
     include_deps: bool = False
     run_probes: bool = True
+    #: measure remedies even where the plain call cooperates (``--all-remedies``)
+    all_remedies: bool = False
     #: build (or reuse) a cached, isolated virtualenv with the requirements and scan that
     install: bool = False
     #: write the results to ``settings.baseline`` instead of comparing with it
@@ -124,6 +126,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
     python = resolve_python(s.python)
     install_failures: dict[str, str] = {}
     conflicts: tuple[Conflict, ...] = ()
+    install_notes: tuple[str, ...] = ()
     if audit.install:
         from patchcheck.install import ensure_environment
 
@@ -132,6 +135,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         python = installed.python
         install_failures = dict(installed.failures)  # requirement name → the installer's error
         conflicts = installed.conflicts
+        install_notes = (installed.remedy_note,) if installed.remedy_note else ()
     return ScanRequest(
         python=python,
         requirements=tuple(audit.requirements),
@@ -142,6 +146,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         jobs=s.jobs,
         probe_paths=tuple(str(p) for p in s.probe_paths),
         run_probes=audit.run_probes,
+        all_remedies=audit.all_remedies,
         import_names={k: tuple(v) for k, v in s.import_names.items()},
         skip=tuple(s.skip),
         use_cache=s.cache,
@@ -149,6 +154,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         install_failures=install_failures,
         install_conflicts=conflicts,
         shard=audit.shard,
+        notes=install_notes,
     )
 
 

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "zmq.green, psycogreen's patch_psycopg(), …) are found there and "
                            "judged by what the probe measured with them (default: the folder "
                            "of a scanned pyproject.toml)")
+    scan.add_argument("--all-remedies", action="store_true",
+                      help="measure each probe's remedies even when the plain call cooperates "
+                           "(to verify documented advice)")
     scan.add_argument("--skip", action="append", metavar="NAME", default=None,
                       help="do not scan this distribution (repeatable)")
     scan.add_argument("--install", action="store_true",

@@ -81,6 +81,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         all_installed=bool(args.all_installed),
         include_deps=bool(getattr(args, "include_deps", False)),
         run_probes=not args.no_probes,
+        all_remedies=bool(getattr(args, "all_remedies", False)),
         install=bool(args.install),
         update_baseline=bool(args.update_baseline),
         source_dir=_source_dir(args),

@@ -18,6 +18,7 @@ from patchcheck.model import (
     DistributionResult,
     Finding,
     InstalledDistribution,
+    Outcome,
     ProbeOutcome,
     ScanReport,
     TargetInfo,
@@ -88,7 +89,7 @@ class Scan:
         self.progress_total = progress_total or (lambda total: None)
         self._pm = plugin_manager
         self.problems: list[str] = []
-        self.notes: list[str] = []
+        self.notes: list[str] = list(request.notes)
         #: distributions whose checks hit a patchcheck problem: never cached
         self._troubled: set[str] = set()
         self._meter_ok = False  # the controls ran and measured as expected
@@ -362,6 +363,9 @@ def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: 
     """Only firm results are cached: not with a skipped probe (the server may come back), and
     a result that should carry measurements only when the meter was trusted and they ran."""
     if any(p.plain.outcome.skipped for p in result.probes):
+        return False
+    # A remedy not tried (its package missing) is measured once the package is installed.
+    if any(m.outcome is Outcome.NOT_TRIED for p in result.probes for m in p.remedies):
         return False
     if item.probes:
         return meter_ok and bool(result.probes)

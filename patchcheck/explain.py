@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.knowledge import all_entries
-from patchcheck.model import DistributionResult, normalize_name
+from patchcheck.model import DistributionResult, Outcome, normalize_name
 from patchcheck.plugins import collect_probes
 
 EXPLAIN_SCHEMA = "patchcheck.explain/1"
@@ -207,5 +207,8 @@ def _text(doc: dict[str, Any]) -> str:
         plain = probe.plain
         out.append(f"  probe {probe.label}: {plain.outcome} ({measurement_phrase(plain)})")
         for m in probe.remedies:
-            out.append(f"    with {m.remedy}: {m.outcome} ({measurement_phrase(m)})")
+            if m.outcome is Outcome.NOT_TRIED:
+                out.append(f"    {m.remedy}: not tried: {measurement_phrase(m)}")
+            else:
+                out.append(f"    with {m.remedy}: {m.outcome} ({measurement_phrase(m)})")
     return "\n".join(out)

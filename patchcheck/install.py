@@ -38,7 +38,7 @@ from patchcheck.locks import LockTimeout, exclusive_lock
 from patchcheck.model import Conflict, Pin, Requirement, normalize_name
 
 #: Bump when the way a virtualenv is built changes, so existing ones are rebuilt.
-INSTALL_RECIPE = "2"  # 2: the marker records conflicts
+INSTALL_RECIPE = "3"  # 2: the marker records conflicts; 3: remedy packages are added
 #: ``auto`` (default), ``uv`` or ``pip``: which installer to use.
 INSTALLER_ENV = "PATCHCHECK_INSTALLER"
 MARKER_NAME = "complete.json"
@@ -84,6 +84,18 @@ class InstallResult:
     #: requirements that could not be installed together (each went in on its own, and the
     #: installed metadata shows who needs what: see :func:`find_conflicts`)
     conflicts: tuple[Conflict, ...] = ()
+
+    #: the remedy packages (``spec.REMEDY_PACKAGES``) added so their remedies are measured
+    remedy_packages: tuple[str, ...] = ()
+
+    @property
+    def remedy_note(self) -> str | None:
+        """The report's note saying which remedy packages the venv has beyond the list."""
+        if not self.remedy_packages:
+            return None
+        return ("--install added " + ", ".join(self.remedy_packages)
+                + " to its virtualenv so the remedies that need them are measured "
+                  "(they are not in your requirements)")
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,8 @@ def ensure_environment(
             conflicts = tuple(Conflict.from_json(c) for c in done.get("conflicts") or ())
             return InstallResult(python=_venv_python(venv), venv=str(venv),
                                  installer=str(done.get("installer", "?")), built=False,
-                                 failures=failures, key=key, conflicts=conflicts)
+                                 failures=failures, key=key, conflicts=conflicts,
+                                 remedy_packages=tuple(done.get("remedy_packages") or ()))
         chosen = choose_installer(installer)
         return _build(base, lines, requirements, root, venv, marker, key, chosen, note)
 
@@ -282,17 +295,20 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
             note(f"the requirements cannot all be installed together ({len(conflicts)} "
                  f"conflict{'s' * (len(conflicts) != 1)}: see the report)")
     gevent_version = _check_gevent(python, base)
+    remedies = _install_remedy_packages(pip, lines, root, note)
     record = {
         "schema": MARKER_SCHEMA, "key": key, "installer": installer,
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "base": {"executable": base.executable, "real": base.real, "version": base.version},
         "requirements": lines, "gevent": gevent_version, "failures": failures,
         "conflicts": [c.to_json() for c in conflicts], "recipe": INSTALL_RECIPE,
+        "remedy_packages": list(remedies),
     }
     write_atomic(marker, json.dumps(record, indent=2), durable=True)
     note(f"virtualenv ready in {time.monotonic() - started:.1f} s: {python}")
     return InstallResult(python=python, venv=str(venv), installer=installer, built=True,
-                         failures=failures, key=key, conflicts=conflicts)
+                         failures=failures, key=key, conflicts=conflicts,
+                         remedy_packages=remedies)
 
 
 # -- conflicts ----------------------------------------------------------------------------
@@ -380,6 +396,26 @@ def find_conflicts(metadata: Mapping[str, Any], requirements: Sequence[Requireme
                                 requires=f"{req.name}{req.specifier}", required=req.name,
                                 installed=have, pins=pins, installer=installer))
     return tuple(sorted(out, key=lambda c: (normalize_name(c.distribution), c.required)))
+
+
+def _install_remedy_packages(pip: list[str], lines: Sequence[str], root: Path,
+                             note: Progress) -> tuple[str, ...]:
+    """Add the remedy packages the requirements do not list, each on its own: one that does
+    not install (greenify needs a C compiler) only leaves its remedy "not tried"."""
+    from patchcheck.spec import REMEDY_PACKAGES
+
+    listed = {_line_key(line) for line in lines}
+    added = []
+    for name, serves in REMEDY_PACKAGES.items():
+        if normalize_name(name) in listed or (serves and not listed & set(serves)):
+            continue
+        ok, output = _install(pip, [name], root)
+        if ok:
+            added.append(name)
+        else:
+            note(f"could not install the remedy package {name} (its remedy will be reported "
+                 f"as not tried): {_first_line(error_tail(output))}")
+    return tuple(added)
 
 
 def _make_venv_uv(base: _Base, venv: Path, root: Path) -> list[str]:

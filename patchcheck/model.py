@@ -180,6 +180,9 @@ class Outcome(str, enum.Enum):
     # far below the intended wait), or the probe's own code failed (its file, its factory).
     # A probe problem: never a pass, never the library's ``breaks``.
     INCONCLUSIVE = "inconclusive"
+    # A remedy that could not be tried: its own module is not installed in the target
+    # (``Measurement.not_installed`` names it). Never a verdict on the library (issue #15).
+    NOT_TRIED = "not-tried"
 
     @property
     def severity(self) -> Severity:
@@ -206,7 +209,8 @@ class Outcome(str, enum.Enum):
 
     @property
     def skipped(self) -> bool:
-        return self is Outcome.SKIPPED
+        """Not measured: a service was missing, or a remedy's package is not installed."""
+        return self in (Outcome.SKIPPED, Outcome.NOT_TRIED)
 
     @property
     def inconclusive(self) -> bool:
@@ -226,6 +230,7 @@ class Outcome(str, enum.Enum):
 _OUTCOME_SEVERITY = {
     Outcome.COOPERATES: Severity.INFO,
     Outcome.SKIPPED: Severity.INFO,
+    Outcome.NOT_TRIED: Severity.INFO,
     Outcome.BLOCKS: Severity.BLOCKS,
     Outcome.CPU_BOUND: Severity.BLOCKS,
     Outcome.BREAKS: Severity.BREAKS,
@@ -234,6 +239,7 @@ _OUTCOME_SEVERITY = {
 _OUTCOME_VERDICT = {
     Outcome.COOPERATES: Verdict.COOPERATES,
     Outcome.SKIPPED: Verdict.SKIPPED,
+    Outcome.NOT_TRIED: Verdict.SKIPPED,
     Outcome.BLOCKS: Verdict.BLOCKS,
     Outcome.CPU_BOUND: Verdict.BLOCKS,
     Outcome.BREAKS: Verdict.BREAKS,
@@ -272,6 +278,12 @@ class Measurement:
     # The heartbeat over the measured window: (t_ms since the calls were released, the gap
     # that ended at t_ms), at most ~200 points, the largest gap of each time slice kept.
     heartbeat: tuple[tuple[float, float], ...] = ()
+    # NOT_TRIED: the remedy's module that is missing, and how to install it.
+    not_installed: str | None = None
+    install: str | None = None
+    # The exact lines an application adds to apply this remedy, when the harness computed
+    # them for this machine's layout (greenify: the library's path pattern).
+    remedy_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
@@ -293,6 +305,9 @@ class Measurement:
             "error": self.error,
             "remedy": self.remedy,
             "phase": None if self.phase is None else self.phase.value,
+            "not_installed": self.not_installed,
+            "install": self.install,
+            "remedy_lines": list(self.remedy_lines),
         }
         if self.heartbeat:  # left out when empty: cached results from before it still load
             data["heartbeat"] = [[round(float(t), 1), round(float(gap), 1)]
@@ -316,6 +331,9 @@ class Measurement:
             error=data.get("error"),
             remedy=data.get("remedy"),
             heartbeat=tuple((float(t), float(gap)) for t, gap in data.get("heartbeat") or ()),
+            not_installed=data.get("not_installed"),
+            install=data.get("install"),
+            remedy_lines=tuple(data.get("remedy_lines") or ()),
         )
 
 

@@ -57,6 +57,10 @@ class ScanRequest:
     include_deps: bool = False
     #: Check only this shard of the plan (``--shard K/N``; ``patchcheck.shard``).
     shard: Shard | None = None
+    #: Measure every probe's remedies even when the plain call cooperates (``--all-remedies``).
+    all_remedies: bool = False
+    #: what the shell wants in the report's notes (``--install``: remedy packages it added)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ def cache_key(request: ScanRequest, target: TargetInfo, dist: InstalledDistribut
         probes=sorted([p.name, p.version, probe_digests.get(p.path, "?")] for p in probes)
         if request.run_probes else None,
         services=dict(request.services),
+        remedies="always" if request.all_remedies else "failed",
         tool=tool_digest,
     )
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from patchcheck.errors import UsageError
 from patchcheck.harness import patchcheck_probe
 from patchcheck.hookspecs import hookimpl
-from patchcheck.spec import ProbeSpec, RemedySpec
+from patchcheck.spec import DECLARED_REMEDY, ProbeSpec, RemedySpec
 
 #: the module name probe files import
 PROBE_API_MODULE = "patchcheck_probe"
@@ -97,6 +97,11 @@ def load_probe_file(path: str | os.PathLike[str], origin: str | None = None) -> 
             continue  # imported from another probe file: that file reports it
         remedies = []
         for label, fn in info.remedies:
+            if isinstance(fn, patchcheck_probe.Remedy):
+                # Found by label in the child (its functions need not be top-level names).
+                remedies.append(RemedySpec(label=label, function=DECLARED_REMEDY,
+                                           requires=fn.requires, install=fn.install))
+                continue
             fname = getattr(fn, "__name__", "")
             if getattr(module, fname, None) is not fn:
                 raise UsageError(
@@ -114,6 +119,7 @@ def load_probe_file(path: str | os.PathLike[str], origin: str | None = None) -> 
             concurrency=info.concurrency,
             remedies=tuple(remedies),
             import_order=info.import_order,
+            measure_remedies=getattr(info, "measure_remedies", "failed"),
             origin=origin,
             description=info.description,
             version=info.version,

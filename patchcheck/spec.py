@@ -1,6 +1,7 @@
 """Typed objects that plugins return from hooks (probes, services, knowledge, reporters)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -11,16 +12,50 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RemedySpec:
-    """A remedy a probe knows how to apply inside the child before re-running the call."""
+    """A remedy a probe knows how to apply inside the child before re-running the call.
+
+    ``function`` is a zero-argument function of the probe file, ``DECLARED_REMEDY`` for a
+    ``patchcheck_probe.Remedy`` (the child finds it by ``label`` on the probe), or one of the
+    generic remedies (``THREADPOOL_FUNCTION``, ``GREENIFY_FUNCTION``).
+    """
 
     label: str  # shown to users, e.g. "psycogreen.gevent.patch_psycopg()"
-    function: str  # name of a zero-argument function in the probe file that applies it
+    function: str
+    requires: tuple[str, ...] = ()  # modules the remedy itself imports ("psycogreen")
+    install: str | None = None  # how to get them ("pip install psycogreen")
+    # GREENIFY_FUNCTION: the sonames of the client libraries the native check found, patched
+    # with greenify.patch_lib() once the distribution's modules have loaded them.
+    libraries: tuple[str, ...] = ()
 
+
+#: The child finds a ``patchcheck_probe.Remedy`` by its label on the probe's metadata.
+DECLARED_REMEDY = "<declared>"
+THREADPOOL_FUNCTION = "<threadpool>"
+GREENIFY_FUNCTION = "<greenify>"
 
 #: The generic remedy for C code that releases the GIL: run the call on gevent's threadpool.
 THREADPOOL_REMEDY = RemedySpec(
-    label="gevent.get_hub().threadpool.apply(call)", function="<threadpool>"
+    label="gevent.get_hub().threadpool.apply(call)", function=THREADPOOL_FUNCTION
 )
+
+#: Packages ``--install`` adds to its venv so that the remedies that need them are measured:
+#: package -> the distributions whose remedy needs it (empty: any, greenify is tried on every
+#: C client the native check finds).
+REMEDY_PACKAGES: Mapping[str, tuple[str, ...]] = {
+    "greenify": (),
+    "psycogreen": ("psycopg2", "psycopg2-binary"),
+}
+
+
+def greenify_remedy(libraries: Sequence[str]) -> RemedySpec:
+    """douban's greenify on the client libraries a distribution's native code links: their
+    libc calls (connect, recv, poll, …) then wait through gevent."""
+    # "libmemcached-f7e872de.so.11" -> "libmemcached": auditwheel's hash changes per build.
+    names = ", ".join(dict.fromkeys(re.sub(r"-[0-9a-f]{8}$", "", lib.split(".so")[0])
+                                    for lib in libraries))
+    return RemedySpec(label=f"greenify.patch_lib({names})", function=GREENIFY_FUNCTION,
+                      requires=("greenify",), install="pip install greenify",
+                      libraries=tuple(libraries))
 
 
 @dataclass(frozen=True)
@@ -41,6 +76,9 @@ class ProbeSpec:
     concurrency: int = 3
     remedies: tuple[RemedySpec, ...] = ()
     import_order: str = "after"  # "after": patch_all() then import; "before": the other order
+    # "failed": remedies are measured when the plain call blocks or breaks; "always": also
+    # when it cooperates (``--all-remedies`` does that for every probe).
+    measure_remedies: str = "failed"
     origin: str = "builtin"
     description: str = ""
     version: str = "1"

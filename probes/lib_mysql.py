@@ -12,7 +12,7 @@ Each probe runs ``SELECT SLEEP(wait)`` on a connection to the scratch database o
 """
 from __future__ import annotations
 
-from patchcheck_probe import probe
+from patchcheck_probe import Remedy, probe
 
 
 def _connect_kwargs(peer):
@@ -53,7 +53,8 @@ def _remedy_pymysql():
 
 
 @probe(distributions=["mysqlclient"], services=["mariadb"], wait=0.3,
-       remedies={"pymysql.install_as_MySQLdb() (switch to PyMySQL)": _remedy_pymysql})
+       remedies={"pymysql.install_as_MySQLdb() (switch to PyMySQL)":
+                 Remedy(_remedy_pymysql, requires=["pymysql"], install="pip install PyMySQL")})
 def mysqlclient_sleep(ctx):
     """mysqlclient (MySQLdb): SELECT SLEEP(wait) on an open connection."""
     import MySQLdb

@@ -11,20 +11,16 @@ Each probe runs ``SELECT SLEEP(wait)`` on a connection to the ``mariadb`` servic
   it cannot load), so its blocking is measured whatever the default picks.
 
 The remedy ``use_pure=True`` selects the pure-Python implementation over the ``socket`` module,
-which cooperates once patched: it measures exactly that switch, on the same call.
+which cooperates once patched: it measures exactly that switch, on the same call. It is a
+``Remedy(options=...)``: the factory receives ``ctx.options`` and passes them to ``connect()``.
 """
 from __future__ import annotations
 
-from patchcheck_probe import Skip, probe
+from patchcheck_probe import Remedy, Skip, probe
 
 USE_PURE = "mysql.connector.connect(use_pure=True)"
-# The remedy sets this before the factory runs (both run in the same child).
-_REMEDY_OPTIONS = {}
-
-
-def _remedy_use_pure():
-    """mysql.connector.connect(use_pure=True): the pure-Python protocol implementation."""
-    _REMEDY_OPTIONS["use_pure"] = True
+#: the pure-Python protocol implementation, passed to connect() through ctx.options
+_USE_PURE = Remedy(options={"use_pure": True})
 
 
 def _connect(ctx, options):
@@ -36,7 +32,7 @@ def _connect(ctx, options):
     if peer.get("password"):
         kwargs["password"] = peer.password
     kwargs.update(options)
-    kwargs.update(_REMEDY_OPTIONS)
+    kwargs.update(ctx.options)  # the remedy's connect() arguments win
     conn = mysql.connector.connect(**kwargs)
 
     def call():
@@ -52,17 +48,17 @@ def _connect(ctx, options):
 
 
 @probe(distributions=["mysql-connector-python"], services=["mariadb"], wait=0.3,
-       remedies={USE_PURE: _remedy_use_pure})
+       remedies={USE_PURE: _USE_PURE})
 def mysql_connector_python_sleep(ctx):
     """mysql.connector.connect() with its defaults: SELECT SLEEP(wait)."""
     return _connect(ctx, {})
 
 
 @probe(distributions=["mysql-connector-python"], services=["mariadb"], wait=0.3,
-       remedies={USE_PURE: _remedy_use_pure})
+       remedies={USE_PURE: _USE_PURE})
 def mysql_connector_python_sleep_cext(ctx):
     """mysql.connector.connect(use_pure=False), the C extension: SELECT SLEEP(wait)."""
-    if not _REMEDY_OPTIONS:
+    if not ctx.options:
         try:
             import mysql.connector.connection_cext  # noqa: F401
         except ImportError as exc:

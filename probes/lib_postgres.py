@@ -13,7 +13,7 @@ Each probe runs ``SELECT pg_sleep(wait)`` on a connection to the scratch databas
 """
 from __future__ import annotations
 
-from patchcheck_probe import probe
+from patchcheck_probe import Remedy, probe
 
 
 def _dsn_kwargs(peer):
@@ -33,7 +33,9 @@ def _remedy_psycogreen():
 
 
 @probe(distributions=["psycopg2", "psycopg2-binary"], services=["postgresql"], wait=0.3,
-       remedies={"psycogreen.gevent.patch_psycopg()": _remedy_psycogreen})
+       remedies={"psycogreen.gevent.patch_psycopg()":
+                 Remedy(_remedy_psycogreen, requires=["psycogreen"],
+                        install="pip install psycogreen")})
 def psycopg2_pg_sleep(ctx):
     """psycopg2: SELECT pg_sleep(wait) on an open connection."""
     import psycopg2

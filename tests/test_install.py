@@ -323,3 +323,21 @@ def test_scan_install_goes_on_after_a_failure(cache: Path) -> None:
     (finding,) = results[BAD]["findings"]
     assert finding["code"] == "PC002" and "No matching distribution" in finding["evidence"][
         "installer"]
+
+
+# -- remedy packages (issue #15) ----------------------------------------------------------------
+
+def test_remedy_packages_are_added_so_remedies_are_measured(six_env: InstallResult) -> None:
+    # greenify for any C client; psycogreen only beside psycopg2 (not listed here).
+    assert six_env.remedy_packages == ("greenify",), six_env.remedy_packages
+    proc = _run_in(six_env.python, "import greenify")
+    assert proc.returncode == 0, proc.stderr
+    assert six_env.remedy_note is not None and "added greenify to" in six_env.remedy_note
+
+
+def test_the_report_says_which_remedy_packages_were_added(six_env: InstallResult,
+                                                          cache: Path) -> None:
+    proc = run_patchcheck("scan", "six", "--install", "--no-probes", "--format", "json",
+                          cwd=cache, env={"PATCHCHECK_CACHE_DIR": str(cache)})
+    notes = json_report(proc)["notes"]
+    assert any(n.startswith("--install added greenify to its virtualenv") for n in notes), notes

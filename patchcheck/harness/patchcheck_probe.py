@@ -34,7 +34,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable
 
-__all__ = ["probe", "Context", "Service", "Skip", "ProbeInfo", "ProbeDefinitionError",
+__all__ = ["probe", "Context", "Remedy", "Service", "Skip", "ProbeInfo", "ProbeDefinitionError",
            "PROBE_ATTR", "PROBE_KEYWORDS"]
 
 #: The attribute the decorator sets on a probe function.
@@ -42,6 +42,47 @@ PROBE_ATTR = "__patchcheck_probe__"
 
 # "both": the tool side runs the probe in each order and compares.
 _IMPORT_ORDERS = ("after", "before", "both")
+# "failed": remedies are measured when the plain call blocks or breaks; "always": also when
+# it cooperates (to verify documented advice).
+_MEASURE_REMEDIES = ("failed", "always")
+
+
+class Remedy:
+    """A remedy that does more than run a function after patching.
+
+    ``apply()`` runs once in the child after ``patch_all()``, before the factories;
+    ``options`` are given to each factory as ``ctx.options`` (the probe passes them on, e.g.
+    ``connect(use_pure=True)``); ``wrap(ctx, call)`` receives each copy's context and measured
+    call and returns the call to measure instead (wrap it, or replace it).
+    ``requires`` names the modules the remedy itself imports (``"psycogreen"``): when one is
+    not installed in the target the remedy is reported as *not tried* with ``install``
+    (``"pip install psycogreen"``), never as the library's failure.
+    """
+
+    __slots__ = ("apply", "options", "wrap", "requires", "install")
+
+    def __init__(self, apply: Callable[[], Any] | None = None, *,
+                 options: Mapping[str, Any] | None = None,
+                 wrap: Callable[[Context, Callable[[], Any]], Callable[[], Any]] | None = None,
+                 requires: Sequence[str] = (), install: str | None = None) -> None:
+        if apply is not None and not callable(apply):
+            raise ValueError("Remedy apply must be a function, not %r" % (apply,))
+        if wrap is not None and not callable(wrap):
+            raise ValueError("Remedy wrap must be a function (ctx, call) -> call, not %r"
+                             % (wrap,))
+        if isinstance(requires, str):
+            requires = [requires]
+        if apply is None and wrap is None and not options:
+            raise ValueError("Remedy needs apply=, options= or wrap=")
+        self.apply = apply
+        self.options = dict(options or {})
+        self.wrap = wrap
+        self.requires = tuple(requires)
+        self.install = install or (("pip install " + " ".join(
+            r.split(".")[0] for r in self.requires)) if self.requires else None)
+
+    def __repr__(self) -> str:
+        return "Remedy(requires=%r, options=%r)" % (self.requires, self.options)
 
 
 class Skip(Exception):
@@ -53,17 +94,20 @@ class ProbeInfo:
     """The metadata ``@probe`` records; the tool side turns it into a ``ProbeSpec``."""
 
     __slots__ = ("name", "distributions", "services", "wait", "concurrency", "remedies",
-                 "import_order", "description", "version")
+                 "import_order", "description", "version", "measure_remedies")
 
     def __init__(self, name: str, distributions: tuple[str, ...], services: tuple[str, ...],
-                 wait: float, concurrency: int, remedies: tuple[tuple[str, Callable[[], Any]], ...],
-                 import_order: str, description: str, version: str) -> None:
+                 wait: float, concurrency: int, remedies: tuple[tuple[str, Any], ...],
+                 import_order: str, description: str, version: str,
+                 measure_remedies: str = "failed") -> None:
         self.name = name
         self.distributions = distributions
         self.services = services
         self.wait = wait
         self.concurrency = concurrency
-        self.remedies = remedies  # (label, zero-argument function defined in the probe file)
+        # (label, zero-argument function of the probe file, or a Remedy)
+        self.remedies = remedies
+        self.measure_remedies = measure_remedies
         self.import_order = import_order
         self.description = description
         self.version = version
@@ -83,7 +127,7 @@ def _default_name(fn_name: str, distributions: Sequence[str]) -> str:
 
 #: the keywords ``@probe`` accepts (a mistyped one gets a hint naming the nearest)
 PROBE_KEYWORDS = ("distributions", "services", "wait", "concurrency", "remedies",
-                  "import_order", "description", "version")
+                  "import_order", "description", "version", "measure_remedies")
 
 
 class ProbeDefinitionError(ValueError):
@@ -103,8 +147,9 @@ def _unknown_keywords(unknown: Mapping[str, Any]) -> ProbeDefinitionError:
 
 def probe(name: str | None = None, *, distributions: Sequence[str] = (),
           services: Sequence[str] = (), wait: float = 0.3, concurrency: int = 3,
-          remedies: Mapping[str, Callable[[], Any]] | None = None,
+          remedies: Mapping[str, Callable[[], Any] | Remedy] | None = None,
           import_order: str = "after", description: str = "", version: str = "1",
+          measure_remedies: str = "failed",
           **unknown: Any,
           ) -> Callable[[Callable[[Context], Callable[[], Any]]],
                         Callable[[Context], Callable[[], Any]]]:
@@ -115,7 +160,10 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
     :param services: loopback services the probe needs (``ctx.service(name)``).
     :param wait: how long (seconds) the peer delays its answer; the call should wait that long.
     :param concurrency: how many copies run at once (K, at least 2 for the ratio).
-    :param remedies: label -> zero-argument function of this file, run after patching.
+    :param remedies: label -> zero-argument function of this file, run after patching, or a
+        :class:`Remedy` (options for the factory, a wrapper of the call, what it requires).
+    :param measure_remedies: ``"failed"`` (default: when the plain call blocks or breaks) or
+        ``"always"`` (also when it cooperates: to verify documented advice).
     :param import_order: ``"after"`` (patch, then import) or ``"before"`` (import the
         distribution's modules, then patch: for libraries that choose at import time).
     :raises ProbeDefinitionError: a mistyped keyword (the message names the nearest one) or
@@ -136,10 +184,14 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
     if not (isinstance(concurrency, int) and concurrency >= 1):
         raise ProbeDefinitionError("@probe concurrency must be an integer >= 1, not %r"
                                    % (concurrency,))
+    if measure_remedies not in _MEASURE_REMEDIES:
+        raise ProbeDefinitionError("@probe measure_remedies must be one of %r, not %r"
+                                   % (_MEASURE_REMEDIES, measure_remedies))
     remedy_items = tuple((remedies or {}).items())
     for label, fn in remedy_items:
-        if not callable(fn):
-            raise ProbeDefinitionError("@probe remedy %r must be a function, not %r" % (label, fn))
+        if not (callable(fn) or isinstance(fn, Remedy)):
+            raise ProbeDefinitionError("@probe remedy %r must be a function or a Remedy, not %r"
+                             % (label, fn))
 
     def decorate(fn: Callable[[Context], Callable[[], Any]]
                  ) -> Callable[[Context], Callable[[], Any]]:
@@ -153,6 +205,7 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
             import_order=import_order,
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             version=str(version),
+            measure_remedies=measure_remedies,
         )
         setattr(fn, PROBE_ATTR, info)
         return fn
@@ -192,7 +245,8 @@ class Context:
     """What a probe factory receives (one per concurrent copy)."""
 
     def __init__(self, services: Mapping[str, Mapping[str, Any]], wait: float, tmpdir: str,
-                 index: int = 0, concurrency: int = 1) -> None:
+                 index: int = 0, concurrency: int = 1, remedy: str | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
         self._services = {k: Service(dict(v, name=v.get("name", k)))
                           for k, v in services.items()}
         #: seconds the peer delays its answer; the measured call should wait about this long
@@ -203,6 +257,10 @@ class Context:
         #: which copy this is (0 … concurrency-1)
         self.index = index
         self.concurrency = concurrency
+        #: the label of the remedy this run measures, or None for the plain call
+        self.remedy = remedy
+        #: the options of that remedy (``Remedy(options=...)``); empty for the plain call
+        self.options = dict(options or {})
 
     def service(self, name: str) -> Service:
         try:

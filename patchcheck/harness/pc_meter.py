@@ -155,6 +155,9 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "error": error,
         "remedy": remedy,
         "phase": phase,
+        "not_installed": None,  # set for "not-tried" (pc_probe)
+        "install": None,
+        "remedy_lines": [],
     }
     if heartbeat:
         data["heartbeat"] = [list(point) for point in heartbeat]

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import re
 import shutil
 import sys
 import tempfile
@@ -28,7 +30,9 @@ from typing import Any, Callable
 import pc_meter
 import pc_protocol
 
+# The generic remedies (``patchcheck.spec``): the same words on both sides.
 THREADPOOL_FUNCTION = "<threadpool>"
+GREENIFY_FUNCTION = "<greenify>"
 
 DEFAULT_WAIT = 0.3
 DEFAULT_CONCURRENCY = 3
@@ -68,7 +72,6 @@ def run_probe(task: pc_protocol.ProbeTask) -> dict[str, Any]:
     k = int(task.concurrency or DEFAULT_CONCURRENCY)
     remedy_label = task.remedy_label
     common = dict(wait_s=wait, concurrency=k, remedy=remedy_label)
-    services = task.services
 
     if task.import_order == "before":
         module, problem = _load_or_problem(task, common)
@@ -96,27 +99,70 @@ def run_probe(task: pc_protocol.ProbeTask) -> dict[str, Any]:
     skip_exc = _skip_exception()
 
     wrap = None
+    declared = None
+    lines: list = []
     if task.remedy_function:
+        # A remedy whose own package is missing is not tried: decided before anything runs,
+        # from the modules it declares (typed), never from an error message (issue #15).
+        missing = _missing_module(task.remedy_requires)
+        if missing is not None:
+            return _not_tried(missing, task.remedy_install, common)
         if task.remedy_function == THREADPOOL_FUNCTION:
             wrap = _threadpool_wrap
         else:
             try:
-                getattr(module, task.remedy_function)()
+                if task.remedy_function == GREENIFY_FUNCTION:
+                    lines = _greenify(task.remedy_libraries, task.modules)
+                else:
+                    declared = _declared_remedy(module, factory_fn, task)
+                    if declared.apply is not None:
+                        declared.apply()
+            except ModuleNotFoundError as exc:
+                # The remedy imported a module that is not there. ``exc.name`` is typed; a
+                # module of the distribution itself missing is the library's problem.
+                top = (exc.name or "").split(".")[0]
+                if top and top not in {m.split(".")[0] for m in task.modules}:
+                    return _not_tried(exc.name or top, task.remedy_install, common)
+                return pc_meter.result_dict(
+                    "breaks", error="remedy %s failed: %s"
+                    % (remedy_label, pc_meter.describe_exception(exc)), **common)
             except Exception as exc:
                 return pc_meter.result_dict(
                     "breaks", error="remedy %s failed: %s"
                     % (remedy_label, pc_meter.describe_exception(exc)), phase="remedy",
                     **common)
+            if task.remedy_function == GREENIFY_FUNCTION:
+                result = _measure(task, factory_fn, None, wait, k, skip_exc)
+                result["remedy_lines"] = lines
+                return result
+    return _measure(task, factory_fn, declared, wait, k, skip_exc, wrap)
 
+
+def _measure(task: pc_protocol.ProbeTask, factory_fn: Callable[..., Any], declared: Any,
+             wait: float, k: int, skip_exc: tuple, wrap: Any = None) -> dict[str, Any]:
+    services = task.services
+    remedy_label = task.remedy_label
+    options = dict(getattr(declared, "options", None) or {})
+    wrap_call = getattr(declared, "wrap", None)
     tmpdir = tempfile.mkdtemp(prefix="patchcheck-probe-", dir=task.tmpdir or None)
     contexts: list[Any] = []
     try:
         import patchcheck_probe
 
         def factory(i: int) -> Callable[[], Any]:
-            ctx = patchcheck_probe.Context(services, wait, tmpdir, index=i, concurrency=k)
+            ctx = patchcheck_probe.Context(services, wait, tmpdir, index=i, concurrency=k,
+                                           remedy=remedy_label, options=options)
             contexts.append(ctx)
-            return factory_fn(ctx)  # the meter checks that it is callable
+            call = factory_fn(ctx)
+            if not callable(call):
+                raise TypeError("probe %s returned %r, not a zero-argument callable"
+                                % (task.name, call))
+            if wrap_call is not None:
+                call = wrap_call(ctx, call)
+                if not callable(call):
+                    raise TypeError("remedy %s wrap() returned %r, not a callable"
+                                    % (remedy_label, call))
+            return call
 
         return pc_meter.measure(factory, wait=wait, concurrency=k, remedy=remedy_label,
                                 wrap=wrap, skip_exceptions=skip_exc,
@@ -141,6 +187,125 @@ def _load_or_problem(task: pc_protocol.ProbeTask, common: Mapping[str, Any]
             "inconclusive", phase="load", error="the probe file %s failed to load: %s"
             % (task.path, pc_meter.describe_exception(exc)),
             stack=traceback.format_exc().rstrip("\n").split("\n")[-20:], **common)
+
+
+# --- remedies --------------------------------------------------------------------------------
+
+
+def _missing_module(names: Any) -> Any:
+    """The first of ``names`` that cannot be imported here, or None."""
+    for name in names or ():
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except ImportError:  # a parent package is missing (ModuleNotFoundError)
+            return name
+    return None
+
+
+def _not_tried(module_name: str, install: Any, common: Mapping[str, Any]) -> dict[str, Any]:
+    top = module_name.split(".")[0]
+    result = pc_meter.result_dict("not-tried", error="%s is not installed" % (top,), **common)
+    result["not_installed"] = top
+    result["install"] = install or ("pip install %s" % (top,))
+    return result
+
+
+class _FunctionRemedy:
+    """A remedy given as a plain zero-argument function of the probe file."""
+
+    options: Mapping[str, Any] = {}
+    wrap = None
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.apply = fn
+
+
+def _declared_remedy(module: Any, factory_fn: Any, task: pc_protocol.ProbeTask) -> Any:
+    """The probe's remedy with the task's label (a ``Remedy`` or a function of the file)."""
+    info = getattr(factory_fn, "__patchcheck_probe__", None)
+    for label, remedy in getattr(info, "remedies", ()) or ():
+        if label == task.remedy_label:
+            return remedy if not callable(remedy) else _FunctionRemedy(remedy)
+    fn = getattr(module, task.remedy_function or "", None)
+    if fn is None or not callable(fn):
+        raise LookupError("probe %s has no remedy %r" % (task.name, task.remedy_label))
+    return _FunctionRemedy(fn)
+
+
+def _loaded_files() -> list:
+    """Paths of the shared objects mapped into this process (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps if "/" in line and ".so" in line})
+    except OSError:
+        return []
+
+
+# auditwheel names a bundled copy "<stem>-<8 hex>.so.<version>": the hash changes per build.
+_HASHED = re.compile(r"^(?P<stem>.+?)-[0-9a-f]{8}(?P<so>\.so)")
+
+
+def _greenify(libraries: Any, modules: Any) -> list:
+    """greenify the client libraries the native check found; returns the application's lines.
+
+    greenify patches a library that is already loaded (found by its path), so the
+    distribution's modules are imported first. The lines use a path pattern relative to the
+    module (bundled ``<dist>.libs/`` copies) or the loaded mappings (system libraries): never
+    this machine's path.
+    """
+    import greenify
+
+    greenify.greenify()
+    imported = []
+    for name in modules:
+        try:
+            imported.append(importlib.import_module(name))
+        except Exception:  # an optional module of the distribution; the probe reports its own
+            continue
+    loaded = _loaded_files()
+    found = []  # (module the line needs, line)
+    for soname in libraries:
+        paths = [p for p in loaded
+                 if os.path.basename(p) == soname or os.path.basename(p).startswith(soname + ".")]
+        ok = [p for p in paths if greenify.patch_lib(p)]
+        if ok:
+            found.append(_greenify_line(ok[0], imported))
+    if not found:
+        raise RuntimeError("greenify.patch_lib() found none of %s loaded"
+                           % (", ".join(libraries) or "no library"))
+    mods = sorted({mod for mod, _ in found if mod})
+    head = ["import glob, os, greenify" if any("glob." in line for _, line in found)
+            else "import greenify"]
+    head += ["import %s  # loads the library greenify patches" % m for m in mods]
+    head.append("greenify.greenify()  # after gevent.monkey.patch_all()")
+    return head + [line for _, line in found]
+
+
+def _greenify_line(path: str, imported: list) -> tuple:
+    """(the module it needs, one ``for path in ...: greenify.patch_lib(path)`` line): a
+    pattern relative to the module for a bundled copy, the loaded mappings otherwise."""
+    base = os.path.basename(path)
+    match = _HASHED.match(base)
+    stem = match.group("stem") if match else base.split(".so")[0]
+    real_dir = os.path.dirname(os.path.realpath(path))
+    # "pycurl.libs" is relative to pycurl best (the distribution also ships "curl").
+    owner = os.path.basename(real_dir).rsplit(".libs", 1)[0]
+    for mod in sorted(imported, key=lambda m: m.__name__ != owner):
+        mod_file = getattr(mod, "__file__", None)
+        if not mod_file or match is None:
+            continue
+        rel = os.path.relpath(real_dir, os.path.dirname(os.path.realpath(mod_file)))
+        parts = rel.split(os.sep)
+        if parts.count("..") > 2:
+            continue
+        args = ", ".join(['os.path.dirname(%s.__file__)' % mod.__name__]
+                         + ['"%s"' % p for p in parts])
+        return (mod.__name__, 'for path in glob.glob(os.path.join(%s, "%s-*.so*")): '
+                'greenify.patch_lib(path)' % (args, stem))
+    first = imported[0].__name__ if imported else ""
+    return (first, 'for path in {line.split()[-1] for line in open("/proc/self/maps") '
+            'if "/%s.so" in line}: greenify.patch_lib(path)' % (stem,))
 
 
 def _skip_exception() -> tuple:

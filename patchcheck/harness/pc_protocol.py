@@ -70,6 +70,9 @@ class ProbeTask(Task):
         remedy = probe.get("remedy") or None
         self.remedy_label = remedy.get("label") if remedy else None
         self.remedy_function = remedy.get("function") if remedy else None
+        self.remedy_requires = list(remedy.get("requires") or ()) if remedy else []
+        self.remedy_install = remedy.get("install") if remedy else None
+        self.remedy_libraries = list(remedy.get("libraries") or ()) if remedy else []
         self.services = dict(args.get("services") or {})
         self.modules = list(args.get("modules") or ())
         self.patch_args = dict(args.get("patch_args") or {})

@@ -71,6 +71,9 @@ class DetailView:
     #: the standard library's row: its verdict per module, worst first ("os blocks")
     modules: tuple[str, ...] = ()
     known_title: str = "known, not measured here"
+    # The lines to add for a remedy that measured ``cooperates`` and came with its code
+    # (greenify: the library's path pattern), printed verbatim (never wrapped).
+    remedy_code: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (label, lines)
 
     @property
     def empty(self) -> bool:
@@ -270,7 +273,11 @@ def detail_view(result: DistributionResult) -> DetailView:
             f"{m} {_MODULE_WORD.get(worst[m]) or verdicts.get(m, Outcome.COOPERATES).value}"
             for m in sorted(worst, key=lambda m: (-worst[m], m)))
     findings = tuple(finding_view(result, f) for f in order)
+    code = tuple(dict.fromkeys(
+        (m.remedy or "remedy", m.remedy_lines) for p in result.probes for m in p.remedies
+        if m.remedy_lines and m.outcome.passed))
     return DetailView(
+        remedy_code=code,
         result=result,
         findings=findings,
         probes=probes,
@@ -321,6 +328,9 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
     if view.remedies:
         out.append("remedies measured:")
         out.extend(f"  {r}" for r in view.remedies)
+    for label, lines in view.remedy_code:
+        out.append(f"to apply {label}, add after patch_all():")
+        out.extend(f"  {line}" for line in lines)
     if view.known:
         out.append(f"{view.known_title}:")
         out.extend(f"  - {k}" for k in view.known)

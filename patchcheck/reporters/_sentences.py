@@ -93,6 +93,8 @@ def measurement_phrase(m: Measurement) -> str:
         return m.error or "skipped"
     if m.outcome is Outcome.INCONCLUSIVE:
         return _probe_problem(m)
+    if m.outcome is Outcome.NOT_TRIED:
+        return not_tried_phrase(m)
     phrase = f"stall {ms(m.max_gap_ms)}, ratio {ratio(m.ratio)}"
     if m.outcome is Outcome.CPU_BOUND:
         phrase += f", cpu {ms(m.cpu_ms)}"
@@ -113,6 +115,8 @@ def measurement_sentence(m: Measurement) -> str:
         return f"skipped: {m.error or 'no reason given'}"
     if m.outcome is Outcome.INCONCLUSIVE:
         return f"{m.outcome}: {_probe_problem(m)}"
+    if m.outcome is Outcome.NOT_TRIED:
+        return f"not tried: {not_tried_phrase(m)}"
     waits = f"{m.concurrency} × {ms(m.wait_ms)} waits" if m.concurrency else "waits"
     return (
         f"{m.outcome}: {waits} took {ms(m.elapsed_ms)} (ratio {ratio(m.ratio)}), "
@@ -120,9 +124,18 @@ def measurement_sentence(m: Measurement) -> str:
     )
 
 
+def not_tried_phrase(m: Measurement) -> str:
+    """``psycogreen is not installed (pip install psycogreen)``."""
+    what = m.not_installed or "the remedy's package"
+    return f"{what} is not installed" + (f" ({m.install})" if m.install else "")
+
+
 def remedy_sentence(plain: Measurement, remedy: Measurement) -> str:
-    """``blocks (stall 503 ms) → cooperates with psycogreen… (stall 6 ms)``."""
+    """``blocks (stall 503 ms) → cooperates with psycogreen… (stall 6 ms)``; a remedy whose
+    package is missing: ``psycogreen…: not tried: psycogreen is not installed (pip install …)``."""
     label = remedy.remedy or "remedy"
+    if remedy.outcome is Outcome.NOT_TRIED:
+        return f"{label}: not tried: {not_tried_phrase(remedy)}"
     return (
         f"{plain.outcome} ({measurement_phrase(plain)}) → {remedy.outcome} with {label} "
         f"({measurement_phrase(remedy)})"

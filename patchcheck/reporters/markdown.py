@@ -120,5 +120,10 @@ def _details(result: DistributionResult) -> list[str]:
             out.append("")
             out.extend(f"- {md_escape(line)}" for line in lines)
             out.append("")
+    for label, lines in view.remedy_code:
+        out.append(f"To apply {md_escape(label)}, add after `patch_all()`:")
+        out.append("")
+        out.extend(_fence(lines))
+        out.append("")
     out.append("</details>")
     return out

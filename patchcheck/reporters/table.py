@@ -171,6 +171,9 @@ def _details(result, width: int, paint) -> list[str]:
         out.append("  remedies measured:")
         for remedy in view.remedies:
             out.extend(_wrap(remedy, width, "      ", "        "))
+    for label, lines in view.remedy_code:
+        out.extend(_wrap(f"to apply {label}, add after patch_all():", width, "  ", "    "))
+        out.extend(f"      {line}" for line in lines)  # code: copied as is, never wrapped
     if view.known:
         out.append(f"  {view.known_title}:")
         for known in view.known:

@@ -30,11 +30,53 @@ from patchcheck.runner.protocol import (
     ProbeTask,
     RemedyCall,
 )
-from patchcheck.spec import THREADPOOL_REMEDY, Endpoint, ProbeSpec, RemedySpec, ServiceUnavailable
+from patchcheck.spec import (
+    THREADPOOL_REMEDY,
+    Endpoint,
+    ProbeSpec,
+    RemedySpec,
+    ServiceUnavailable,
+    greenify_remedy,
+)
+from patchcheck.verdicts.evidence import NativeCode
 
-__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "measurement_of", "probe_task"]
+__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "client_libraries", "measurement_of",
+           "probe_task", "remedies_to_try"]
 
 CONTROL_WAIT_S = 0.3
+
+
+def client_libraries(result: DistributionResult) -> tuple[str, ...]:
+    """The sonames of the client libraries the native check found in the distribution's
+    extension modules (PC140/PC141 evidence), bundled or linked from the system: what
+    greenify is tried on."""
+    names: dict[str, None] = {}
+    for finding in result.findings:
+        if isinstance(finding.evidence, NativeCode) and finding.evidence.extension:
+            for lib in finding.evidence.libraries:
+                names.setdefault(lib.soname, None)
+    return tuple(names)
+
+
+def remedies_to_try(spec: ProbeSpec, plain: Measurement, native_libraries: Sequence[str] = (),
+                    *, always: bool = False) -> list[RemedySpec]:
+    """Which remedies to measure after the plain run (pure: tested on data).
+
+    A failed call (blocks, CPU-bound, breaks) gets the probe's remedies; ``always`` (the
+    probe's ``measure_remedies="always"`` or ``--all-remedies``) also a cooperating one. The
+    threadpool is added for blocks and breaks (C code that releases the GIL, or a call that
+    fails only on the hub); greenify when the call blocked and the native check found client
+    libraries to patch.
+    """
+    if plain.outcome.skipped or not (plain.outcome.failed or always):
+        return []
+    tried = list(spec.remedies)
+    if (plain.outcome in (Outcome.BLOCKS, Outcome.BREAKS) or always) \
+            and THREADPOOL_REMEDY not in tried:
+        tried.append(THREADPOOL_REMEDY)
+    if native_libraries and (plain.outcome is Outcome.BLOCKS or always):
+        tried.append(greenify_remedy(native_libraries))
+    return tried
 
 
 def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
@@ -67,7 +109,9 @@ def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[s
     return ProbeTask(
         name=spec.name, path=spec.path, function=spec.function, wait=spec.wait,
         concurrency=spec.concurrency, import_order=order,
-        remedy=None if remedy is None else RemedyCall(remedy.label, remedy.function),
+        remedy=None if remedy is None else RemedyCall(
+            remedy.label, remedy.function, requires=remedy.requires, install=remedy.install,
+            libraries=remedy.libraries),
         services=dict(services), modules=tuple(modules), patch_args=dict(patch_args or {}))
 
 
@@ -144,7 +188,8 @@ class ProbeRunner:
         return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
 
-    def run_probe(self, spec: ProbeSpec, modules: Sequence[str]) -> list[ProbeOutcome]:
+    def run_probe(self, spec: ProbeSpec, modules: Sequence[str],
+                  native_libraries: Sequence[str] = ()) -> list[ProbeOutcome]:
         services, missing = self._endpoints(spec.services, spec.wait)
         if missing:
             why = "; ".join(f"{m.name}: {m.reason}" + (f" (install: {m.install_hint})"
@@ -155,15 +200,13 @@ class ProbeRunner:
         order = (ImportOrder.BEFORE_PATCH if spec.import_order == "before"
                  else ImportOrder.AFTER_PATCH)
         plain = self._child(spec, services, modules, order, None)
-        remedies: list[Measurement] = []
-        if plain.outcome.failed:
-            tried = list(spec.remedies)
-            if plain.outcome is Outcome.BLOCKS and THREADPOOL_REMEDY not in tried:
-                tried.append(THREADPOOL_REMEDY)
-            for remedy in tried:
-                remedies.append(self._child(spec, services, modules, order, remedy))
+        always = spec.measure_remedies == "always" or bool(
+            getattr(self.request, "all_remedies", False))
+        remedies = tuple(self._child(spec, services, modules, order, remedy)
+                         for remedy in remedies_to_try(spec, plain, native_libraries,
+                                                       always=always))
         outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
-                                 remedies=tuple(remedies), order=order)]
+                                 remedies=remedies, order=order)]
         if spec.import_order == "both":
             before = self._child(spec, services, modules, ImportOrder.BEFORE_PATCH, None)
             outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin, plain=before,
@@ -178,8 +221,9 @@ class ProbeRunner:
         with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
             for key, specs in probes.items():
                 modules = results[key].modules
+                libraries = client_libraries(results[key])
                 for spec in specs:
-                    jobs.append((key, pool.submit(self.run_probe, spec, modules)))
+                    jobs.append((key, pool.submit(self.run_probe, spec, modules, libraries)))
             for key, fut in jobs:
                 out.setdefault(normalize_name(key), []).extend(fut.result())
         return out

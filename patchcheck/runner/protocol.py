@@ -103,7 +103,15 @@ class ImportTask:
 @dataclass(frozen=True)
 class RemedyCall:
     label: str
-    function: str  # a function of the probe file, or "<threadpool>"
+    function: str  # a function of the probe file, "<declared>", "<threadpool>", "<greenify>"
+    requires: tuple[str, ...] = ()  # checked before the call runs: missing -> not-tried
+    install: str | None = None
+    libraries: tuple[str, ...] = ()  # "<greenify>": sonames to patch
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "function": self.function,
+                "requires": list(self.requires), "install": self.install,
+                "libraries": list(self.libraries)}
 
 
 @dataclass(frozen=True)
@@ -128,8 +136,7 @@ class ProbeTask:
                 "name": self.name, "path": self.path, "function": self.function,
                 "wait": self.wait, "concurrency": self.concurrency,
                 "import_order": self.import_order,
-                "remedy": None if self.remedy is None else {"label": self.remedy.label,
-                                                            "function": self.remedy.function},
+                "remedy": None if self.remedy is None else self.remedy.to_json(),
             },
             "services": {k: dict(v) for k, v in self.services.items()},
             "modules": list(self.modules),

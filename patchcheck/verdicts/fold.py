@@ -270,7 +270,7 @@ def probe_findings(outcome: ProbeOutcome, *,
         return [make_finding("PC207", check,
                              f"{name}: inconclusive{where}: {err[-1] if err else ''}"[:200],
                              evidence=ref)]
-    if m.outcome is Outcome.SKIPPED:
+    if m.outcome.skipped:
         return [make_finding("PC205", check, f"{name}: skipped: {m.error or ''}",
                              evidence=ref)]
     return [make_finding("PC204", check,
