@@ -416,12 +416,26 @@ class _HangWatchdog:
             return
 
 
+def _raised_in_library(tb: Any, probe_file: str | None) -> bool:
+    """True when the innermost frame of ``tb`` is neither the probe's own file nor the harness:
+    the library under test raised while the probe's factory set it up."""
+    if tb is None or not probe_file:
+        return False
+    frames = traceback.extract_tb(tb)
+    if not frames:
+        return False
+    inner = os.path.realpath(frames[-1].filename)
+    harness = os.path.dirname(os.path.realpath(__file__))
+    return inner != os.path.realpath(probe_file) and os.path.dirname(inner) != harness
+
+
 def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurrency: int = 3,
             remedy: str | None = None,
             wrap: Callable[[Callable[[], Any]], Callable[[], Any]] | None = None,
             join_timeout: float | None = None, monitor: bool = True,
             skip_exceptions: tuple[type, ...] = (),
-            on_hang: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+            on_hang: Callable[[dict[str, Any]], Any] | None = None,
+            probe_file: str | None = None) -> dict[str, Any]:
     """Run ``concurrency`` copies of ``factory(i)()`` together and measure the hub.
 
     :param factory: ``factory(i)`` does the setup of copy ``i`` (in its own greenlet) and
@@ -535,8 +549,10 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
             release.set()
             if skip_exceptions and isinstance(exc, skip_exceptions):
                 return finished(result_dict("skipped", error=str(exc), **common))
-            if _is_hub_error(exc):
-                # gevent's own failures (LoopExit …) are the library's, even in the setup.
+            if _is_hub_error(exc) or _raised_in_library(exc.__traceback__, probe_file):
+                # gevent's own failures (LoopExit …) are the library's, even in the setup; so
+                # is an exception raised inside the library's code (trio's import needing
+                # select.epoll), told from the traceback's innermost frame, not its message.
                 return finished(result_dict("breaks", phase="factory",
                                             error="setup: " + describe_exception(exc),
                                             stack=_tb_lines(tb), **common))

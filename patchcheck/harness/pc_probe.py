@@ -153,11 +153,8 @@ def _measure(task: pc_protocol.ProbeTask, factory_fn: Callable[..., Any], declar
             ctx = patchcheck_probe.Context(services, wait, tmpdir, index=i, concurrency=k,
                                            remedy=remedy_label, options=options)
             contexts.append(ctx)
-            call = factory_fn(ctx)
-            if not callable(call):
-                raise TypeError("probe %s returned %r, not a zero-argument callable"
-                                % (task.name, call))
-            if wrap_call is not None:
+            call = factory_fn(ctx)  # the meter checks that it is callable
+            if wrap_call is not None and callable(call):
                 call = wrap_call(ctx, call)
                 if not callable(call):
                     raise TypeError("remedy %s wrap() returned %r, not a callable"
@@ -166,7 +163,8 @@ def _measure(task: pc_protocol.ProbeTask, factory_fn: Callable[..., Any], declar
 
         return pc_meter.measure(factory, wait=wait, concurrency=k, remedy=remedy_label,
                                 wrap=wrap, skip_exceptions=skip_exc,
-                                on_hang=getattr(task, "finish_hung", None))
+                                on_hang=getattr(task, "finish_hung", None),
+                                probe_file=task.path)
     finally:
         # The probe's cleanups (ctx.cleanup), newest first, then its tmpdir; a failing
         # cleanup is the probe's problem and must not replace the measurement.
