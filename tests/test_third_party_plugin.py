@@ -49,12 +49,13 @@ def test_plugin_probe_is_listed_with_its_origin(plugin_python: str, tmp_path: Pa
 
 
 def test_plugin_format_probe_and_knowledge_in_a_scan(plugin_python: str, tmp_path: Path) -> None:
+    # --skip stdlib: the implicit standard-library row is not what these tests are about
     proc = patchcheck(plugin_python, "scan", "pc_coop", "--python", plugin_python,
-                      "--format", "csv", cwd=tmp_path)
+                      "--format", "csv", "--skip", "stdlib", cwd=tmp_path)
     assert proc.stdout.splitlines() == ["name,version,verdict", "pc-coop,1.0,cooperates"], (
         proc.stderr)
     proc = patchcheck(plugin_python, "scan", "pc_coop", "--python", plugin_python,
-                      "--format", "json", "--no-cache", cwd=tmp_path)
+                      "--format", "json", "--no-cache", "--skip", "stdlib", cwd=tmp_path)
     (result,) = json.loads(proc.stdout)["results"]
     assert [p["probe"] for p in result["probes"]] == ["plugin.pc_coop.fetch"]
     assert result["known"][0]["origin"].startswith("entry point pc_plugin")
@@ -71,7 +72,7 @@ def test_autoload_can_be_switched_off(plugin_python: str, tmp_path: Path) -> Non
 
 def test_plugin_table_reporter_replaces_the_builtin(plugin_python: str, tmp_path: Path) -> None:
     proc = patchcheck(plugin_python, "scan", "pc_coop", "--python", plugin_python,
-                      "--format", "table", cwd=tmp_path)
+                      "--format", "table", "--skip", "stdlib", cwd=tmp_path)
     assert proc.stdout == "pc_plugin table: pc-coop cooperates\n", proc.stderr
     assert "PluginConflictWarning" not in proc.stderr  # replacing a built-in is no conflict
 
