@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from patchcheck.errors import UsageError
 from patchcheck.model import (
@@ -22,15 +22,23 @@ from patchcheck.model import (
 )
 from patchcheck.spec import ProbeSpec
 
-if TYPE_CHECKING:
-    from patchcheck.shard import Shard
-
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
 
 #: A probe targets the standard library when its ``distributions`` name one of these
 #: (``"python"``: the name built-in probes used before the stdlib was a target).
 STDLIB_PROBE_TARGETS = (STDLIB, "python")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from patchcheck.errors import UsageError
-from patchcheck.plan import Plan, PlannedDistribution
+from patchcheck.plan import Plan, PlannedDistribution, Shard
+
+__all__ = ["Shard", "parse_shard", "expected_cost", "assign", "shard_loads", "shard_plan"]
 
 #: Expected seconds of the two import children (import after and before patching).
 IMPORT_COST_S = 1.0
@@ -26,17 +28,6 @@ IMPORT_COST_S = 1.0
 NATIVE_COST_S = 0.5
 #: Expected seconds of starting one probe child, on top of what its calls wait for.
 PROBE_CHILD_COST_S = 0.5
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Shard ``index`` (1-based) of ``count``."""
-
-    index: int
-    count: int
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
 
 
 def parse_shard(text: str, *, flag: str = "--shard") -> Shard:
