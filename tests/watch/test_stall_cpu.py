@@ -196,3 +196,45 @@ def test_pg_sleep_costs_the_hub_thread_almost_no_cpu(
     assert query["cpu_ms"] <= 0.1 * query["duration_ms"], query
     _summary_matches_json(result.outlines, doc)
 
+
+
+BRIEF = """
+import gevent.monkey
+gevent.monkey.patch_all()
+import gevent, json, sys
+from gevent.monkey import get_original
+from patchcheck.harness.pc_monitor import start_monitor
+
+def block(seconds):
+    events = []
+    monitor, stop = start_monitor(0.02, events.append, brief_reports=sys.argv[1] == "brief")
+    monitor.monitor_current_greenlet_blocking()
+    get_original("time", "sleep")(seconds)
+    gevent.sleep(0.05)
+    stop()
+    return monitor, events
+
+monitor, events = block(0.15)
+info = events[0].info
+print(json.dumps({"events": len(events), "stack": any(l.startswith("Blocked Stack")
+                                                     for l in info),
+                  "threads": any("* Threads" in l for l in info),
+                  "restored": monitor._monitoring_functions[0].function
+                              == monitor.monitor_blocking}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["brief", "full"])
+def test_brief_monitor_reports_keep_the_stack_and_drop_the_listing(mode: str) -> None:
+    """gevent's own monitor, really blocked: its ``EventLoopBlocked`` reports keep gevent's
+    header and blocked stack, without the every-thread listing (``brief``); ``stop()`` puts
+    gevent's own check back."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", BRIEF, mode], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["events"] >= 1 and got["stack"] and got["restored"]
+    assert got["threads"] is (mode == "full")
