@@ -21,7 +21,8 @@ from patchcheck.watch.stacks import FrameInfo, format_frames, trim_runner, with_
 #: Version of the watchdog's JSON report (``--patchcheck-watch-report``).
 WATCH_SCHEMA = "patchcheck.watch/1"
 
-#: share of its awake time the hub thread spent on a CPU above which a stall is cpu-bound
+#: a stall is cpu-bound when the hub thread's CPU time is at least this share of the time it
+#: was not queued for a CPU, and of the limit
 CPU_BOUND_FRACTION = 0.5
 
 
@@ -32,18 +33,23 @@ class StallKind(str, enum.Enum):
     CPU_BOUND = "cpu-bound"  # computing
 
     @classmethod
-    def of(cls, duration_ms: float, cpu_ms: float, runqueue_ms: float | None) -> StallKind:
+    def of(cls, duration_ms: float, cpu_ms: float, runqueue_ms: float | None,
+           limit_ms: float) -> StallKind:
         """Decided once, where the stall was measured; every output reads it from the record.
 
         ``cpu_ms`` is the hub thread's CPU time (never the process's: the monitor thread's
         own work is not the stall's), ``runqueue_ms`` the time it was runnable but waited for
         a CPU (Linux; None elsewhere). That wait is the machine's load, neither computing nor
-        waiting on I/O, so it is left out of the comparison: a CPU-bound stall on a loaded
-        2-core box gets a third of the CPU yet is still cpu-bound, and a short I/O wait whose
-        thread then queued for a CPU is still waiting.
+        waiting on I/O, so it is left out: a CPU-bound stall on a loaded 2-core box gets a
+        fifth of the CPU yet is cpu-bound, and a short I/O wait whose thread then queued for
+        a CPU is still waiting. CPU time does not grow with load, so it must also be at least
+        half the limit: a thread preempted right after sending a query spends the whole wait
+        in the run queue (0.4 ms of CPU in a 52 ms stall of a 20 ms ``SLEEP``) — it did not
+        compute, it waited for the server and then for a CPU.
         """
         awake = duration_ms - (runqueue_ms or 0.0)
-        return cls.CPU_BOUND if cpu_ms > 0 and cpu_ms >= CPU_BOUND_FRACTION * max(awake, cpu_ms) \
+        computing = cpu_ms >= CPU_BOUND_FRACTION * max(awake, cpu_ms)
+        return cls.CPU_BOUND if computing and cpu_ms >= CPU_BOUND_FRACTION * limit_ms \
             else cls.WAITING
 
 
@@ -72,7 +78,7 @@ class StallRecord:
     def __post_init__(self) -> None:
         if self.kind is None:
             object.__setattr__(self, "kind", StallKind.of(self.duration_ms, self.cpu_ms,
-                                                          self.runqueue_ms))
+                                                          self.runqueue_ms, self.limit_ms))
 
     @property
     def label(self) -> str:

@@ -48,13 +48,15 @@ def test_records_survive_the_trip_from_an_xdist_worker() -> None:
 
 def test_kind_leaves_the_wait_for_a_cpu_out() -> None:
     # I/O: 10 ms stall, the thread asleep 4 ms then 6 ms queued for a CPU on a busy box
-    assert StallKind.of(10.0, 0.3, 6.0) is StallKind.WAITING
+    assert StallKind.of(10.0, 0.3, 6.0, limit_ms=5.0) is StallKind.WAITING
     # a spin on a loaded box: a fifth of the time on a CPU, the rest queued
-    assert StallKind.of(300.0, 60.0, 240.0) is StallKind.CPU_BOUND
+    assert StallKind.of(300.0, 60.0, 240.0, limit_ms=10.0) is StallKind.CPU_BOUND
+    # preempted right after sending a query: the whole wait in the run queue, no computing
+    assert StallKind.of(52.5, 0.4, 51.9, limit_ms=10.0) is StallKind.WAITING
     # no run-queue figure (not Linux): CPU time against the whole stall
-    assert StallKind.of(300.0, 60.0, None) is StallKind.WAITING
-    assert StallKind.of(300.0, 200.0, None) is StallKind.CPU_BOUND
-    assert StallKind.of(300.0, 0.0, 300.0) is StallKind.WAITING
+    assert StallKind.of(300.0, 60.0, None, limit_ms=100.0) is StallKind.WAITING
+    assert StallKind.of(300.0, 200.0, None, limit_ms=100.0) is StallKind.CPU_BOUND
+    assert StallKind.of(300.0, 0.0, 300.0, limit_ms=100.0) is StallKind.WAITING
 
 
 def test_the_kind_measured_is_the_kind_every_output_says() -> None:
