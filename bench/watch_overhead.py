@@ -139,7 +139,7 @@ def stall_cpu(args: argparse.Namespace) -> int:
     if args.before:
         pythons = {"before": args.before, **pythons}
     cases = {"recv 150 ms": "test_recv", "pg_sleep(0.15)": "test_pg_sleep",
-             "spin 150 ms": "test_spin"}
+             "150 ms of CPU": "test_spin"}
     seen: dict[tuple[str, str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="pc-watch-cpu-") as tmp:
         folder = Path(tmp)
