@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--install", action="store_true",
                       help="build a cached, isolated virtualenv with gevent and the "
                            "requirements, and scan that")
+    scan.add_argument("-v", "--verbose", action="count", default=0,
+                      help="say more: with --install, the installer's complete output "
+                           "(by default pip prints only its errors)")
     scan.add_argument("--baseline", metavar="FILE",
                       help="fail only on findings that are new or worse than in FILE")
     scan.add_argument("--update-baseline", action="store_true",

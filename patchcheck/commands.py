@@ -87,6 +87,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         source_dir=_source_dir(args),
         bisect=args.bisect,
         shard=parse_shard(args.shard) if getattr(args, "shard", None) else None,
+        verbose=int(getattr(args, "verbose", 0) or 0),
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
