@@ -192,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="what is known about a library, and the remedy")
     explain.add_argument("name")
     explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.add_argument("--probe-path", action="append", metavar="DIR", default=None,
+                         help="also know the team's own probes in DIR (repeatable; as for scan, "
+                              "'probe-paths' in the config is read too)")
+    explain.add_argument("--python", metavar="PATH",
+                         help="the target interpreter a suggested scan measures (is the "
+                              "library installed there?); default: as for scan")
+    explain.add_argument("--config", metavar="FILE",
+                         help="read settings (probe-path, python) from FILE")
     return parser
 
 

@@ -414,7 +414,19 @@ def cmd_doctor(args: argparse.Namespace) -> ExitCode:
 def cmd_explain(args: argparse.Namespace) -> ExitCode:
     from patchcheck.explain import explain
 
-    text, found = explain(args.name, fmt=args.format)
+    # The scan's settings (CLI > PATCHCHECK_* > config file): the same probe folders and target.
+    settings = _settings(argparse.Namespace(probe_path=args.probe_path, python=args.python,
+                                            config=args.config))
+    repeat: list[str] = []  # what the suggested scan must be told again (config it reads itself)
+    if args.python:
+        repeat += ["--python", args.python]
+    if args.config:
+        repeat += ["--config", args.config]
+    for folder in args.probe_path or ():
+        repeat += ["--probe-path", folder]
+    text, found = explain(args.name, fmt=args.format, python=settings.python,
+                          probe_paths=[str(p) for p in settings.probe_paths],
+                          scan_options=repeat)
     # An unknown name is a usage error: in text form its message and hint belong on stderr.
     print(text, file=sys.stdout if found or args.format == "json" else sys.stderr)
     return ExitCode.OK if found else ExitCode.USAGE_ERROR
