@@ -152,6 +152,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         run_probes=audit.run_probes,
         all_remedies=audit.all_remedies,
         import_names={k: tuple(v) for k, v in s.import_names.items()},
+        include_test_packages=s.include_test_packages,
         skip=tuple(s.skip),
         use_cache=s.cache,
         services=dict(s.services),

@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
+    scan.add_argument("--include-test-packages", action="store_true",
+                      help="also import-check the test packages a distribution ships (tests, "
+                           "*tests, *_test, test_*, conftest); by default they are not import "
+                           "targets")
     scan.add_argument("--source", metavar="DIR",
                       help="the project's own source: known remedies it applies (import "
                            "zmq.green, psycogreen's patch_psycopg(), …) are found there and "
