@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.knowledge import SameCode, all_entries, same_code_as
-from patchcheck.model import DistributionResult, Environment, Outcome, normalize_name
+from patchcheck.model import STDLIB, DistributionResult, Environment, Outcome, normalize_name
 from patchcheck.plugins import collect_probes
 
 EXPLAIN_SCHEMA = "patchcheck.explain/1"
@@ -78,7 +78,11 @@ def explain(name: str, *, fmt: str = "text", plugin_manager: Any = None,
     cached = newest_cached(key, cache_root, same_code=group)
     found = bool(known or mine or cached)
     doc = _document(name, known, mine, cached, group)
-    if cached is None:
+    if cached is None and key == STDLIB:
+        # The standard library is part of every interpreter: nothing to ask, nothing to install.
+        doc["installed"] = True
+        doc["scan_command"] = scan_command(name, {key}, None, scan_options)
+    elif cached is None:
         installed = installed_in_target(python, [name, *_others(key, group)])
         doc["installed"] = None if installed is None else key in installed
         doc["scan_command"] = scan_command(name, installed, group, scan_options)

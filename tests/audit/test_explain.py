@@ -290,3 +290,8 @@ def test_the_suggested_scan_of_a_library_not_installed_works(tmp_path: Path) -> 
     after = _cli(tmp_path, "gunicorn")
     assert after.returncode == 0, after.stderr
     assert "last measured: gunicorn " in after.stdout
+
+
+def test_the_standard_library_needs_no_install(tmp_path: Path) -> None:
+    doc = json.loads(_cli(tmp_path, "stdlib", "--format", "json").stdout)
+    assert doc["scan_command"] == "patchcheck scan 'stdlib'" and doc["installed"] is True
