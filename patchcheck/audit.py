@@ -75,6 +75,8 @@ class AuditRequest:
     bisect: bool | None = None
     #: check only this shard of the plan (``--shard K/N``)
     shard: Shard | None = None
+    #: ``-v``: the installer's complete output goes to the notes (default: only its errors)
+    verbose: int = 0
 
     @property
     def stalls_path(self) -> Path | None:
@@ -130,8 +132,10 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
     if audit.install:
         from patchcheck.install import ensure_environment
 
-        installed = ensure_environment(python, audit.requirements,
-                                       progress=note or (lambda _text: None))
+        sink = note or (lambda _text: None)
+        installed = ensure_environment(
+            python, audit.requirements, progress=sink,
+            installer_output=(lambda line: sink(f"  | {line}")) if audit.verbose else None)
         python = installed.python
         install_failures = dict(installed.failures)  # requirement name → the installer's error
         conflicts = installed.conflicts
@@ -148,6 +152,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         run_probes=audit.run_probes,
         all_remedies=audit.all_remedies,
         import_names={k: tuple(v) for k, v in s.import_names.items()},
+        include_test_packages=s.include_test_packages,
         skip=tuple(s.skip),
         use_cache=s.cache,
         services=dict(s.services),

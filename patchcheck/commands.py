@@ -45,6 +45,7 @@ def _settings(args: argparse.Namespace, *, python: str | None = None) -> Any:
         "baseline": getattr(args, "baseline", None),
         "stalls": getattr(args, "stalls", None),
         "no_cache": True if getattr(args, "no_cache", False) else None,
+        "include_test_packages": True if getattr(args, "include_test_packages", False) else None,
     }
     config = Path(args.config) if getattr(args, "config", None) else None
     return load_audit_settings(overrides, cwd=Path.cwd(), config_path=config)
@@ -87,6 +88,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         source_dir=_source_dir(args),
         bisect=args.bisect,
         shard=parse_shard(args.shard) if getattr(args, "shard", None) else None,
+        verbose=int(getattr(args, "verbose", 0) or 0),
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
     try:
@@ -413,7 +415,19 @@ def cmd_doctor(args: argparse.Namespace) -> ExitCode:
 def cmd_explain(args: argparse.Namespace) -> ExitCode:
     from patchcheck.explain import explain
 
-    text, found = explain(args.name, fmt=args.format)
+    # The scan's settings (CLI > PATCHCHECK_* > config file): the same probe folders and target.
+    settings = _settings(argparse.Namespace(probe_path=args.probe_path, python=args.python,
+                                            config=args.config))
+    repeat: list[str] = []  # what the suggested scan must be told again (config it reads itself)
+    if args.python:
+        repeat += ["--python", args.python]
+    if args.config:
+        repeat += ["--config", args.config]
+    for folder in args.probe_path or ():
+        repeat += ["--probe-path", folder]
+    text, found = explain(args.name, fmt=args.format, python=settings.python,
+                          probe_paths=[str(p) for p in settings.probe_paths],
+                          scan_options=repeat)
     # An unknown name is a usage error: in text form its message and hint belong on stderr.
     print(text, file=sys.stdout if found or args.format == "json" else sys.stderr)
     return ExitCode.OK if found else ExitCode.USAGE_ERROR

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from patchcheck.model import (
     DistributionResult,
+    Environment,
     Finding,
     InstalledDistribution,
     Outcome,
@@ -131,7 +132,7 @@ class Scan:
         # Probes run after the import checks so that CPU-heavy imports do not share the
         # machine with timing-sensitive measurements.
         controls = self._probe_phase(plan, results, cached, pm)
-        self._to_cache(plan, results, cached, controls)
+        self._to_cache(plan, results, cached, controls, target.environment)
         for item in plan.items:
             if item.instrument and item.dist is not None:
                 results[item.key] = instrument_result(item.requirement, item.dist.name,
@@ -249,7 +250,7 @@ class Scan:
 
     def _to_cache(self, plan: Plan, results: Mapping[str, DistributionResult],
                   cached: Mapping[str, DistributionResult],
-                  controls: Sequence[ProbeOutcome]) -> None:
+                  controls: Sequence[ProbeOutcome], environment: Environment) -> None:
         if not self.request.use_cache:
             return
         cache = self._cache()
@@ -259,7 +260,7 @@ class Scan:
             if (item.cache_key and result is not None and item.key not in cached
                     and not {item.key, item.dist.key if item.dist else ""} & self._troubled
                     and _cacheable(item, result, self._meter_ok)):
-                unwritten += not cache.put(item.cache_key, result)
+                unwritten += not cache.put(item.cache_key, result, environment=environment)
         if unwritten:
             # A full disk or a read-only cache folder costs the next run time, not this result.
             self.notes.append(f"warning: the result cache {cache.root} could not be written "

@@ -21,6 +21,7 @@ from patchcheck.model import (
     normalize_name,
 )
 from patchcheck.spec import ProbeSpec
+from patchcheck.targets.modules import import_targets
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
@@ -54,6 +55,8 @@ class ScanRequest:
     probe_paths: tuple[str, ...] = ()
     run_probes: bool = True
     import_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: import-check a distribution's test packages too (``include-test-packages``)
+    include_test_packages: bool = False
     skip: tuple[str, ...] = ()
     use_cache: bool = True
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
@@ -105,11 +108,15 @@ class Plan:
                      if item.dist is not None and not item.instrument)
 
 
-def import_modules(dist: InstalledDistribution,
-                   overrides: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    """The import names to check: the config's override, else what the metadata says."""
+def import_modules(dist: InstalledDistribution, overrides: Mapping[str, Sequence[str]], *,
+                   include_tests: bool = False) -> tuple[str, ...]:
+    """The import names to check: the config's override, else the library's own top-level
+    modules among what the metadata says (``targets/modules.py``: not its test suite, docs or
+    private modules; test packages too with ``include_tests``)."""
     override = overrides.get(normalize_name(dist.name)) or overrides.get(dist.name)
-    return tuple(override) if override else dist.import_names
+    if override:
+        return tuple(override)
+    return import_targets(dist.import_names, include_tests=include_tests)
 
 
 def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
@@ -233,7 +240,8 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
         if dist.key in INSTRUMENT:
             items.append(PlannedDistribution(requirement=req, dist=dist, instrument=True))
             continue
-        modules = import_modules(dist, request.import_names)
+        modules = import_modules(dist, request.import_names,
+                                 include_tests=request.include_test_packages)
         specs = tuple(by_dist.get(dist.key, ()))
         key = (cache_key(request, target, dist, modules, specs, probe_digests or {},
                          tool_digest)
