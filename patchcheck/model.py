@@ -349,6 +349,17 @@ class ProbeOutcome:
     # outcomes of the same name: AFTER_PATCH (the right order) and BEFORE_PATCH (the app's
     # mistake, reported as PC206 when only it blocks).
     order: ImportOrder = ImportOrder.AFTER_PATCH
+    #: a control's known answer (``pc_protocol.json``): what the meter must measure; None for
+    #: a library's probe
+    expected: Outcome | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        """A control measured its known answer (or could not run: a missing fixture is
+        ``doctor``'s to report, not an unreliable meter). True for a library's probe."""
+        if self.expected is None or self.plain.outcome.skipped:
+            return True
+        return self.plain.outcome is self.expected
 
     @property
     def label(self) -> str:
@@ -356,13 +367,16 @@ class ProbeOutcome:
         return self.probe + (BEFORE_PATCH_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "probe": self.probe,
             "order": self.order.value,
             "origin": self.origin,
             "plain": self.plain.to_json(),
             "remedies": [m.to_json() for m in self.remedies],
         }
+        if self.expected is not None:
+            data["expected"] = self.expected.value
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProbeOutcome:
@@ -376,6 +390,7 @@ class ProbeOutcome:
             origin=data.get("origin", ""),
             plain=Measurement.from_json(data["plain"]),
             remedies=tuple(Measurement.from_json(m) for m in data.get("remedies") or ()),
+            expected=Outcome(data["expected"]) if data.get("expected") else None,
         )
 
 

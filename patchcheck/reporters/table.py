@@ -43,8 +43,14 @@ _MAX_NAME = 32
 _MAX_VERSION = 16
 
 
-def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -> str:
-    """Render ``report`` for a terminal ``width`` columns wide; ANSI colour only if ``color``."""
+def render_table(report: ScanReport, *, color: bool = False, width: int = 100,
+                 verbose: bool = False) -> str:
+    """Render ``report`` for a terminal ``width`` columns wide; ANSI colour only if ``color``.
+
+    The default view is one screen per problem (issue #15): the measurement, the frame that
+    blocked, the remedies, one line naming what ``verbose`` (``-v``) adds — whole stacks,
+    suspicions a measurement settled, knowledge that agrees, every control.
+    """
     width = max(int(width), 40)
 
     def paint(text: str, style: str) -> str:
@@ -58,7 +64,7 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -
         out.append(paint("Details", "bold"))
         for result in details:
             out.append("")
-            out.extend(_details(result, width, paint))
+            out.extend(_details(result, width, paint, verbose))
     if report.conflicts:
         out.append("")
         out.append(paint("the requirements cannot be installed together (measured on an "
@@ -71,7 +77,7 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -
         for problem in report.problems:
             out.extend(_wrap(problem, width, "  - ", "    "))
     out.append("")
-    control = v.control_line(report)
+    control = v.control_line(report, verbose=verbose)
     if control:
         out.extend(_wrap(control, width, "", "  "))
     out.extend(_summary(report, width, paint))
@@ -124,7 +130,7 @@ def _table(report: ScanReport, width: int, paint) -> list[str]:
     return lines
 
 
-def _details(result, width: int, paint) -> list[str]:
+def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
     view = v.detail_view(result)
     head = (
         paint(v.display_name(result), "bold")
@@ -141,45 +147,76 @@ def _details(result, width: int, paint) -> list[str]:
         # Too long for one line: the origin goes on its own line rather than off-screen.
         out[0] = head[: head.rindex("  (")]
         out.append(v.shorten_code(f"  ({result.origin})", width))
+    more: list[str] = []  # what -v would add, said in one line at the end
     if view.modules:
         out.extend(_wrap("by module: " + ", ".join(view.modules), width, "  ", "    "))
+    hidden = [f for f in view.findings if f.verbose_only and not verbose]
     for f in view.findings:
-        tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
-        # The code is painted after wrapping so the escape codes do not skew the wrap width.
-        wrapped = _wrap(f"{f.code} {f.summary}", width, "  ", "        ")
-        wrapped[0] = wrapped[0].replace(f.code, tag, 1)
-        out.extend(wrapped)
-        if f.waived:
-            out.extend(_wrap(f"waived: {f.waived}", width, "      ", "        "))
-        for fact in f.facts:
-            out.extend(_wrap(fact, width, "      ", "        "))
-        for block in f.blocks:
-            title = f"{block.title}:"
-            if block.omitted:
-                title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
-            out.extend(_wrap(title, width, "      ", "        "))
-            out.extend(
-                paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
-            )
-        if f.hint:
-            out.extend(_wrap(f"hint: {f.hint}", width, "      ", "            "))
+        if f in hidden:
+            continue
+        out.extend(_finding(f, width, paint, verbose, more))
+    if hidden:
+        more.insert(0, v.list_phrase(list(dict.fromkeys(f.code for f in hidden)), 4))
     if view.probes:
         out.append("  probes:")
         for probe in view.probes:
             out.extend(_wrap(probe, width, "      ", "        "))
-    if view.remedies:
-        out.append("  remedies measured:")
-        for remedy in view.remedies:
-            out.extend(_wrap(remedy, width, "      ", "        "))
-    for label, lines in view.remedy_code:
+    for heading, results in view.remedy_groups:
+        out.extend(_wrap(f"remedies measured ({heading}):", width, "  ", "    "))
+        for line in results:
+            out.extend(_wrap(line, width, "      ", "        "))
+    if view.remedy_code and not verbose:
+        more.append("how to apply " + v.list_phrase([label for label, _ in view.remedy_code], 2))
+    for label, lines in view.remedy_code if verbose else ():
         out.extend(_wrap(f"to apply {label}, add after patch_all():", width, "  ", "    "))
         out.extend(f"      {line}" for line in lines)  # code: copied as is, never wrapped
-    if view.known:
+    known = view.known if verbose else view.known_default
+    if known:
         out.append(f"  {view.known_title}:")
-        for known in view.known:
-            out.extend(_wrap(known, width, "      - ", "        "))
+        for entry in known:
+            out.extend(_wrap(entry, width, "      - ", "        "))
+    if len(known) < len(view.known):
+        more.append("upstream notes")
     if result.bisect is not None:
         out.extend(_wrap(f"bisect: {result.bisect.summary()}", width, "  ", "        "))
+    if more:  # one line, whatever the width: it only points at -v
+        out.append("  " + v.shorten("more with -v: " + ", ".join(dict.fromkeys(more)), width - 2))
+    return out
+
+
+def _finding(f, width: int, paint, verbose: bool, more: list[str]) -> list[str]:
+    out: list[str] = []
+    tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
+    # The code is painted after wrapping so the escape codes do not skew the wrap width.
+    wrapped = _wrap(f"{f.code} {f.summary}", width, "  ", "        ")
+    wrapped[0] = wrapped[0].replace(f.code, tag, 1)
+    out.extend(wrapped)
+    if f.waived:
+        out.extend(_wrap(f"waived: {f.waived}", width, "      ", "        "))
+    if f.measurement and verbose:
+        out.extend(_wrap(f.measurement, width, "      ", "        "))
+    elif f.measurement:
+        more.append("the full measurement")
+    for fact in (*f.facts, *f.verbose_facts) if verbose else f.facts:
+        out.extend(_wrap(fact, width, "      ", "        "))
+    if f.verbose_facts and not verbose:
+        more.append(f.verbose_what)
+    for block in f.blocks:
+        frame = v.frame_line(block.lines) if block.lead and not verbose else None
+        if frame is not None:
+            out.extend(_wrap(f"{block.lead} {frame}", width, "      ", "        "))
+            if len(block.lines) + block.omitted > 2:
+                more.append(f"the full {block.title}")
+            continue
+        title = f"{block.title}:"
+        if block.omitted:
+            title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
+        out.extend(_wrap(title, width, "      ", "        "))
+        out.extend(
+            paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
+        )
+    if f.hint:
+        out.extend(_wrap(f"hint: {f.hint}", width, "      ", "            "))
     return out
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from patchcheck.model import DistributionResult, ScanReport, Verdict
+from patchcheck.model import DistributionResult, Outcome, ScanReport, Verdict
 from patchcheck.reporters.table import ProgressDisplay, render_table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -20,6 +20,11 @@ def test_table_matches_golden(sample_report, golden):
 
 def test_narrow_table_matches_golden(sample_report, golden):
     golden("table-60.txt", render_table(sample_report, color=False, width=60))
+
+
+def test_verbose_table_matches_golden(sample_report, golden):
+    golden("table-100-verbose.txt",
+           render_table(sample_report, color=False, width=100, verbose=True))
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 100, 160])
@@ -52,28 +57,84 @@ def test_rows_carry_the_key_evidence(sample_report):
 
 
 def test_details_only_for_non_clean_distributions(sample_report):
-    text = render_table(sample_report, color=False, width=200)
+    for verbose in (False, True):
+        text = render_table(sample_report, color=False, width=200, verbose=verbose)
+        details = text.split("\nDetails\n", 1)[1]
+        heads = re.findall(r"^(\S+) (?:\S+ )?— (\S+)", details, flags=re.M)
+        assert heads == [
+            ("psycopg2-binary", "blocks"),
+            ("grpcio", "breaks"),
+            ("redis", "warns"),
+            ("pyzmq", "warns"),
+            ("pymemcache", "skipped"),
+            ("uvloop", "not-installed"),
+        ]
+        assert "requests 2.32.3 —" not in details
+
+
+def _section(text: str, head: str) -> list[str]:
+    """The lines of one distribution's details, from its head to the blank line after it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(head))
+    end = next(i for i in range(start, len(lines)) if not lines[i])
+    return lines[start:end]
+
+
+def test_default_details_are_one_screen_per_problem(sample_report):
+    """Issue #15 item 10: after a measured ``blocks`` the measurement, the blocking frame,
+    the remedy result and one line pointing at -v — not the native suspicion it settled."""
+    text = render_table(sample_report, color=False, width=100)
+    psycopg = "\n".join(_section(text, "psycopg2-binary 2.9.9 — blocks"))
+    assert "hub stalled 503 ms while waiting (ratio 2.9× for 3 concurrent calls)" in psycopg
+    assert "blocked at psycopg2/extensions.py:21 in execute:" in psycopg  # the innermost frame
+    assert "pc_meter.py" not in psycopg and "(last 8 of 10 lines)" not in psycopg
+    assert ("remedies measured (without one: blocks, stall 503 ms, ratio 2.9×):\n"
+            "      cooperates with psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)"
+            in psycopg)
+    # The native finding (a suspicion the probe measured) and the agreeing knowledge: -v.
+    assert "PC141" not in psycopg.replace("more with -v: PC141", "")
+    assert "native calls:" not in psycopg and "loads bundled" not in psycopg
+    assert "known upstream:" not in psycopg
+    assert psycopg.splitlines()[-1] == ("  more with -v: PC141, the full measurement, "
+                                        "the full blocking stack, upstream notes")
+    assert len(psycopg.splitlines()) <= 10
+    # A traceback shows the library's frame that called into gevent's wait, not the hub's.
+    grpc = "\n".join(_section(text, "grpcio 1.62.1 — breaks"))
+    assert "raised at grpc/_channel.py:1155 in _blocking: event = call.next_event()" in grpc
+    # Without a measurement the native suspicion is the evidence: shown.
+    pyzmq = "\n".join(_section(text, "pyzmq 25.1.2 — warns"))
+    assert "native calls: net: connect, recv, send" in pyzmq
+    assert "known, not measured here:" in pyzmq  # no probe ran: the only word on it
+    assert "more with -v" not in pyzmq
+
+
+def test_verbose_details_keep_every_piece_of_evidence(sample_report):
+    text = render_table(sample_report, color=False, width=200, verbose=True)
     details = text.split("\nDetails\n", 1)[1]
-    heads = re.findall(r"^(\S+) (?:\S+ )?— (\S+)", details, flags=re.M)
-    assert heads == [
-        ("psycopg2-binary", "blocks"),
-        ("grpcio", "breaks"),
-        ("redis", "warns"),
-        ("pyzmq", "warns"),
-        ("pymemcache", "skipped"),
-        ("uvloop", "not-installed"),
-    ]
-    assert "requests 2.32.3 —" not in details
     # The blocking stack is cut to its innermost 8 lines.
     assert "(last 8 of 10 lines)" in details
     assert "pc_meter.py" in details and "greenlet.py" not in details
-    assert (
-        "blocks (stall 503 ms, ratio 2.9×) → cooperates with "
-        "psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)"
-    ) in details
+    assert "probe psycopg2.pg_sleep blocks: 3 × 300 ms waits took 870 ms" in details
+    assert "PC141 psycopg2/_psycopg" in details and "native calls: net: connect" in details
+    assert "cooperates with psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)" in details
     assert "known upstream:" in details  # psycopg2: the measurement agrees with the entry
     assert "known, not measured here:" in details  # pyzmq: no probe ran
     assert "waived: psycogreen is applied in gunicorn.conf.py" in details
+    assert "more with -v" not in details
+    assert "controls: control.cooperating cooperates (stall 2 ms, ratio 1.0×)" in details
+
+
+def test_controls_are_one_line_unless_one_failed(sample_report):
+    text = render_table(sample_report, color=False, width=100)
+    assert "meter checked: 2 controls ok\n" in text and "controls:" not in text
+    wrong = dataclasses.replace(
+        sample_report.controls[1],
+        plain=dataclasses.replace(sample_report.controls[1].plain, outcome=Outcome.COOPERATES))
+    failed = dataclasses.replace(sample_report, controls=(sample_report.controls[0], wrong))
+    text = render_table(failed, color=False, width=200)
+    assert "controls: control.cooperating cooperates (stall 2 ms, ratio 1.0×); " \
+           "control.blocking cooperates" in text
+    assert "meter checked" not in text
 
 
 def test_ends_with_summary_and_environment(sample_report):
