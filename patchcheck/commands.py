@@ -89,9 +89,13 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         shard=parse_shard(args.shard) if getattr(args, "shard", None) else None,
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
+
+    def note(text: str) -> None:  # a note printed mid-scan erases the progress line first
+        progress.interrupt()
+        _note(text)
+
     try:
-        result = run_audit(audit, plugin_manager=pm, note=_note, progress=progress.advance,
-                           progress_total=progress.set_total)
+        result = run_audit(audit, plugin_manager=pm, note=note, progress=progress)
     finally:
         progress.close()
     verbose = bool(getattr(args, "verbose", 0))
@@ -100,7 +104,7 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     for extra_fmt, path in extra_reports:
         write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True,
                              verbose=verbose), path)
-    for note in result.notes:
+    for note in result.notes_for(verbose=verbose):
         _note(note)
     return result.exit_code
 

@@ -14,6 +14,7 @@ import threading
 from typing import TextIO
 
 from patchcheck.model import ScanReport, Verdict
+from patchcheck.progress import ScanPhase
 from patchcheck.reporters import _views as v
 
 _RESET = "\x1b[0m"
@@ -267,11 +268,15 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 
 
 class ProgressDisplay:
-    """``[12/40] scanning redis…`` on one line of stderr, rewritten in place.
+    """``[3/40] checking imports: redis…`` on one line of stderr, rewritten in place.
 
-    Shown only when the stream is a terminal and the ``CI`` environment variable is not set
-    (DESIGN: "a progress display on a terminal, none when piped or in CI"); otherwise every
-    method is a no-op. Thread-safe: runner threads call :meth:`advance` concurrently.
+    A :class:`patchcheck.progress.ProgressSink`: the scan says which phase it is in
+    (``phase``) and each distribution it finishes (``advance``); the count is distributions,
+    and a phase that only waits says what it waits for (``starting services: postgresql,
+    redis…``). Shown only when the stream is a terminal and the ``CI`` environment variable
+    is not set (DESIGN: "a progress display on a terminal, none when piped or in CI");
+    otherwise every method is a no-op. Thread-safe: runner threads call :meth:`advance`
+    concurrently.
     """
 
     def __init__(
@@ -282,9 +287,9 @@ class ProgressDisplay:
         verb: str = "",
         enabled: bool | None = None,
     ) -> None:
-        """``total``: how many items (0: unknown, shown as ``[12]``); ``verb``: put before each
-        label (``"scanning"`` → ``[12/40] scanning redis…``); ``enabled``: force on or off
-        (default: on for a terminal outside CI)."""
+        """``total``: how many items (0: unknown, shown as ``[12]``); ``verb``: the words
+        before each label until a phase names its own (``"scanning"`` → ``[12/40] scanning
+        redis…``); ``enabled``: force on or off (default: on for a terminal outside CI)."""
         self._stream = stream if stream is not None else sys.stderr
         self._total = total
         self._verb = verb
@@ -297,7 +302,7 @@ class ProgressDisplay:
         self.enabled = enabled
 
     def set_total(self, total: int) -> None:
-        """The item count, once known (the planner knows it after resolving targets)."""
+        """The item count, once known."""
         with self._lock:
             self._total = total
 
@@ -317,6 +322,22 @@ class ProgressDisplay:
             return 80
         return columns or 80  # a fresh pty (docker exec, some CI runners) reports 0
 
+    def phase(self, phase: ScanPhase, total: int = 0, detail: str = "") -> None:
+        """A new phase: its count starts again at 0 of ``total`` (0: a phase not counted,
+        shown with its ``detail`` instead: ``starting services: postgresql, redis…``)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._verb = f"{phase}:"
+            self._total = total
+            self._done = 0
+            if total:
+                self._show(f"[0/{total}] {phase}" + (f": {detail}" if detail else ""))
+            else:
+                self._show(f"{phase}: {detail}" if detail else str(phase))
+
     def advance(self, label: str) -> None:
         """Count one more item and show ``label`` as the one being worked on."""
         if not self.enabled:
@@ -327,10 +348,22 @@ class ProgressDisplay:
             self._done += 1
             count = f"[{self._done}/{self._total}]" if self._total else f"[{self._done}]"
             words = f"{self._verb} {label}" if self._verb else label
-            text = v.shorten(f"{count} {words}…", max(self._columns() - 1, 10))
-            # \r returns to column 0, \x1b[K clears what a longer previous label left behind.
-            self._write(f"\r{text}\x1b[K")
-            self._shown = True
+            self._show(f"{count} {words}")
+
+    def _show(self, text: str) -> None:
+        text = v.shorten(f"{text}…", max(self._columns() - 1, 10))
+        # \r returns to column 0, \x1b[K clears what a longer previous label left behind.
+        self._write(f"\r{text}\x1b[K")
+        self._shown = True
+
+    def interrupt(self) -> None:
+        """Erase the line for a note printed meanwhile; the next update draws it again."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._shown and not self._closed:
+                self._write("\r\x1b[K")
+                self._shown = False
 
     def close(self) -> None:
         """Erase the progress line (idempotent), so the report starts on a clean line."""
