@@ -90,12 +90,12 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
 
-    def note(text: str) -> None:  # a note printed mid-scan erases the progress line first
+    def note_mid_scan(text: str) -> None:  # a note erases the progress line first
         progress.interrupt()
         _note(text)
 
     try:
-        result = run_audit(audit, plugin_manager=pm, note=note, progress=progress)
+        result = run_audit(audit, plugin_manager=pm, note=note_mid_scan, progress=progress)
     finally:
         progress.close()
     verbose = bool(getattr(args, "verbose", 0))

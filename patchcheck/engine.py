@@ -120,7 +120,8 @@ class Scan:
             self.notes.append("the standard library is reported because this scan runs probes; "
                               "it fails the run only when 'stdlib' is asked for")
         cached = self._from_cache(plan)
-        # Counted in distributions, the report's rows (docs/architecture.md, "Progress").
+        # Counted in distributions, the report's rows (docs/architecture.md, "What the
+        # terminal shows").
         self.progress.phase(ScanPhase.IMPORTS, total=len(plan.items))
 
         results = self._import_phase(plan, target, cached)

@@ -286,3 +286,25 @@ def test_progress_counts_every_advance_from_many_threads(monkeypatch):
     counts = [int(m) for m in re.findall(r"\[(\d+)/200\]", out)]
     # Every advance wrote exactly one whole update, in order, none lost or interleaved.
     assert counts == list(range(1, 201))
+
+
+def test_progress_phases_count_again_and_say_what_they_wait_for(monkeypatch):
+    from patchcheck.progress import ScanPhase
+
+    monkeypatch.delenv("CI", raising=False)
+    reader = _PtyReader()
+    progress = ProgressDisplay(stream=reader.stream)
+    progress.phase(ScanPhase.IMPORTS, total=2)
+    progress.advance("redis")
+    progress.advance("uvloop (not installed)")
+    progress.phase(ScanPhase.SERVICES, detail="postgresql, redis")
+    progress.interrupt()  # a note is printed: the line goes, the next update draws it again
+    progress.phase(ScanPhase.PROBES, total=1)
+    progress.advance("psycopg2-binary")
+    progress.close()
+    states = [s.replace("\x1b[K", "") for s in reader.text().split("\r")]
+    assert [s for s in states if s] == [
+        "[0/2] checking imports…", "[1/2] checking imports: redis…",
+        "[2/2] checking imports: uvloop (not installed)…",
+        "starting services: postgresql, redis…",
+        "[0/1] measuring…", "[1/1] measuring: psycopg2-binary…"]
