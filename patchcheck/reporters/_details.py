@@ -94,7 +94,8 @@ class DetailView:
     known_title: str = "known, not measured here"
     #: knowledge entries that add to the measurement (not "agrees"): the default view's
     known_default: tuple[str, ...] = ()
-    #: the remedies by probe: (the probe's plain measurement, one result per remedy)
+    #: the remedies by probe: ("for PROBE (without one: blocks, stall …)", one result per
+    #: remedy); "for PROBE" only when several probes tried remedies
     remedy_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The lines to add for a remedy that measured ``cooperates`` and came with its code
     # (greenify: the library's path pattern), printed verbatim (never wrapped).
@@ -322,8 +323,8 @@ def detail_view(result: DistributionResult) -> DetailView:
     )
     with_remedies = [p for p in result.probes if p.remedies]
     remedy_groups = tuple(
-        ((f"{p.label}" if len(with_remedies) > 1 else "")
-         + f"without one: {p.plain.outcome.value}, {measurement_phrase(p.plain)}",
+        ((f"for {p.label} " if len(with_remedies) > 1 else "")
+         + f"(without one: {p.plain.outcome.value}, {measurement_phrase(p.plain)})",
          tuple(remedy_result(m) for m in p.remedies))
         for p in with_remedies)
     order = sorted(result.findings, key=lambda f: (-int(f.severity), f.code))

@@ -163,7 +163,7 @@ def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
         for probe in view.probes:
             out.extend(_wrap(probe, width, "      ", "        "))
     for heading, results in view.remedy_groups:
-        out.extend(_wrap(f"remedies measured ({heading}):", width, "  ", "    "))
+        out.extend(_wrap(f"remedies measured {heading}:", width, "  ", "    "))
         for line in results:
             out.extend(_wrap(line, width, "      ", "        "))
     if view.remedy_code and not verbose:

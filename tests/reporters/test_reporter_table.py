@@ -308,3 +308,13 @@ def test_progress_phases_count_again_and_say_what_they_wait_for(monkeypatch):
         "[2/2] checking imports: uvloop (not installed)…",
         "starting services: postgresql, redis…",
         "[0/1] measuring…", "[1/1] measuring: psycopg2-binary…"]
+
+
+def test_remedies_of_several_probes_are_headed_by_their_probe(sample_report):
+    psycopg = sample_report.results[1]
+    second = dataclasses.replace(psycopg.probes[0], probe="psycopg2.copy")
+    both = dataclasses.replace(psycopg, probes=(*psycopg.probes, second))
+    text = render_table(dataclasses.replace(sample_report, results=(both,)), width=120)
+    assert ("  remedies measured for psycopg2.pg_sleep (without one: blocks, stall 503 ms, "
+            "ratio 2.9×):\n      cooperates with psycogreen") in text
+    assert "  remedies measured for psycopg2.copy (without one: blocks" in text
