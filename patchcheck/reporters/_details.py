@@ -91,6 +91,7 @@ class DetailView:
     known: tuple[str, ...]  # knowledge entries, one sentence each
     #: the standard library's row: its verdict per module, worst first ("os blocks")
     modules: tuple[str, ...] = ()
+    modules_default: tuple[str, ...] = ()  # the same, the cooperating ones only counted
     known_title: str = "known, not measured here"
     #: knowledge entries that add to the measurement (not "agrees"): the default view's
     known_default: tuple[str, ...] = ()
@@ -329,6 +330,7 @@ def detail_view(result: DistributionResult) -> DetailView:
         for p in with_remedies)
     order = sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
     modules: tuple[str, ...] = ()
+    modules_default: tuple[str, ...] = ()
     if result.key == STDLIB:  # its probes grouped by module, the worst module first
         worst: dict[str, Severity] = {}
         for f in order:
@@ -339,6 +341,13 @@ def detail_view(result: DistributionResult) -> DetailView:
         modules = tuple(
             f"{m} {_MODULE_WORD.get(worst[m]) or verdicts.get(m, Outcome.COOPERATES).value}"
             for m in sorted(worst, key=lambda m: (-worst[m], m)))
+        # The default view names the modules with a problem and counts the others.
+        clean = [m for m in worst if worst[m] is Severity.INFO
+                 and verdicts.get(m, Outcome.COOPERATES) is Outcome.COOPERATES]
+        modules_default = tuple(e for e, m in zip(modules, sorted(
+            worst, key=lambda m: (-worst[m], m))) if m not in clean)
+        if clean:
+            modules_default += (f"{len(clean)} more cooperate",)
     findings = tuple(finding_view(result, f) for f in order)
     code = tuple(dict.fromkeys(
         (m.remedy or "remedy", m.remedy_lines) for p in result.probes for m in p.remedies
@@ -354,6 +363,7 @@ def detail_view(result: DistributionResult) -> DetailView:
                             if k.get("status") != AGREES),
         remedy_groups=remedy_groups,
         modules=modules,
+        modules_default=modules_default,
         known_title=(
             _NOT_MEASURED
             if all(k.get("status", _NOT_MEASURED) == _NOT_MEASURED for k in result.known)

@@ -149,13 +149,15 @@ def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
         out[0] = head[: head.rindex("  (")]
         out.append(v.shorten_code(f"  ({result.origin})", width))
     more: list[str] = []  # what -v would add, said in one line at the end
-    if view.modules:
-        out.extend(_wrap("by module: " + ", ".join(view.modules), width, "  ", "    "))
+    modules = view.modules if verbose else view.modules_default
+    if modules:
+        out.extend(_wrap("by module: " + ", ".join(modules), width, "  ", "    "))
     hidden = [f for f in view.findings if f.verbose_only and not verbose]
+    hints: set[str] = set()  # the default view says a hint once per distribution
     for f in view.findings:
         if f in hidden:
             continue
-        out.extend(_finding(f, width, paint, verbose, more))
+        out.extend(_finding(f, width, paint, verbose, more, None if verbose else hints))
     if hidden:
         more.insert(0, v.list_phrase(list(dict.fromkeys(f.code for f in hidden)), 4))
     if view.probes:
@@ -185,7 +187,8 @@ def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
     return out
 
 
-def _finding(f, width: int, paint, verbose: bool, more: list[str]) -> list[str]:
+def _finding(f, width: int, paint, verbose: bool, more: list[str],
+             hints: set[str] | None = None) -> list[str]:
     out: list[str] = []
     tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
     # The code is painted after wrapping so the escape codes do not skew the wrap width.
@@ -216,8 +219,10 @@ def _finding(f, width: int, paint, verbose: bool, more: list[str]) -> list[str]:
         out.extend(
             paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
         )
-    if f.hint:
+    if f.hint and (hints is None or f.hint not in hints):
         out.extend(_wrap(f"hint: {f.hint}", width, "      ", "            "))
+    if f.hint and hints is not None:
+        hints.add(f.hint)
     return out
 
 

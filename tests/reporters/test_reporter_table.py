@@ -318,3 +318,28 @@ def test_remedies_of_several_probes_are_headed_by_their_probe(sample_report):
     assert ("  remedies measured for psycopg2.pg_sleep (without one: blocks, stall 503 ms, "
             "ratio 2.9×):\n      cooperates with psycogreen") in text
     assert "  remedies measured for psycopg2.copy (without one: blocks" in text
+
+
+def test_stdlib_row_names_its_problem_modules_and_says_a_hint_once(sample_report):
+    from patchcheck.model import Measurement, ProbeOutcome
+    from patchcheck.verdicts.fold import with_probes
+
+    def probe(name: str, outcome: Outcome, gap: float) -> ProbeOutcome:
+        return ProbeOutcome(probe=name, origin="builtin", plain=Measurement(
+            outcome=outcome, wait_ms=300, concurrency=3, elapsed_ms=gap + 300, ratio=3.0,
+            max_gap_ms=gap, cpu_ms=5))
+
+    blank = DistributionResult(name="stdlib", version="3.11.7", verdict=Verdict.UNTESTED,
+                               origin="<standard library>")
+    stdlib = with_probes(blank, [probe("stdlib.os.read", Outcome.BLOCKS, 903),
+                                 probe("stdlib.sqlite3.locked", Outcome.BLOCKS, 978),
+                                 probe("stdlib.socket", Outcome.COOPERATES, 6),
+                                 probe("stdlib.time.sleep", Outcome.COOPERATES, 4)])
+    report = dataclasses.replace(sample_report, results=(stdlib,))
+    default = render_table(report, width=100)
+    assert "by module: os blocks, sqlite3 blocks, 2 more cooperate\n" in default
+    assert default.count("hint: Every greenlet stops") == 1
+    assert "PC204" not in default.replace("more with -v: PC204", "")
+    verbose = render_table(report, width=100, verbose=True)
+    assert "by module: os blocks, sqlite3 blocks, socket cooperates, time cooperates" in verbose
+    assert verbose.count("hint: Every greenlet stops") == 2
