@@ -289,9 +289,12 @@ _INFO_ALWAYS_SHOWN = frozenset({"PC208"})
 
 def verbose_only(result: DistributionResult, finding: Finding) -> bool:
     """Is ``finding`` shown with -v only? An info finding beside a worse one (a probe that
-    cooperates next to one that blocks), and an import-level or native suspicion that a
-    probe's measurement (a finding as severe or worse) already settled."""
+    cooperates next to one that blocks), an import-level or native suspicion that a
+    probe's measurement (a finding as severe or worse) already settled, and gevent's
+    instrument row when the controls measured it working."""
     others = [f for f in result.findings if f is not finding]
+    if isinstance(finding.evidence, ev.Instrument) and finding.evidence.controls_ok:
+        return True  # the row and the "meter checked" line say it: the controls passed
     if finding.severity is Severity.INFO:
         return (finding.code not in _INFO_ALWAYS_SHOWN
                 and any(f.severity > Severity.INFO for f in others))

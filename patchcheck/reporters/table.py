@@ -59,13 +59,15 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100,
 
     out: list[str] = []
     out.extend(_table(report, width, paint))
-    details = [r for r in report.results if v.needs_details(r)]
-    if details:
+    # The default view leaves out a section with nothing but what -v would add.
+    sections = [lines for lines in (_details(r, width, paint, verbose) for r in report.results
+                                    if v.needs_details(r)) if lines]
+    if sections:
         out.append("")
         out.append(paint("Details", "bold"))
-        for result in details:
+        for lines in sections:
             out.append("")
-            out.extend(_details(result, width, paint, verbose))
+            out.extend(lines)
     if report.conflicts:
         out.append("")
         out.append(paint("the requirements cannot be installed together (measured on an "
@@ -152,6 +154,12 @@ def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
     modules = view.modules if verbose else view.modules_default
     if modules:
         out.extend(_wrap("by module: " + ", ".join(modules), width, "  ", "    "))
+    if result.implicit and not verbose:
+        # Reported because probes ran, failing nothing: its modules say enough by default.
+        out.extend(_wrap("not failing this run (add 'stdlib' to the requirements for that); "
+                         "-v shows the evidence", width, "  ", "    "))
+        return out
+    body = len(out)
     hidden = [f for f in view.findings if f.verbose_only and not verbose]
     hints: set[str] = set()  # the default view says a hint once per distribution
     for f in view.findings:
@@ -182,6 +190,8 @@ def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
         more.append("upstream notes")
     if result.bisect is not None:
         out.extend(_wrap(f"bisect: {result.bisect.summary()}", width, "  ", "        "))
+    if len(out) == body and not verbose:
+        return []  # nothing to say by default (gevent's row with its controls passing)
     if more:  # one line, whatever the width: it only points at -v
         out.append("  " + v.shorten("more with -v: " + ", ".join(dict.fromkeys(more)), width - 2))
     return out

@@ -343,3 +343,30 @@ def test_stdlib_row_names_its_problem_modules_and_says_a_hint_once(sample_report
     verbose = render_table(report, width=100, verbose=True)
     assert "by module: os blocks, sqlite3 blocks, socket cooperates, time cooperates" in verbose
     assert verbose.count("hint: Every greenlet stops") == 2
+
+    # Reported only because probes ran (not asked for): its modules, and where the rest is.
+    implicit = dataclasses.replace(stdlib, implicit=True)
+    text = render_table(dataclasses.replace(sample_report, results=(implicit,)), width=100)
+    section = _section(text, "stdlib 3.11.7 — blocks")
+    assert section[1:] == [
+        "  by module: os blocks, sqlite3 blocks, 2 more cooperate",
+        "  not failing this run (add 'stdlib' to the requirements for that); -v shows the "
+        "evidence"]
+    text = render_table(dataclasses.replace(sample_report, results=(implicit,)), width=100,
+                        verbose=True)
+    assert "PC200 stdlib.os.read" in text
+
+
+def test_gevent_row_has_details_only_when_the_meter_is_in_doubt(sample_report):
+    from patchcheck.model import Requirement
+    from patchcheck.verdicts.fold import instrument_result
+
+    req = Requirement(name="gevent", origin="requirements.txt:1")
+    passed = instrument_result(req, "gevent", "26.9.0", sample_report.controls, True)
+    report = dataclasses.replace(sample_report, results=(passed,))
+    default = render_table(report, width=100)
+    assert "Details" not in default and "PC003" not in default
+    assert "gevent 26.9.0 — untested" in render_table(report, width=100, verbose=True)
+    failed = instrument_result(req, "gevent", "26.9.0", sample_report.controls, False)
+    default = render_table(dataclasses.replace(sample_report, results=(failed,)), width=100)
+    assert "PC003" in default and "controls_ok: false" in default
