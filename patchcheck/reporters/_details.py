@@ -300,8 +300,15 @@ def verbose_only(result: DistributionResult, finding: Finding) -> bool:
                 and any(f.severity > Severity.INFO for f in others))
     if not isinstance(finding.evidence, _SUSPICIONS):
         return False
-    return any(probe_for(result, f) is not None and f.severity >= finding.severity
-               and not f.waived for f in others)
+    return any(f.severity >= finding.severity and not f.waived and _measured(result, f)
+               for f in others)
+
+
+def _measured(result: DistributionResult, finding: Finding) -> bool:
+    """A probe finding whose probe measured the hub (not skipped, not inconclusive)."""
+    probe = probe_for(result, finding)
+    return probe is not None and not (probe.plain.outcome.skipped
+                                      or probe.plain.outcome.inconclusive)
 
 
 #: a module's verdict word from its worst finding's severity (none: what its probes measured)

@@ -370,3 +370,22 @@ def test_gevent_row_has_details_only_when_the_meter_is_in_doubt(sample_report):
     failed = instrument_result(req, "gevent", "26.9.0", sample_report.controls, False)
     default = render_table(dataclasses.replace(sample_report, results=(failed,)), width=100)
     assert "PC003" in default and "controls_ok: false" in default
+
+
+@pytest.mark.parametrize("outcome, shown", [(Outcome.BLOCKS, False),
+                                            (Outcome.INCONCLUSIVE, True)])
+def test_a_native_suspicion_goes_under_v_only_after_a_real_measurement(sample_report, outcome,
+                                                                        shown):
+    from patchcheck.model import Measurement, ProbeOutcome
+    from patchcheck.verdicts.fold import with_probes
+
+    pyzmq = sample_report.results[4]
+    assert any(f.code == "PC140" for f in pyzmq.findings)
+    measured = with_probes(pyzmq, [ProbeOutcome(
+        probe="pyzmq.req_rep", origin="builtin", plain=Measurement(
+            outcome=outcome, wait_ms=300, concurrency=3, elapsed_ms=905, ratio=3.0,
+            max_gap_ms=903, cpu_ms=4, error=None if outcome is Outcome.BLOCKS else
+            "the call did not wait on the peer"))])
+    text = render_table(dataclasses.replace(sample_report, results=(measured,)), width=100)
+    assert ("native calls: net: connect, recv, send" in text) is shown
+    assert ("more with -v: PC140" in text) is not shown
