@@ -76,8 +76,9 @@ def frame_line(lines: Sequence[str]) -> str | None:
     """The innermost frame of a stack or traceback in one line,
     ``psycopg2/extras.py:146 in execute: return super().execute(query, vars)``; None when the
     lines hold no ``File "…", line N`` frame (a stderr tail). gevent's and greenlet's own
-    frames are passed over for the library's caller (a LoopExit is raised in the hub's wait;
-    the frame that matters is the call that waited), unless there is no other."""
+    frames, and importlib's frozen ones, are passed over for the library's caller (a LoopExit
+    is raised in the hub's wait; the frame that matters is the call that waited), unless
+    there is no other."""
     frames = []
     for i, text in enumerate(lines):
         match = _FRAME.match(text)
@@ -92,7 +93,10 @@ def frame_line(lines: Sequence[str]) -> str | None:
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         if nxt.strip() and _indent(nxt) > _indent(text):
             where += f": {nxt.strip()}"
-        frames.append((path.startswith(_INSTRUMENT_DIRS), where))
+        # importlib's frozen frames (a lazy import inside the call) say less than the
+        # library line that imported.
+        passed_over = path.startswith(_INSTRUMENT_DIRS) or match["path"].startswith("<frozen ")
+        frames.append((passed_over, where))
     if not frames:
         return None
     return next((where for own, where in reversed(frames) if not own), frames[-1][1])

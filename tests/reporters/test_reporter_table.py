@@ -389,3 +389,18 @@ def test_a_native_suspicion_goes_under_v_only_after_a_real_measurement(sample_re
     text = render_table(dataclasses.replace(sample_report, results=(measured,)), width=100)
     assert ("native calls: net: connect, recv, send" in text) is shown
     assert ("more with -v: PC140" in text) is not shown
+
+
+def test_the_blocking_frame_passes_over_gevent_and_frozen_importlib():
+    from patchcheck.reporters._text import frame_line
+
+    stack = [
+        'File "/venv/lib/python3.11/site-packages/urllib3/connection.py", line 60, in connect',
+        "    import ssl_helper",
+        'File "<frozen importlib._bootstrap_external>", line 1131, in get_data',
+        'File "/venv/lib/python3.11/site-packages/gevent/hub.py", line 9, in wait',
+        "    return self.switch()",
+    ]
+    assert frame_line(stack) == "urllib3/connection.py:60 in connect: import ssl_helper"
+    assert frame_line(stack[2:3]) == "<frozen importlib._bootstrap_external>:1131 in get_data"
+    assert frame_line(["Fatal Python error: Segmentation fault"]) is None
