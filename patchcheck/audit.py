@@ -23,7 +23,15 @@ from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
 from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.model import (
+    Conflict,
+    DistributionResult,
+    Requirement,
+    ScanReport,
+    Verdict,
+    marker_skip_summary,
+)
+from patchcheck.progress import ProgressSink
 from patchcheck.shard import Shard
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
@@ -111,7 +119,15 @@ class AuditResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """Every remark for the user, in the order the CLI prints them on stderr."""
-        return (*self.waiver_notes, *self.report.notes,
+        return self.notes_for(verbose=False)
+
+    def notes_for(self, *, verbose: bool) -> tuple[str, ...]:
+        """:attr:`notes`; the requirements skipped by their markers in one line, or with
+        ``verbose`` (``-v``) one line each (a large requirements file can hold dozens)."""
+        skipped = self.report.marker_skipped
+        marker_lines = (tuple(m.text for m in skipped) if verbose
+                        else (marker_skip_summary(skipped),) if skipped else ())
+        return (*self.waiver_notes, *marker_lines, *self.report.notes,
                 *(f"problem: {p}" for p in self.report.problems),
                 *(f"conflict: {c.text}" for c in self.report.conflicts), *self.baseline_notes)
 
@@ -164,12 +180,10 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
 
 
 def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
-                progress: Callable[[Any], None] | None = None,
-                progress_total: Callable[[int], None] | None = None) -> ScanReport:
+                progress: ProgressSink | None = None) -> ScanReport:
     """Run the scan (child processes, never this process): the report before any waiver,
     with the conflicts ``--install`` found among the requirements."""
-    report = scan(request, progress=progress, plugin_manager=plugin_manager,
-                  progress_total=progress_total)
+    report = scan(request, progress=progress, plugin_manager=plugin_manager)
     if request.install_conflicts:
         report = replace(report, conflicts=report.conflicts + tuple(request.install_conflicts))
     return report
@@ -300,16 +314,14 @@ def check_scanned_something(report: ScanReport) -> None:
 
 
 def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
-              progress: Callable[[Any], None] | None = None,
-              progress_total: Callable[[int], None] | None = None,
+              progress: ProgressSink | None = None,
               today: _dt.date | None = None) -> AuditResult:
     """Every step in order: baseline and stalls read, request built, scan, the suite's
     evidence added, judged."""
     baseline = load_audit_baseline(audit)
     stalls = load_audit_stalls(audit)
     request = scan_request(audit, note=note)
-    report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
-                         progress_total=progress_total)
+    report = scan_report(request, plugin_manager=plugin_manager, progress=progress)
     from patchcheck.bisect.run import bisect_results
 
     report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,

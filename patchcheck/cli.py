@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="requirements.txt, pyproject.toml, uv.lock, pylock.toml, or "
                            "requirement strings such as 'redis>=5'")
     _add_common(scan)
+    scan.add_argument("-v", "--verbose", action="count", default=0,
+                      help="the whole evidence: full stacks, every finding and control, "
+                           "requirements skipped by their markers (default: one screen per "
+                           "problem)")
     scan.add_argument("--all", action="store_true", dest="all_installed",
                       help="scan every distribution installed in the target interpreter")
     scan.add_argument("--deps", action="store_true", dest="include_deps",
@@ -130,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--format", metavar="NAME",
                        help="output format, as for scan (a matrix: table, markdown, json)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    merge.add_argument("-v", "--verbose", action="count", default=0,
+                       help="the whole evidence: full stacks, every finding and control "
+                            "(default: one screen per problem)")
     merge.add_argument("--fail-on", metavar="LEVEL",
                        help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
     merge.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,

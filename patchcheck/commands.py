@@ -91,16 +91,22 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         verbose=int(getattr(args, "verbose", 0) or 0),
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
+
+    def note_mid_scan(text: str) -> None:  # a note erases the progress line first
+        progress.interrupt()
+        _note(text)
+
     try:
-        result = run_audit(audit, plugin_manager=pm, note=_note, progress=progress.advance,
-                           progress_total=progress.set_total)
+        result = run_audit(audit, plugin_manager=pm, note=note_mid_scan, progress=progress)
     finally:
         progress.close()
-    write_output(_render(reporters, fmt, result.report, settings),
+    verbose = bool(getattr(args, "verbose", 0))
+    write_output(_render(reporters, fmt, result.report, settings, verbose=verbose),
                  str(settings.output) if settings.output else None)
     for extra_fmt, path in extra_reports:
-        write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True), path)
-    for note in result.notes:
+        write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True,
+                             verbose=verbose), path)
+    for note in result.notes_for(verbose=verbose):
         _note(note)
     return result.exit_code
 
@@ -174,7 +180,7 @@ def _parse_reports(values: Any, reporters: dict[str, Any]) -> list[tuple[str, st
 
 
 def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
-            to_file: bool = False) -> str:
+            to_file: bool = False, verbose: bool = False) -> str:
     from patchcheck.reporters import RenderOptions
 
     color = (not to_file and sys.stdout.isatty() and not settings.output
@@ -186,12 +192,13 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
     from patchcheck.verdicts.policy import threshold
 
     # RenderOptions.fail_on is the lowest failing verdict rank, not the level name.
-    options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on))
+    options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on),
+                            verbose=verbose)
     return reporters[fmt].render(report, options)
 
 
 def _emit(report: Any, settings: Any, reporters: dict[str, Any],
-          extra_reports: list[tuple[str, str]]) -> None:
+          extra_reports: list[tuple[str, str]], *, verbose: bool = False) -> None:
     """Write a scan report, or a matrix of them, to stdout/``--output`` and ``--report`` files."""
     from patchcheck.matrix import MatrixReport
     from patchcheck.reporters.matrix import MATRIX_FORMATS, render_matrix
@@ -207,7 +214,8 @@ def _emit(report: Any, settings: Any, reporters: dict[str, Any],
                                  hint="choose one of " + ", ".join(MATRIX_FORMATS))
             text = render_matrix(report, out_fmt)
         else:
-            text = _render(reporters, out_fmt, report, settings, to_file=to_file)
+            text = _render(reporters, out_fmt, report, settings, to_file=to_file,
+                           verbose=verbose)
         write_output(text, path)
 
 
@@ -251,7 +259,7 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
     sourced = [r for path in args.reports for r in read_reports(path)]
     merged = merge_reports(sourced)
     report, code, notes = _judge_each(settings, merged)
-    _emit(report, settings, reporters, extra_reports)
+    _emit(report, settings, reporters, extra_reports, verbose=bool(args.verbose))
     for note in notes:
         _note(note)
     return code

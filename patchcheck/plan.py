@@ -16,6 +16,7 @@ from patchcheck.model import (
     STDLIB,
     Conflict,
     InstalledDistribution,
+    MarkerSkip,
     Requirement,
     TargetInfo,
     normalize_name,
@@ -100,6 +101,8 @@ class PlannedDistribution:
 class Plan:
     items: tuple[PlannedDistribution, ...]
     notes: tuple[str, ...] = ()
+    #: requirements left out because their marker is false for the target
+    marker_skipped: tuple[MarkerSkip, ...] = ()
 
     @property
     def installed(self) -> tuple[PlannedDistribution, ...]:
@@ -259,7 +262,8 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             implicit=stdlib_req is None,
             cache_key=stdlib_cache_key(request, target, specs, probe_digests or {}, tool_digest)
             if request.use_cache else None))
-    return Plan(items=tuple(items), notes=tuple(notes))
+    return Plan(items=tuple(items), notes=tuple(notes),
+                marker_skipped=tuple(MarkerSkip.of(r) for r in source.marker_skipped))
 
 
 def installed_dependencies(requirements: Sequence[Requirement], target: TargetInfo,
