@@ -72,7 +72,12 @@ def instrument_findings(dist: InstalledDistribution, *, python_version: str,
 
 
 def _applies(req: Requirement, markers: Mapping[str, str]) -> bool:
-    from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.markers import (
+        InvalidMarker,
+        Marker,
+        UndefinedComparison,
+        UndefinedEnvironmentName,
+    )
 
     if not req.marker:
         return True
