@@ -73,6 +73,10 @@ class _ForeignImports:
 
     def by_distribution(self):
         """{distribution name (or top-level module): thread count}."""
+        if not self.started:
+            # packages_distributions() reads every installed distribution's metadata (0.3 s
+            # with 160 of them, per child): only worth it when there is a thread to credit.
+            return {}
         try:
             from importlib.metadata import packages_distributions
             owners = packages_distributions()
@@ -121,13 +125,91 @@ def _import_one(name):
     return outcome
 
 
+class _PluginLookup:
+    """Answers gevent's plugin look-ups during one ``patch_all()`` from one reading of the
+    installed distributions' entry points.
+
+    ``patch_all()`` calls ``gevent.events.notify_and_call_entry_points`` about 25 times (one
+    "will patch"/"did patch" event per module), and each call runs
+    ``importlib.metadata.entry_points(group=...)``, which reads the metadata of *every*
+    installed distribution: half a second per child with 160 of them, more than most libraries
+    take to import. The set of entry points cannot change during one call, so the first
+    reading (or the zygote's, ``prepare()``, if the environment is unchanged since) answers
+    every group. The plugins themselves are still loaded and called by gevent inside this
+    ``patch_all()``, as without patchcheck; outside it ``entry_points`` is the original.
+    """
+
+    #: (freshness key, entry points) read by ``prepare()`` in the zygote before it forks.
+    prepared = None
+
+    @staticmethod
+    def _freshness():
+        # What importlib.metadata's own lookup cache keys on (FastPath: the path entry and its
+        # mtime): installing or removing a distribution changes its folder's mtime.
+        key = []
+        for entry in sys.path:
+            try:
+                key.append((entry, os.stat(entry or ".").st_mtime_ns))
+            except (OSError, TypeError, ValueError):
+                key.append((entry, None))
+        return tuple(key)
+
+    @classmethod
+    def prepare(cls):
+        """Read the entry points once, for every child forked from here (the zygote)."""
+        from importlib import metadata
+
+        cls.prepared = (cls._freshness(), metadata.entry_points())
+
+    def __init__(self):
+        self._metadata = None
+        self._original = None
+        self._memo = {}
+
+    def __enter__(self):
+        from importlib import metadata
+
+        prepared = _PluginLookup.prepared
+        if prepared is not None and prepared[0] == self._freshness():
+            self._memo[tuple(sys.path)] = prepared[1]
+        self._metadata = metadata
+        self._original = original = metadata.entry_points
+
+        def entry_points(**params):
+            # Keyed by sys.path: a plugin that adds a path entry gets a fresh reading.
+            key = tuple(sys.path)
+            found = self._memo.get(key)
+            if found is None:
+                found = self._memo[key] = original()
+            if not params:
+                return found  # Python 3.9: gevent selects from the plain dict itself
+            if not hasattr(found, "select"):  # pragma: no cover - 3.9 takes no params
+                return original(**params)
+            return found.select(**params)
+
+        metadata.entry_points = entry_points
+        return self
+
+    def __exit__(self, *exc):
+        self._metadata.entry_points = self._original
+        return False
+
+
+def prepare_plugin_lookup():
+    """Zygote preload (``runner/forkserver.py: preload_for``) of the import-after-patching
+    checks: read gevent's plugins once for every child it forks. Not for the import-before
+    zygote, where it would import ``importlib.metadata`` before the library."""
+    _PluginLookup.prepare()
+
+
 def _patch(patch_args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             from gevent import monkey
 
-            ret = monkey.patch_all(**patch_args)
+            with _PluginLookup():
+                ret = monkey.patch_all(**patch_args)
             outcome = {"ok": True, "returned": repr(ret)}
         except BaseException as exc:
             outcome = {"ok": False, "exception": _exception_record(exc)}

@@ -1,9 +1,10 @@
 """Fork server ("zygote") for child checks, run by path in the target interpreter.
 
-Usage: ``python pc_zygote.py [MODULE...]``. Started once per scan by
+Usage: ``python pc_zygote.py [MODULE | MODULE:FUNCTION ...]``. Started once per scan by
 ``patchcheck.runner.forkserver``; it pays interpreter start-up once, imports ``pc_child`` and
-the given MODULEs (the ones every check of its kind imports before its task runs anyway), then
-forks one child per request. Standard library only; no threads (it forks).
+the given MODULEs (the ones every check of its kind imports before its task runs anyway), calls
+each FUNCTION (work every such check would do before touching the library, such as reading
+gevent's plugins), then forks one child per request. Standard library only; no threads (it forks).
 
 Protocol, JSON lines on the zygote's stdin and stdout (fds 0/1 are moved aside at start, so a
 stray print never corrupts it), built and read by ``pc_protocol`` here and
@@ -39,7 +40,10 @@ def _preload(names):
     import pc_child
 
     for name in names:
-        __import__(name)
+        module, _, function = name.partition(":")
+        __import__(module)
+        if function:  # "module:function": work every child would do first, done once here
+            getattr(sys.modules[module], function)()
     return pc_child
 
 

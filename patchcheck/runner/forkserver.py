@@ -115,11 +115,13 @@ def preload_for(task: Task) -> tuple[str, ...]:
 
     ``pc_imports`` imports only the standard library at module level; an import check after
     patching imports ``gevent.monkey`` before anything else, one before patching does not.
-    Probes and the rest get nothing beyond ``pc_child``.
+    The check after patching also reads gevent's plugins (``importlib.metadata`` entry points,
+    which ``patch_all()`` looks up before it patches anything): its zygote does that once
+    (``pc_imports.prepare_plugin_lookup``). Probes and the rest get nothing beyond ``pc_child``.
     """
     if isinstance(task, ImportTask):
         if task.order == "after":
-            return ("pc_imports", "gevent.monkey")
+            return ("pc_imports", "gevent.monkey", "pc_imports:prepare_plugin_lookup")
         return ("pc_imports",)
     return ()
 
