@@ -196,10 +196,61 @@ class _PluginLookup:
 
 
 def prepare_plugin_lookup():
-    """Zygote preload (``runner/forkserver.py: preload_for``) of the import-after-patching
-    checks: read gevent's plugins once for every child it forks. Not for the import-before
-    zygote, where it would import ``importlib.metadata`` before the library."""
+    """Zygote preload (``runner/forkserver.py: preload_for``): read gevent's plugins once for
+    every child it forks. Only where the children patch before anything else: in the
+    import-before zygote it would import ``importlib.metadata`` before the library."""
     _PluginLookup.prepare()
+
+
+#: ``(patch_args, outcome)`` of the zygote's own ``patch_all()`` (``patch_in_zygote``).
+_patched_in_zygote = None
+
+
+class ZygoteCannotPatch(RuntimeError):
+    """Patching here would not carry over to forked children; they must patch themselves."""
+
+
+def patch_in_zygote(patch_args_json):
+    """Zygote preload of the import-after-patching checks: ``patch_all()`` once, before the
+    zygote forks, instead of once per child (docs/architecture.md, "Containment").
+
+    What a child inherits is what a fresh child has after its own ``patch_all()``: the same
+    patched modules, ``gevent.monkey.saved`` and the patch outcome (return value, warnings,
+    exception), which the child reports as its own. gevent supports forking a patched process
+    (its ``threading`` fork hooks give the child a new main thread). Two things would not
+    survive ``fork()``: a native thread or a running hub started by patching (a gevent plugin
+    could start either). Then this refuses (the zygote fails to start) and the children patch
+    themselves, from a zygote that did not (``runner/forkserver.py``).
+    """
+    import json
+
+    global _patched_in_zygote
+    patch_args = json.loads(patch_args_json)
+    tasks = _native_thread_ids()
+    outcome = _patch(patch_args)
+    after = _native_thread_ids()
+    if tasks is None or after is None or after - tasks:
+        raise ZygoteCannotPatch("patch_all() started a native thread (or /proc is missing)")
+    try:
+        from gevent._hub_local import get_hub_if_exists
+    except ImportError:  # pragma: no cover - gevent < 1.3
+        raise ZygoteCannotPatch("cannot tell whether patch_all() started the hub") from None
+    if get_hub_if_exists() is not None:
+        raise ZygoteCannotPatch("patch_all() created the gevent hub")
+    _patched_in_zygote = (patch_args, outcome)
+
+
+def _patch_once(patch_args):
+    """The child's ``patch_all()``, or the zygote's (``patch_in_zygote``) when it did."""
+    if _patched_in_zygote is not None:
+        done_args, outcome = _patched_in_zygote
+        if done_args != dict(patch_args):
+            # The runner keys zygotes by the patch arguments; patching again would be a second
+            # patch_all() with other arguments, not the check that was asked for.
+            raise RuntimeError("the zygote patched with %r, the task asks for %r"
+                               % (done_args, dict(patch_args)))
+        return outcome
+    return _patch(patch_args)
 
 
 def _patch(patch_args):
@@ -321,6 +372,8 @@ def _check_defaults(func, qual, originals, note):
 def run(task):
     """Run an ``ImportTask`` (``pc_protocol``)."""
     order, modules, patch_args = task.order, task.modules, task.patch_args
+    if order == "before" and _patched_in_zygote is not None:
+        raise RuntimeError("an import-before-patching check in a patched zygote's child")
     tasks_before = _native_thread_ids()
     threads_before = _python_threads()
     result = {"order": order, "modules": []}
@@ -332,7 +385,7 @@ def run(task):
         tasks_mid = _native_thread_ids()
         result["patch"] = _patch(patch_args)
     else:
-        result["patch"] = _patch(patch_args)
+        result["patch"] = _patch_once(patch_args)
         tasks_mid = _native_thread_ids()
         with foreign:
             for name in modules:
