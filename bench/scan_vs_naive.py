@@ -24,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -93,7 +94,9 @@ def patchcheck(python: str, names: list[str], jobs: int | None,
         argv += ["--jobs", str(jobs)]
     env = dict(os.environ, PYTHONPATH=src) if src else None
     with Timed() as t:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env)
+        # Not from the checkout: ``-m`` puts the working directory ahead of PYTHONPATH.
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env,
+                              cwd=tempfile.gettempdir())
     return t, json.loads(proc.stdout)
 
 
