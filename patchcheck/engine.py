@@ -97,11 +97,21 @@ class Scan:
     def run(self) -> ScanReport:
         # One fork server per scan (fresh processes where it is unsupported or turned off).
         with make_runner(self.request.python) as self._runner:
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                inventory = getattr(self, "_inventory", None)
+                if inventory is not None:
+                    inventory.cancel()  # the scan ended early: an inventory not yet begun
 
     def _run(self) -> ScanReport:
         started = time.monotonic()
         req = self.request
+        # The gevent plugin inventory needs only the interpreter: its children run while the
+        # target is inspected and planned (a cached re-scan waits for both at once).
+        inventory_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck")
+        self._inventory = inventory_pool.submit(self._plugin_findings)
+        inventory_pool.shutdown(wait=False)
         # --deps needs every installed distribution's Requires-Dist to follow them
         target = inspect_target(req.python, [r.name for r in req.requirements],
                                 all_installed=req.all_installed or req.include_deps,
@@ -157,13 +167,12 @@ class Scan:
         results: dict[str, DistributionResult] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.request.jobs),
                                 thread_name_prefix="patchcheck") as pool:
-            inventory = pool.submit(self._plugin_findings)
             futures = {
                 item.key: (pool.submit(self._import_check, item.modules, "after"),
                            pool.submit(self._import_check, item.modules, "before"))
                 for item in plan.installed if item.key not in cached and not item.stdlib
             }
-            plugin_findings = inventory.result()
+            plugin_findings = self._inventory.result()
             for item in plan.items:
                 req, dist = item.requirement, item.dist
                 if item.instrument:
