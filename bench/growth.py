@@ -1,20 +1,23 @@
 """Benchmark: does a scan's cost per distribution stay flat as the scan grows? (issue #13)
 
 Scans N = 10, 50, 150 (``-n``) installed distributions of the target interpreter — the first
-N of the list ``scan --all`` checks, in name order — with ``--no-probes --no-cache``, and prints
+N of the list ``scan --all`` checks, shuffled with a fixed seed (``--seed``) so that each N is a
+sample of the same mix of light and heavy libraries, and each N contains the smaller ones —
+with ``--no-probes --no-cache``, and prints
 for each N: wall time, CPU time (user + sys of the tool and every child), both per
 distribution, the tool process's peak RSS (VmHWM) and the peak RSS of the whole process tree
 (tool + zygotes + checks, sampled every 50 ms). Per-distribution figures that climb with N
 mean per-distribution work that grows with the scan. Then one ``scan --all`` (the goal: <= 10 s
 without probes). Nothing is asserted; the load average is printed with every line.
 
-Usage: python bench/growth.py [-n 10 50 150] [--python PATH] [--no-all]
+Usage: python bench/growth.py [-n 10 50 150] [--seed S] [--python PATH] [--no-all]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -108,8 +111,10 @@ def main() -> None:
     ap.add_argument("-n", type=int, nargs="+", default=[10, 50, 150])
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--no-all", action="store_true", help="skip the final scan --all")
+    ap.add_argument("--seed", type=int, default=13)
     args = ap.parse_args()
     names = installed(args.python)
+    random.Random(args.seed).shuffle(names)
     print(f"{len(names)} distributions installed (without the instrument), "
           f"{os.cpu_count()} CPUs, {_load()}")
     print(f"{'N':>5} {'wall s':>8} {'wall/N':>7} {'CPU s':>8} {'CPU/N':>7} "
