@@ -11,6 +11,7 @@ mean per-distribution work that grows with the scan. Then one ``scan --all`` (th
 without probes). Nothing is asserted; the load average is printed with every line.
 
 Usage: python bench/growth.py [-n 10 50 150] [--seed S] [--python PATH] [--no-all]
+                              [--save-all REPORT.json]
 """
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--no-all", action="store_true", help="skip the final scan --all")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--save-all", metavar="PATH", help="write the --all scan's JSON report here")
     args = ap.parse_args()
     names = installed(args.python)
     random.Random(args.seed).shuffle(names)
@@ -124,6 +126,9 @@ def main() -> None:
         runs.append(("--all", ["--all"]))
     for label, scan_args in runs:
         wall, cpu, tool_kb, tree_kb, report = scan(args.python, scan_args)
+        if label == "--all" and args.save_all:
+            with open(args.save_all, "w", encoding="utf-8") as f:
+                json.dump(report, f)
         count = len(report.get("results", ())) or 1
         print(f"{label:>5} {wall:8.2f} {wall / count:7.3f} {cpu:8.2f} {cpu / count:7.3f} "
               f"{tool_kb / 1024:8.1f} {tree_kb / 1024:8.1f}  {_load()}"
