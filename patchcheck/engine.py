@@ -118,9 +118,8 @@ class Scan:
         self._inventory = inventory_pool.submit(self._plugin_findings, target)
         inventory_pool.shutdown(wait=False)
         pm = self._plugin_manager()
-        probes = collect_probes(pm)
-        if not req.run_probes:
-            probes = []
+        # --no-probes: the probe files are not even loaded (a third of a cached re-scan's time)
+        probes = collect_probes(pm) if req.run_probes else []
         plan = make_plan(req, target, probes,
                          probe_digests=_probe_digests(probes) if req.use_cache else None,
                          tool_digest=_tool_digest() if req.use_cache else "")
