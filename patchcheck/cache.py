@@ -190,6 +190,35 @@ class ResultCache:
             return False
         return True
 
+    # -- the gevent plugin inventory of an environment ---------------------------------------
+
+    @property
+    def _inventories(self) -> Path:
+        return self.root / "results" / "inventory" / _LAYOUT
+
+    def get_plugins(self, key: str) -> list[Any] | None:
+        """The cached plugin inventory (``GeventPlugin`` rows as JSON data), or None."""
+        path = self._inventories / f"{self.path_for(key).stem}.json"
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("schema") != CACHE_SCHEMA or data.get("key") != key:
+                return None
+            plugins = data["plugins"]
+            return plugins if isinstance(plugins, list) else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return None
+
+    def put_plugins(self, key: str, plugins: list[Any]) -> bool:
+        """Store a plugin inventory under ``key``; False when it cannot be written."""
+        path = self._inventories / f"{self.path_for(key).stem}.json"
+        text = json.dumps({"schema": CACHE_SCHEMA, "key": key, "plugins": plugins})
+        try:
+            write_atomic(path, text)
+        except OSError:
+            return False
+        return True
+
     def clear(self) -> int:
         """Remove every entry; returns how many there were. Missing folder: 0."""
         count = sum(1 for _ in self._entries.glob("*/*.json")) if self._entries.is_dir() else 0

@@ -18,6 +18,7 @@ from patchcheck.model import (
     DistributionResult,
     Environment,
     Finding,
+    GeventPlugin,
     InstalledDistribution,
     Outcome,
     ProbeOutcome,
@@ -95,7 +96,12 @@ class Scan:
     def run(self) -> ScanReport:
         # One fork server per scan (fresh processes where it is unsupported or turned off).
         with make_runner(self.request.python) as self._runner:
-            return self._run()
+            try:
+                return self._run()
+            finally:
+                inventory = getattr(self, "_inventory", None)
+                if inventory is not None:
+                    inventory.cancel()  # the scan ended early: an inventory not yet begun
 
     def _run(self) -> ScanReport:
         started = time.monotonic()
@@ -105,10 +111,13 @@ class Scan:
                                 all_installed=req.all_installed or req.include_deps,
                                 timeout=req.timeout, patch_args=req.patch_args,
                                 runner=self._runner)
+        # The gevent plugin inventory (from the cache, or a child) while the scan is planned.
+        inventory_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck")
+        self._inventory = inventory_pool.submit(self._plugin_findings, target)
+        inventory_pool.shutdown(wait=False)
         pm = self._plugin_manager()
-        probes = collect_probes(pm)
-        if not req.run_probes:
-            probes = []
+        # --no-probes: the probe files are not even loaded (a third of a cached re-scan's time)
+        probes = collect_probes(pm) if req.run_probes else []
         plan = make_plan(req, target, probes,
                          probe_digests=_probe_digests(probes) if req.use_cache else None,
                          tool_digest=_tool_digest() if req.use_cache else "")
@@ -156,13 +165,12 @@ class Scan:
         results: dict[str, DistributionResult] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.request.jobs),
                                 thread_name_prefix="patchcheck") as pool:
-            inventory = pool.submit(self._plugin_findings)
             futures = {
                 item.key: (pool.submit(self._import_check, item.modules, "after"),
                            pool.submit(self._import_check, item.modules, "before"))
                 for item in plan.installed if item.key not in cached and not item.stdlib
             }
-            plugin_findings = inventory.result()
+            plugin_findings = self._inventory.result()
             for item in plan.items:
                 req, dist = item.requirement, item.dist
                 if item.instrument:
@@ -304,13 +312,12 @@ class Scan:
             self._troubled.add(dist.key)
         return list(findings_for(reports))
 
-    def _plugin_findings(self) -> dict[str, list[Finding]]:
+    def _plugin_findings(self, target: TargetInfo) -> dict[str, list[Finding]]:
         """gevent plugins of the target environment (they run inside every patch_all())."""
-        from patchcheck.inventory import gevent_plugins, plugin_findings
+        from patchcheck.inventory import plugin_findings
 
         try:
-            plugins = gevent_plugins(self.request.python, timeout=self.request.timeout,
-                                     runner=self._runner)
+            plugins = self._gevent_plugins(target)
         except Exception as exc:  # the inventory is advisory; never take the scan down
             self.problems.append(f"gevent plugin inventory failed: {exc}")
             return {}
@@ -321,6 +328,32 @@ class Scan:
                     f"{plugin.distribution} fails to load, so every patch_all() in this "
                     f"environment raises: {str(plugin.error).splitlines()[0][:160]}")
         return plugin_findings(plugins)
+
+    def _gevent_plugins(self, target: TargetInfo) -> list[GeventPlugin]:
+        """The inventory, from the cache when the plugins and their distributions are the
+        ones it was taken of (``TargetInfo.plugins_fingerprint``): a re-scan of an unchanged
+        environment then starts no child but ``info``. Cached only when every plugin loaded
+        (a failure may be a crash or a hang of that moment)."""
+        from patchcheck.inventory import gevent_plugins
+
+        key = None
+        if self.request.use_cache and target.plugins_fingerprint:
+            env = target.environment
+            key = self._cache().key(kind="gevent-plugins", python=env.python,
+                                    python_version=env.python_version,
+                                    gevent=env.gevent_version, greenlet=env.greenlet_version,
+                                    plugins=target.plugins_fingerprint, tool=_tool_digest())
+            rows = self._cache().get_plugins(key)
+            if rows is not None:
+                try:
+                    return [GeventPlugin.from_json(row) for row in rows]
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    pass  # an entry of another shape: take the inventory again
+        plugins = gevent_plugins(self.request.python, timeout=self.request.timeout,
+                                 runner=self._runner)
+        if key is not None and all(p.loaded is True for p in plugins):
+            self._cache().put_plugins(key, [p.to_json() for p in plugins])
+        return plugins
 
     def _instrument_findings(self, item: PlannedDistribution, target: TargetInfo
                              ) -> list[Finding]:

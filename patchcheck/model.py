@@ -679,6 +679,9 @@ class TargetInfo:
     installed: Mapping[str, InstalledDistribution]  # by normalised requested name
     missing: tuple[str, ...] = ()
     all_names: tuple[str, ...] = field(default_factory=tuple)  # with all_installed
+    #: digest of its gevent plugins and their distributions ("" unknown): the cached plugin
+    #: inventory's key
+    plugins_fingerprint: str = ""
 
 
 #: gevent registers entry points for itself: part of patching, not a third party's code.

@@ -282,3 +282,40 @@ def test_default_cache_dir() -> None:
 def test_cache_dir_env_is_used_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATCHCHECK_CACHE_DIR", str(tmp_path / "c"))
     assert ResultCache().root == tmp_path / "c"
+
+
+def _plugin_dist(site: Path, name: str, marker: Path) -> None:
+    """An installed distribution ``name`` whose gevent plugin notes every process loading it."""
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text(f"{name}\n")
+    (info / "entry_points.txt").write_text(
+        f"[gevent.plugins.monkey.did_patch_all]\n{name} = {name}:did_patch_all\n")
+    (site / f"{name}.py").write_text(
+        "import os\n"
+        f"with open({str(marker)!r}, 'a') as f:\n    f.write('%d\\n' % os.getpid())\n"
+        "def did_patch_all(event):\n    pass\n")
+
+
+def test_a_cached_rescan_starts_no_plugin_inventory_child(tmp_path: Path) -> None:
+    # The inventory is cached under the info task's fingerprint of the plugins: a re-scan of
+    # an unchanged environment loads no plugin anywhere; a new plugin takes the inventory again.
+    from pc_testutil import json_report, run_patchcheck
+
+    site, marker = tmp_path / "site", tmp_path / "loaded_by"
+    _plugin_dist(site, "rt_plugin_a", marker)
+    env = {"PYTHONPATH": str(site), "PATCHCHECK_CACHE_DIR": str(tmp_path / "cache")}
+    args = ("scan", "rt_plugin_a", "--no-probes", "--format", "json", "--fail-on", "never")
+
+    first = json_report(run_patchcheck(*args, cwd=tmp_path, env=env))
+    loads = marker.read_text().split()
+    assert len(loads) >= 3  # the inventory, then both import checks' patch_all()
+    second = json_report(run_patchcheck(*args, cwd=tmp_path, env=env))
+    assert marker.read_text().split() == loads
+    assert second["results"] == first["results"] and second["notes"] == first["notes"]
+    assert [r["findings"] for r in second["results"]][0]  # PC150: its plugin, from the cache
+
+    _plugin_dist(site, "rt_plugin_b", tmp_path / "loaded_by_b")
+    run_patchcheck(*args, cwd=tmp_path, env=env)
+    assert len(marker.read_text().split()) > len(loads)  # a new inventory loaded both

@@ -16,8 +16,10 @@ import os
 import signal
 import time
 
-# Captured at import, before any task patches: a sweep must not run the gevent hub.
+# Captured at import, before any task patches (or the zygote does, pc_imports.patch_in_zygote):
+# a sweep must not run the gevent hub, nor let gevent's waitpid() watch children.
 _native_sleep = time.sleep
+_native_waitpid = os.waitpid
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -103,7 +105,7 @@ def _reap(pids):
     # Only the pids we killed: the zygote's live checks are reaped (and reported) elsewhere.
     for pid in pids:
         try:
-            os.waitpid(pid, os.WNOHANG)
+            _native_waitpid(pid, os.WNOHANG)
         except ChildProcessError:
             pass
 

@@ -73,6 +73,10 @@ class _ForeignImports:
 
     def by_distribution(self):
         """{distribution name (or top-level module): thread count}."""
+        if not self.started:
+            # packages_distributions() reads every installed distribution's metadata (0.3 s
+            # with 160 of them, per child): only worth it when there is a thread to credit.
+            return {}
         try:
             from importlib.metadata import packages_distributions
             owners = packages_distributions()
@@ -121,13 +125,142 @@ def _import_one(name):
     return outcome
 
 
+class _PluginLookup:
+    """Answers gevent's plugin look-ups during one ``patch_all()`` from one reading of the
+    installed distributions' entry points.
+
+    ``patch_all()`` calls ``gevent.events.notify_and_call_entry_points`` about 25 times (one
+    "will patch"/"did patch" event per module), and each call runs
+    ``importlib.metadata.entry_points(group=...)``, which reads the metadata of *every*
+    installed distribution: half a second per child with 160 of them, more than most libraries
+    take to import. The set of entry points cannot change during one call, so the first
+    reading (or the zygote's, ``prepare()``, if the environment is unchanged since) answers
+    every group. The plugins themselves are still loaded and called by gevent inside this
+    ``patch_all()``, as without patchcheck; outside it ``entry_points`` is the original.
+    """
+
+    #: (freshness key, entry points) read by ``prepare()`` in the zygote before it forks.
+    prepared = None
+
+    @staticmethod
+    def _freshness():
+        # What importlib.metadata's own lookup cache keys on (FastPath: the path entry and its
+        # mtime): installing or removing a distribution changes its folder's mtime.
+        key = []
+        for entry in sys.path:
+            try:
+                key.append((entry, os.stat(entry or ".").st_mtime_ns))
+            except (OSError, TypeError, ValueError):
+                key.append((entry, None))
+        return tuple(key)
+
+    @classmethod
+    def prepare(cls):
+        """Read the entry points once, for every child forked from here (the zygote)."""
+        from importlib import metadata
+
+        cls.prepared = (cls._freshness(), metadata.entry_points())
+
+    def __init__(self):
+        self._metadata = None
+        self._original = None
+        self._memo = {}
+
+    def __enter__(self):
+        from importlib import metadata
+
+        prepared = _PluginLookup.prepared
+        if prepared is not None and prepared[0] == self._freshness():
+            self._memo[tuple(sys.path)] = prepared[1]
+        self._metadata = metadata
+        self._original = original = metadata.entry_points
+
+        def entry_points(**params):
+            # Keyed by sys.path: a plugin that adds a path entry gets a fresh reading.
+            key = tuple(sys.path)
+            found = self._memo.get(key)
+            if found is None:
+                found = self._memo[key] = original()
+            if not params:
+                return found  # Python 3.9: gevent selects from the plain dict itself
+            if not hasattr(found, "select"):  # pragma: no cover - 3.9 takes no params
+                return original(**params)
+            return found.select(**params)
+
+        metadata.entry_points = entry_points
+        return self
+
+    def __exit__(self, *exc):
+        self._metadata.entry_points = self._original
+        return False
+
+
+def prepare_plugin_lookup():
+    """Zygote preload (``runner/forkserver.py: preload_for``): read gevent's plugins once for
+    every child it forks. Only where the children patch before anything else: in the
+    import-before zygote it would import ``importlib.metadata`` before the library."""
+    _PluginLookup.prepare()
+
+
+#: ``(patch_args, outcome)`` of the zygote's own ``patch_all()`` (``patch_in_zygote``).
+_patched_in_zygote = None
+
+
+class ZygoteCannotPatch(RuntimeError):
+    """Patching here would not carry over to forked children; they must patch themselves."""
+
+
+def patch_in_zygote(patch_args_json):
+    """Zygote preload of the import-after-patching checks: ``patch_all()`` once, before the
+    zygote forks, instead of once per child (docs/architecture.md, "Containment").
+
+    What a child inherits is what a fresh child has after its own ``patch_all()``: the same
+    patched modules, ``gevent.monkey.saved`` and the patch outcome (return value, warnings,
+    exception), which the child reports as its own. gevent supports forking a patched process
+    (its ``threading`` fork hooks give the child a new main thread). Two things would not
+    survive ``fork()``: a native thread or a running hub started by patching (a gevent plugin
+    could start either). Then this refuses (the zygote fails to start) and the children patch
+    themselves, from a zygote that did not (``runner/forkserver.py``).
+    """
+    import json
+
+    global _patched_in_zygote
+    patch_args = json.loads(patch_args_json)
+    tasks = _native_thread_ids()
+    outcome = _patch(patch_args)
+    after = _native_thread_ids()
+    if tasks is None or after is None or after - tasks:
+        raise ZygoteCannotPatch("patch_all() started a native thread (or /proc is missing)")
+    try:
+        from gevent._hub_local import get_hub_if_exists
+    except ImportError:  # pragma: no cover - gevent < 1.3
+        raise ZygoteCannotPatch("cannot tell whether patch_all() started the hub") from None
+    if get_hub_if_exists() is not None:
+        raise ZygoteCannotPatch("patch_all() created the gevent hub")
+    _patched_in_zygote = (patch_args, outcome)
+
+
+def _patch_once(patch_args):
+    """The child's ``patch_all()``, or the zygote's (``patch_in_zygote``) when it did."""
+    if _patched_in_zygote is not None:
+        done_args, outcome = _patched_in_zygote
+        if done_args != dict(patch_args):
+            # The runner keys zygotes by the patch arguments; patching again would be a second
+            # patch_all() with other arguments, not the check that was asked for.
+            raise RuntimeError("the zygote patched with %r, the task asks for %r"
+                               % (done_args, dict(patch_args)))
+        return outcome
+    return _patch(patch_args)
+
+
 def _patch(patch_args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             from gevent import monkey
 
-            ret = monkey.patch_all(**patch_args)
+            with _PluginLookup():
+                ret = monkey.patch_all(**patch_args)
             outcome = {"ok": True, "returned": repr(ret)}
         except BaseException as exc:
             outcome = {"ok": False, "exception": _exception_record(exc)}
@@ -239,6 +372,8 @@ def _check_defaults(func, qual, originals, note):
 def run(task):
     """Run an ``ImportTask`` (``pc_protocol``)."""
     order, modules, patch_args = task.order, task.modules, task.patch_args
+    if order == "before" and _patched_in_zygote is not None:
+        raise RuntimeError("an import-before-patching check in a patched zygote's child")
     tasks_before = _native_thread_ids()
     threads_before = _python_threads()
     result = {"order": order, "modules": []}
@@ -250,7 +385,7 @@ def run(task):
         tasks_mid = _native_thread_ids()
         result["patch"] = _patch(patch_args)
     else:
-        result["patch"] = _patch(patch_args)
+        result["patch"] = _patch_once(patch_args)
         tasks_mid = _native_thread_ids()
         with foreign:
             for name in modules:

@@ -1,9 +1,11 @@
 """Fork server ("zygote") for child checks, run by path in the target interpreter.
 
-Usage: ``python pc_zygote.py [MODULE...]``. Started once per scan by
+Usage: ``python pc_zygote.py [MODULE | MODULE:FUNCTION[=ARG] ...]``. Started once per scan by
 ``patchcheck.runner.forkserver``; it pays interpreter start-up once, imports ``pc_child`` and
-the given MODULEs (the ones every check of its kind imports before its task runs anyway), then
-forks one child per request. Standard library only; no threads (it forks).
+the given MODULEs (the ones every check of its kind imports before its task runs anyway), calls
+each FUNCTION (with ARG, a string, if given: work every such check would do before touching
+the library, such as reading gevent's plugins or, for checks that patch first, ``patch_all()``
+itself), then forks one child per request. Standard library only; no threads (it forks).
 
 Protocol, JSON lines on the zygote's stdin and stdout (fds 0/1 are moved aside at start, so a
 stray print never corrupts it), built and read by ``pc_protocol`` here and
@@ -39,8 +41,28 @@ def _preload(names):
     import pc_child
 
     for name in names:
-        __import__(name)
+        spec, has_arg, arg = name.partition("=")
+        module, _, function = spec.partition(":")
+        __import__(module)
+        if function:  # "module:function[=arg]": work every child would do first, done once
+            getattr(sys.modules[module], function)(*([arg] if has_arg else []))
     return pc_child
+
+
+# Captured before any preload runs: a preload may monkey-patch this process
+# (pc_imports.patch_in_zygote), and the zygote's own forking, waiting and closing must never
+# go through gevent (its fork() and waitpid() would start a hub and watch children).
+_fork = os.fork
+_waitpid = os.waitpid
+_close = os.close
+
+
+def _original(module, name):
+    """``module.name`` as it was before patching (select.select, signal.signal)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        return monkey.get_original(module, name)
+    return getattr(__import__(module), name)
 
 
 def main(argv):
@@ -64,14 +86,14 @@ def main(argv):
     pc_contain.set_subreaper()
     # Modules the zygote itself needs from here on are dropped again in each child.
     keep = frozenset(sys.modules)
-    import select
     import signal
 
+    select_fds = _original("select", "select")
     drop = [name for name in sys.modules if name not in keep]
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    _original("signal", "signal")(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
 
     def send(doc):
@@ -83,7 +105,7 @@ def main(argv):
     eof = False
     while not eof:
         try:
-            readable, _, _ = select.select([proto_in, wake_r], [], [], 1.0)
+            readable, _, _ = select_fds([proto_in, wake_r], [], [], 1.0)
         except InterruptedError:  # pragma: no cover - PEP 475 retries
             readable = []
         if wake_r in readable:
@@ -111,7 +133,7 @@ def main(argv):
             pass
     for pid, req_id in list(live.items()):
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = _waitpid(pid, 0)
         except ChildProcessError:
             continue
         try:
@@ -125,7 +147,7 @@ def main(argv):
 def _reap(send, live):
     while live:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = _waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
@@ -154,10 +176,10 @@ def _serve(req, send, live, pc_child, devnull, drop):
         fds += [ready_r, ready_w]
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # never let a child inherit (and repeat) buffered output
-        pid = os.fork()
+        pid = _fork()
     except Exception as exc:
         for fd in fds:
-            os.close(fd)
+            _close(fd)
         send(pc_protocol.zygote_refused(req_id, "%s: %s" % (type(exc).__name__, exc)))
         return
     if pid == 0:
@@ -165,12 +187,12 @@ def _serve(req, send, live, pc_child, devnull, drop):
         os._exit(70)  # pragma: no cover - _child never returns
     for fd in fds:
         if fd != ready_r:
-            os.close(fd)
+            _close(fd)
     # Answer only once the child leads its own session: the tool may killpg(pid) right away.
     try:
         os.read(ready_r, 1)  # b"" if it died first; its status still comes from _reap
     finally:
-        os.close(ready_r)
+        _close(ready_r)
     live[pid] = req_id
     send(pc_protocol.zygote_started(req_id, pid))
 
@@ -183,7 +205,7 @@ def _child(argv, out_fd, err_fd, ready_w, devnull, pc_child, drop):
         import signal
 
         signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _original("signal", "signal")(signal.SIGCHLD, signal.SIG_DFL)
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
@@ -226,7 +248,7 @@ def _close_fds_above_2():
     for fd in fds:
         if fd > 2:
             try:
-                os.close(fd)
+                _close(fd)
             except OSError:
                 pass
 

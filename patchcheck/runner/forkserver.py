@@ -8,24 +8,28 @@ those of ``run_child``, and so is the code that provides them (``process.prepare
 own process group, stack dumps, stdout/stderr tails (through FIFOs drained like pipes), a crash,
 ``os._exit``, junk on stdout or a missing result file each a ``ChildResult``.
 
-What a forked child inherits is what a fresh one would have imported before its task anyway: a
-zygote per *preload set* (``preload_for``), so ``gevent`` is already imported only where the
-task imports it first (``import`` after patching), never before the library of an
-import-before-patching check or a probe. Differences that remain: one hash seed for every child
-of a zygote, and ``__main__`` is the zygote script.
+What a forked child inherits is what a fresh one would have done before its task anyway: a
+zygote per *preload set* (``preloads_for``), so ``gevent`` is already imported, and
+``patch_all()`` already called, only where the task does that first (``import`` after
+patching), never before the library of an import-before-patching check or a probe. Differences
+that remain: one hash seed for every child of a zygote, ``__main__`` is the zygote script, and
+a child of the patched zygote has the main-thread object gevent's fork hooks make for it.
 
-If a zygote dies it is restarted once; after that, or when it cannot start, every run falls
-back to ``run_child``. ``PATCHCHECK_NO_FORKSERVER=1`` forces fresh processes throughout.
+If a zygote dies it is restarted once; after that, or when it cannot start, runs go to the next
+preload set's zygote if the task has one, else to ``run_child``. ``PATCHCHECK_NO_FORKSERVER=1``
+forces fresh processes throughout.
 """
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -110,18 +114,43 @@ class SpawnRunner:
         self.close()
 
 
+@dataclass(frozen=True)
+class Preload:
+    """What a zygote does before it forks: ``pc_zygote.py``'s arguments."""
+
+    steps: tuple[str, ...] = ()
+    #: It runs part of the check itself (``patch_all()``, where a gevent plugin may hang), so
+    #: it gets no longer to start than the check would.
+    does_check_work: bool = False
+
+
 def preload_for(task: Task) -> tuple[str, ...]:
-    """Modules a fresh child would import before the task touches the library.
+    """The preferred preload steps of ``task``'s zygote (the first of ``preloads_for``)."""
+    return preloads_for(task)[0].steps
+
+
+def preloads_for(task: Task) -> tuple[Preload, ...]:
+    """What a fresh child would do before the task touches the library, done once in the
+    zygote instead: alternatives, best first (the next is used when a zygote cannot start).
 
     ``pc_imports`` imports only the standard library at module level; an import check after
-    patching imports ``gevent.monkey`` before anything else, one before patching does not.
-    Probes and the rest get nothing beyond ``pc_child``.
+    patching imports ``gevent.monkey`` and calls ``patch_all()`` before anything else, so its
+    zygote patches itself (``pc_imports:patch_in_zygote``, with the task's patch arguments:
+    one zygote per set of them). If patching there would not carry over to forked children
+    (it started a thread or the hub), the next zygote only reads gevent's plugins
+    (``importlib.metadata`` entry points, which ``patch_all()`` looks up before it patches
+    anything) and each child patches. An import check before patching gets ``pc_imports``
+    only; probes and the rest get nothing beyond ``pc_child``.
     """
     if isinstance(task, ImportTask):
         if task.order == "after":
-            return ("pc_imports", "gevent.monkey")
-        return ("pc_imports",)
-    return ()
+            args = json.dumps(dict(task.patch_args), sort_keys=True, separators=(",", ":"))
+            base = ("pc_imports", "gevent.monkey")
+            return (Preload(base + (f"pc_imports:patch_in_zygote={args}",),
+                            does_check_work=True),
+                    Preload(base + ("pc_imports:prepare_plugin_lookup",)))
+        return (Preload(("pc_imports",)),)
+    return (Preload(),)
 
 
 class ForkRunner:
@@ -134,13 +163,35 @@ class ForkRunner:
         self._lock = threading.Lock()
 
     def run(self, task: Task, *, timeout: float) -> ChildResult:
-        preload = preload_for(task)
+        choices = [p for p in preloads_for(task) if self._may_start(p)]
+        for preload in choices:
+            server = self._server(preload, timeout)
+            # A zygote that cannot start (or died twice) gives way to the next choice; the
+            # last one falls back to fresh processes itself.
+            if preload == choices[-1] or server.available():
+                return server.run(task, timeout=timeout)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _may_start(self, preload: Preload) -> bool:
+        """One zygote that does check work per runner: the scan's own patch arguments (the
+        first asked for). A bisection tries many others, each a handful of times: those
+        children patch themselves rather than each start an interpreter of its own."""
+        if not preload.does_check_work:
+            return True
         with self._lock:
-            server = self._servers.get(preload)
+            return preload.steps in self._servers or not any(
+                server.does_check_work for server in self._servers.values())
+
+    def _server(self, preload: Preload, timeout: float) -> ForkServer:
+        with self._lock:
+            server = self._servers.get(preload.steps)
             if server is None:
-                server = self._servers[preload] = ForkServer(self.python, self.env,
-                                                             preload=preload)
-        return server.run(task, timeout=timeout)
+                startup = (min(STARTUP_TIMEOUT_S, timeout) if preload.does_check_work
+                           else STARTUP_TIMEOUT_S)
+                server = self._servers[preload.steps] = ForkServer(
+                    self.python, self.env, preload=preload.steps, startup_timeout=startup)
+                server.does_check_work = preload.does_check_work
+            return server
 
     def close(self) -> None:
         with self._lock:
@@ -293,10 +344,13 @@ class ForkServer:
     """
 
     def __init__(self, python: str, env: Mapping[str, str] | None = None, *,
-                 preload: tuple[str, ...] = ()) -> None:
+                 preload: tuple[str, ...] = (),
+                 startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
         self.python = python
         self.env = dict(env) if env else None
         self.preload = tuple(preload)
+        self.startup_timeout = startup_timeout
+        self.does_check_work = False  # set by ForkRunner (Preload.does_check_work)
         #: Why runs fall back to fresh processes, once they do (for ``doctor``/debugging).
         self.fallback_reason: str | None = None
         self._zygote_proc: _Zygote | None = None
@@ -306,6 +360,10 @@ class ForkServer:
         self._ids = itertools.count(1)
 
     # -- zygote lifecycle ---------------------------------------------------------------
+    def available(self) -> bool:
+        """Whether runs go to a zygote (started now if need be) rather than fresh processes."""
+        return self._zygote() is not None
+
     def _zygote(self) -> _Zygote | None:
         with self._lock:
             if self._closed or self.fallback_reason is not None:
@@ -324,7 +382,7 @@ class ForkServer:
             except OSError as exc:
                 self.fallback_reason = f"could not start the zygote: {exc}"
                 return None
-            if not z.wait_ready(STARTUP_TIMEOUT_S):
+            if not z.wait_ready(self.startup_timeout):
                 # The same interpreter would fail the same way again: spawn from now on
                 # (run_child then reports the real problem per check).
                 self.fallback_reason = "the zygote did not start: " + _why(z)

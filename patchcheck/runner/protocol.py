@@ -258,7 +258,8 @@ def read_info(data: Mapping[str, Any], *,
         installed[normalize_name(d["requested"])] = dist
         all_names.append(dist.name)
     return TargetInfo(environment=environment, markers=dict(env.get("markers") or {}),
-                      installed=installed, missing=tuple(missing), all_names=tuple(all_names))
+                      installed=installed, missing=tuple(missing), all_names=tuple(all_names),
+                      plugins_fingerprint=str(env.get("plugins_fingerprint") or ""))
 
 
 def read_plugins(data: Mapping[str, Any]) -> list[GeventPlugin]:

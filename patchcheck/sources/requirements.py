@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -240,7 +239,7 @@ class _FileParser:
                 hint="download it and name the local copy; patchcheck contacts no network host",
             )
         if value.startswith("file:"):
-            value = urllib.request.url2pathname(urllib.parse.urlsplit(value).path)
+            value = _url2pathname(urllib.parse.urlsplit(value).path)
         child = value if os.path.isabs(value) else os.path.join(os.path.dirname(path), value)
         self.parse_file(child, display_join(display, value), constraint=constraint,
                         included_from=origin)
@@ -411,14 +410,14 @@ def _parse_unnamed(text: str, *, origin: str, line: str, base_dir: str, editable
 
     if is_url:
         parts = urllib.parse.urlsplit(location)
-        local = (urllib.request.url2pathname(parts.path)
+        local = (_url2pathname(parts.path)
                  if parts.scheme == "file" and not location.lower().startswith(_VCS_SCHEMES)
                  else None)
         url = location
         basename = parts.path.rstrip("/").rsplit("/", 1)[-1]
     else:
         local = location if os.path.isabs(location) else os.path.join(base_dir, location)
-        url = urllib.parse.urljoin("file:", urllib.request.pathname2url(os.path.abspath(local)))
+        url = urllib.parse.urljoin("file:", _pathname2url(os.path.abspath(local)))
         basename = os.path.basename(location.rstrip("/\\"))
 
     if name is None and not location.lower().startswith(_VCS_SCHEMES):
@@ -518,3 +517,17 @@ def parse_requirement_strings(args: list[str], *, base_dir: str | None = None) -
         if req is not None:
             out.add(req)
     return out.result()
+
+
+# urllib.request is imported only for the rare file: URL (it pulls in http.client, email and
+# ssl: a fifth of patchcheck's start-up, paid by every scan).
+def _url2pathname(path: str) -> str:
+    from urllib.request import url2pathname
+
+    return url2pathname(path)
+
+
+def _pathname2url(path: str) -> str:
+    from urllib.request import pathname2url
+
+    return pathname2url(path)

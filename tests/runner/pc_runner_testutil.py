@@ -48,7 +48,7 @@ MODULES = {
     """,
     # What the library sees at its import: a fresh child and a forked one must agree.
     "rt_environ": """
-        import json, os, signal, sys
+        import json, os, signal, sys, threading
         with open(os.environ["RT_ENVIRON"], "w") as f:
             json.dump({
                 "gevent": "gevent" in sys.modules,
@@ -62,6 +62,15 @@ MODULES = {
                 "session": os.getsid(0) == os.getpid(),
                 "stdin": os.path.realpath("/proc/self/fd/0"),
                 "stdout_fifo": __import__("stat").S_ISFIFO(os.fstat(1).st_mode),
+                # after patching (a fresh child's own patch_all(), or the zygote's)
+                "patched": sorted(sys.modules["gevent.monkey"].saved)
+                           if "gevent.monkey" in sys.modules else None,
+                "hub": "gevent.hub" in sys.modules
+                       and sys.modules["gevent.hub"]._get_hub() is not None,
+                "os_threads": len(os.listdir("/proc/self/task")),
+                "main_thread": threading.current_thread() is threading.main_thread(),
+                "main_ident": threading.main_thread().ident == threading.get_ident(),
+                "threads": threading.active_count(),
             }, f)
     """,
 }

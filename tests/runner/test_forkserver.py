@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from pc_runner_testutil import import_task as _import
@@ -85,6 +86,84 @@ def test_environment_variable_turns_the_fork_server_off(monkeypatch: pytest.Monk
 
 
 def test_preload_follows_what_a_fresh_child_imports_first() -> None:
-    assert preload_for(ImportTask(("x",), order="after")) == ("pc_imports", "gevent.monkey")
+    after = preload_for(ImportTask(("x",), order="after", patch_args={"thread": False}))
+    assert after == ("pc_imports", "gevent.monkey", 'pc_imports:patch_in_zygote={"thread":false}')
     assert preload_for(ImportTask(("x",), order="before")) == ("pc_imports",)
     assert preload_for(InfoTask()) == ()
+
+
+# -- the zygote that patches for the import-after-patching checks ----------------------------
+
+def _plugin_site(root: Path, body: str) -> Path:
+    """A folder with one installed distribution whose gevent plugin runs ``body``."""
+    site = root / "plugin_site"
+    (site / "rt_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "rt_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: rt-plugin\nVersion: 1.0\n")
+    (site / "rt_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[gevent.plugins.monkey.will_patch_all]\nrt_plugin = rt_plugin:will_patch_all\n")
+    (site / "rt_plugin.py").write_text(
+        "import _thread, os, time, warnings\n\ndef will_patch_all(event):\n"
+        + "".join(f"    {line}\n" for line in body.splitlines()))
+    return site
+
+
+def _with_site(child_env: dict[str, str], site: Path) -> dict[str, str]:
+    return dict(child_env, PYTHONPATH=os.pathsep.join([str(site), child_env["PYTHONPATH"]]))
+
+
+@needs_fork
+def test_children_of_the_patched_zygote_report_its_patch_all_as_their_own(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # A plugin that warns and says where it ran: the warning is part of the patch outcome,
+    # and the plugin runs once per zygote rather than once per child.
+    marker = tmp_path / "plugin_ran_in"
+    site = _plugin_site(tmp_path, f"warnings.warn('rt plugin was here')\n"
+                                  f"with open({str(marker)!r}, 'a') as f:\n"
+                                  f"    f.write('%d\\n' % os.getpid())")
+    env = _with_site(child_env, site)
+    task = ImportTask(modules=("rt_ok",), order="after", patch_args={"thread": True})
+    with SpawnRunner(sys.executable, env=env) as fresh:
+        spawned = fresh.run(task, timeout=60)
+    with ForkRunner(sys.executable, env=env) as forked:
+        first, second = (forked.run(task, timeout=60) for _ in range(2))
+        patched = forked._servers[preload_for(task)]
+        assert patched.available() and patched.fallback_reason is None
+    assert spawned.data and first.data and second.data
+    assert first.data["patch"] == second.data["patch"] == spawned.data["patch"]
+    (warned,) = spawned.data["patch"]["warnings"]
+    assert warned["message"] == "rt plugin was here" and spawned.data["patch"]["ok"]
+    pids = marker.read_text().split()
+    assert len(pids) == 2 and len(set(pids)) == 2  # the fresh child, then the zygote only
+    assert first.data["modules"] == spawned.data["modules"]
+    assert first.data["stale_references"] == spawned.data["stale_references"]
+
+
+@needs_fork
+def test_a_plugin_that_starts_a_thread_makes_the_children_patch_themselves(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # A native thread does not survive fork(): the zygote refuses to patch, and the check runs
+    # in a child of the zygote that only read the plugins, patching (and starting it) itself.
+    site = _plugin_site(tmp_path, "_thread.start_new_thread(time.sleep, (120,))")
+    task = ImportTask(modules=("rt_ok",), order="after")
+    with ForkRunner(sys.executable, env=_with_site(child_env, site)) as runner:
+        res = runner.run(task, timeout=60)
+        patched = runner._servers[preload_for(task)]
+        assert patched.fallback_reason and "native thread" in patched.fallback_reason
+        assert [s.preload[-1] for s in runner._servers.values()
+                if s.available()] == ["pc_imports:prepare_plugin_lookup"]
+    assert res.data is not None and res.data["patch"]["ok"], res
+    assert res.data["modules"] == [{"module": "rt_ok", "ok": True, "warnings": []}]
+
+
+@needs_fork
+def test_other_patch_arguments_fork_from_the_zygote_that_did_not_patch(
+        child_env: dict[str, str]) -> None:
+    # Bisection asks for many argument sets: one patched zygote per runner, the first asked.
+    with ForkRunner(sys.executable, env=child_env) as runner:
+        for args in ({}, {"thread": False}, {"socket": False}):
+            res = runner.run(ImportTask(modules=("rt_ok",), order="after", patch_args=args),
+                             timeout=60)
+            assert res.data is not None and res.data["patch"]["ok"], res
+        steps = sorted(s.preload[-1] for s in runner._servers.values())
+    assert steps == ["pc_imports:patch_in_zygote={}", "pc_imports:prepare_plugin_lookup"]

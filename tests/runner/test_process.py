@@ -127,6 +127,9 @@ def test_a_forked_child_looks_like_a_fresh_one(child_env: dict[str, str], order:
         seen[backend] = json.loads(Path(child_env["RT_ENVIRON"]).read_text())
     assert seen["fork"] == seen["spawn"]
     assert seen["fork"]["gevent"] is (order == "after")
+    assert bool(seen["fork"]["patched"]) is (order == "after")  # the same modules patched
+    assert not seen["fork"]["hub"]
+    assert seen["fork"]["main_thread"] and seen["fork"]["main_ident"]
     assert seen["fork"]["fds"][:3] == [0, 1, 2]
     assert seen["fork"]["argv0"] == "pc_child.py" and seen["fork"]["argc"] == 3
     assert seen["fork"]["sigchld"] in ("0", "Handlers.SIG_DFL") and seen["fork"]["wakeup"] == -1

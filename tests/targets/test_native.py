@@ -488,3 +488,38 @@ def test_a_scan_reports_a_shared_object_it_cannot_read(garbage_python: str,
     assert "pc_native_garbage/libgarbage.so.1: malformed ELF" in problem
     (result,) = doc["results"]
     assert not [f for f in result["findings"] if f["code"] in ("PC140", "PC141")]
+
+
+def _real_shared_objects() -> list[str]:
+    """Shared objects installed in this environment (gevent's and greenlet's at least)."""
+    found: set[str] = set()
+    for name in ("gevent", "greenlet", "zope.interface", "PyYAML", "cffi", "psycopg2-binary"):
+        try:
+            files = importlib.metadata.distribution(name).files or ()
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        found.update(str(f.locate()) for f in files if ".so" in f.name)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("path", _real_shared_objects())
+def test_the_plain_reader_finds_what_pyelftools_finds(path: str) -> None:
+    # The struct reader replaces pyelftools for ordinary files; both must see the same file.
+    with open(path, "rb") as stream:
+        needed, soname, symbols, rustc = native._read_elf_fast(stream)
+        fast = (needed, soname, sorted(symbols), rustc)
+        stream.seek(0)
+        needed, soname, symbols, rustc = native._read_elf_pyelftools(stream)
+        slow = (needed, soname, sorted(symbols), rustc)
+    assert fast == slow
+    assert fast[2]  # a real extension has dynamic symbols
+
+
+def test_the_plain_reader_defers_odd_files_to_pyelftools(tmp_path: Path, native_site: Path
+                                                         ) -> None:
+    data = _extension(native_site, "pc_native_io").read_bytes()
+    for odd in (data[:300], b"\x7fELF" + bytes(range(256))):
+        path = tmp_path / "odd.so"
+        path.write_bytes(odd)
+        with open(path, "rb") as stream, pytest.raises(native._NotPlain):
+            native._read_elf_fast(stream)
