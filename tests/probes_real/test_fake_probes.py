@@ -19,9 +19,9 @@ CASES = [
     Case("pymongo", "pymongo", "cooperates",
          {"pymongo.find": "cooperates", ("pymongo.find", "before-patch"): "cooperates"},
          known="agrees"),
-    # PC120 (kafka.net's Thread): imported before patch_all(), KafkaAdminClient() starts its
-    # selector on a native thread and never returns (Thread.start waits on a patched Event):
-    # PC209, warns. Patched first it cooperates.
+    # PC120 at import: imported before patch_all(), KafkaAdminClient() never returns (its
+    # network thread, a greenlet once patched, polls the unpatched selector chosen at import
+    # on the hub's thread; the measured stack): PC209, warns. Patched first it cooperates.
     Case("kafka-python", "kafka", "warns",
          {"kafka-python.bootstrap": "cooperates",
           ("kafka-python.bootstrap", "before-patch"): "breaks"}, known="agrees"),
