@@ -161,7 +161,7 @@ def suite_evidence(result: DistributionResult) -> ev.SuiteStalls | None:
 
 
 def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
-    """The measurement a probe finding (PC200–PC206) refers to, if the result has it."""
+    """The measurement a probe finding (PC200–PC207, PC209) refers to, if the result has it."""
     ref = finding.evidence
     if not isinstance(ref, ev.ProbeRef):
         return None
@@ -293,6 +293,8 @@ def _warn_phrase(result: DistributionResult, f: Finding) -> str:
     probe = probe_for(result, f)
     if probe is not None and probe.plain.outcome is Outcome.BLOCKS:
         return f"blocks if imported before patch_all ({measurement_phrase(probe.plain)})"
+    if probe is not None and probe.plain.outcome is Outcome.BREAKS:  # PC209
+        return f"breaks if imported before patch_all ({_breaks_phrase(result, f)})"
     if isinstance(e, ev.StaleReferences) and e.references:
         return "stale: " + list_phrase(stale_names(e), 2)
     if isinstance(e, ev.NativeCode) and (e.libraries or e.symbols):

@@ -190,3 +190,4 @@ def test_native_warnings_are_cleared_by_a_cooperation_in_either_order(order):
     assert folded.severity is Severity.INFO
     assert folded.summary.endswith(f"(cleared: {measured.label} measured cooperates)")
     assert verdict is Verdict.COOPERATES
+
