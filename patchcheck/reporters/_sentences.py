@@ -14,6 +14,7 @@ from patchcheck.model import (
     Finding,
     Measurement,
     Outcome,
+    Phase,
     ProbeOutcome,
     ScanReport,
     Severity,
@@ -273,6 +274,9 @@ def _worst_findings(result: DistributionResult) -> list[Finding]:
     return sorted(active, key=lambda f: -int(f.severity))
 
 
+_SETUP_PREFIX = "setup: "
+
+
 def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
     e = f.evidence
     if isinstance(e, ev.ChildEnd) and e.signal:
@@ -281,8 +285,14 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
         return exception_type(e.exception)
     probe = probe_for(result, f)
     if probe is not None and probe.plain.error:
-        return (("hang in the " + probe.plain.phase.value if probe.plain.phase else "hang")
-                if probe.plain.hung else exception_type(probe.plain.error))
+        if probe.plain.hung:
+            return "hang in the " + probe.plain.phase.value if probe.plain.phase else "hang"
+        error = probe.plain.error
+        # The meter writes a factory's exception as "setup: <Type>: <message>"
+        # (harness/pc_meter.py); the type is what the row shows.
+        if probe.plain.phase is Phase.FACTORY and error.startswith(_SETUP_PREFIX):
+            error = error[len(_SETUP_PREFIX):]
+        return exception_type(error)
     if isinstance(e, ev.ChildEnd) and e.stack:  # killed on timeout, with a faulthandler dump
         return f"hang (killed after {e.duration_s:.0f} s)"
     return f.summary
@@ -351,6 +361,8 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
         return "; ".join(dict.fromkeys(phrases)) or "breaks"
     if verdict is Verdict.WARNS:
         warn = [f for f in findings if f.severity is Severity.WARNING] or findings
+        # A measurement leads (PC206/PC209: what importing first did), the suspicions follow.
+        warn.sort(key=lambda f: probe_for(result, f) is None)
         return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")

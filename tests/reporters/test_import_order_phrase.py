@@ -35,3 +35,21 @@ def test_a_hang_imported_first_says_hang() -> None:
         _run(Outcome.BREAKS, ImportOrder.BEFORE_PATCH, hung=True,
              error="3 of 3 calls did not return within 3.6 s")])
     assert key_evidence(r).startswith("breaks if imported before patch_all (hang")
+
+
+def test_the_measurement_leads_the_suspicions_and_a_setup_failure_shows_its_type() -> None:
+    from patchcheck.model import Finding, Phase, Severity
+    from patchcheck.verdicts import evidence as ev
+
+    warning = Finding("PC110", Severity.WARNING, "import-before",
+                      "gevent warns when patching after this import: Monkey-patching ssl",
+                      ev.Warnings((ev.WarningRecord(
+                          category="gevent.monkey.MonkeyPatchWarning",
+                          message="Monkey-patching ssl after ssl has already been imported"),)))
+    r = with_probes(DistributionResult(name="x", verdict=Verdict.WARNS, findings=(warning,)), [
+        _run(Outcome.COOPERATES, ImportOrder.AFTER_PATCH),
+        _run(Outcome.BREAKS, ImportOrder.BEFORE_PATCH, phase=Phase.FACTORY,
+             error="setup: RecursionError: maximum recursion depth exceeded")])
+    words = key_evidence(r)
+    assert words.startswith("breaks if imported before patch_all (RecursionError); "), words
+    assert "MonkeyPatchWarning" in words
