@@ -31,6 +31,7 @@ from patchcheck.plan import (
     PlannedDistribution,
     ScanRequest,
     make_plan,
+    probes_for_order_risk,
 )
 from patchcheck.plugins import collect_probes
 from patchcheck.progress import NoProgress, ProgressSink, ScanPhase
@@ -215,8 +216,11 @@ class Scan:
     def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
                      cached: Mapping[str, DistributionResult], pm: Any
                      ) -> tuple[ProbeOutcome, ...]:
-        to_probe = {item.key: list(item.probes) for item in plan.installed
-                    if item.probes and item.key not in cached}
+        # What the import checks found decides the orders: a library that loads ssl or keeps
+        # originals when imported first is also measured imported first (issue #10).
+        to_probe = {item.key: list(probes_for_order_risk(item.probes,
+                                                         results[item.key].findings))
+                    for item in plan.installed if item.probes and item.key not in cached}
         if not to_probe:
             return ()
         from patchcheck.runner.probing import ProbeRunner

@@ -277,7 +277,8 @@ def _text(doc: dict[str, Any]) -> str:
             line = (f"  {p['name']}: needs {needs}; {p['concurrency']} calls waiting "
                     f"{p['wait_s']:g} s each")
             if p["import_order"] != "after":
-                line += f"; imported {p['import_order']} patch_all()"
+                when = "after and before" if p["import_order"] == "both" else p["import_order"]
+                line += f"; imported {when} patch_all()"
             if p["remedies"]:
                 line += "; re-run with " + ", ".join(p["remedies"])
             if p["origin"] != "builtin":

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from patchcheck.errors import UsageError
 from patchcheck.model import (
     STDLIB,
     Conflict,
+    Finding,
     InstalledDistribution,
     MarkerSkip,
     Requirement,
@@ -30,6 +31,12 @@ INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck"
 #: A probe targets the standard library when its ``distributions`` name one of these
 #: (``"python"``: the name built-in probes used before the stdlib was a target).
 STDLIB_PROBE_TARGETS = (STDLIB, "python")
+
+
+#: Import-check findings that make a distribution's probes also run with the library imported
+#: before ``patch_all()``: gevent warned that ssl was imported first (PC110), or the library
+#: captured originals (PC120). Import order is then measured, not assumed (issue #10).
+ORDER_RISK_CODES = frozenset({"PC110", "PC120"})
 
 
 @dataclass(frozen=True)
@@ -264,6 +271,18 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             if request.use_cache else None))
     return Plan(items=tuple(items), notes=tuple(notes),
                 marker_skipped=tuple(MarkerSkip.of(r) for r in source.marker_skipped))
+
+
+def probes_for_order_risk(probes: Sequence[ProbeSpec],
+                          findings: Sequence[Finding]) -> tuple[ProbeSpec, ...]:
+    """The probes to run for a distribution whose import checks found ``findings``: when one
+    is an order risk (``ORDER_RISK_CODES``, by its stable code), every probe that would run
+    only patched first also runs imported before ``patch_all()`` (``import_order="both"``).
+    Called by the engine between the import checks and the probes; pure."""
+    if not any(f.code in ORDER_RISK_CODES for f in findings):
+        return tuple(probes)
+    return tuple(replace(p, import_order="both") if p.import_order == "after" else p
+                 for p in probes)
 
 
 def installed_dependencies(requirements: Sequence[Requirement], target: TargetInfo,

@@ -120,6 +120,7 @@ def load_probe_file(path: str | os.PathLike[str], origin: str | None = None) -> 
             remedies=tuple(remedies),
             import_order=info.import_order,
             measure_remedies=getattr(info, "measure_remedies", "failed"),
+            before_imports=tuple(getattr(info, "before_imports", ())),
             origin=origin,
             description=info.description,
             version=info.version,

@@ -76,6 +76,10 @@ class ProbeSpec:
     concurrency: int = 3
     remedies: tuple[RemedySpec, ...] = ()
     import_order: str = "after"  # "after": patch_all() then import; "before": the other order
+    # Modules a run imported before patch_all() also imports (with the distribution's own):
+    # what the library's first use loads when its top-level import does not (``import
+    # botocore`` loads no ssl, ``botocore.session`` does), as an app's import lines would.
+    before_imports: tuple[str, ...] = ()
     # "failed": remedies are measured when the plain call blocks or breaks; "always": also
     # when it cooperates (``--all-remedies`` does that for every probe).
     measure_remedies: str = "failed"

@@ -4,13 +4,17 @@ boto3 is a layer over botocore, which sends requests with urllib3 over the ``soc
 after ``patch_all()`` it is expected to cooperate. Dummy credentials, an explicit loopback
 ``endpoint_url`` and path-style addressing: boto3 never looks for credentials (no
 instance-metadata request) and never leaves loopback.
+
+``import_order="both"``: ``import boto3`` loads ssl (through botocore and urllib3), so an app
+that imports it before ``patch_all()`` gets ``RecursionError`` (gevent#1016) when the client
+is created; measured in each order, not assumed.
 """
 from __future__ import annotations
 
 from patchcheck_probe import probe
 
 
-@probe(distributions=["boto3"], services=["fake_s3"], wait=0.3)
+@probe(distributions=["boto3"], services=["fake_s3"], wait=0.3, import_order="both")
 def boto3_list_objects(ctx):
     """boto3.client("s3", endpoint_url=fake).list_objects_v2(); answered after ``wait``."""
     import boto3

@@ -94,12 +94,14 @@ class ProbeInfo:
     """The metadata ``@probe`` records; the tool side turns it into a ``ProbeSpec``."""
 
     __slots__ = ("name", "distributions", "services", "wait", "concurrency", "remedies",
-                 "import_order", "description", "version", "measure_remedies")
+                 "import_order", "description", "version", "measure_remedies",
+                 "before_imports")
 
     def __init__(self, name: str, distributions: tuple[str, ...], services: tuple[str, ...],
                  wait: float, concurrency: int, remedies: tuple[tuple[str, Any], ...],
                  import_order: str, description: str, version: str,
-                 measure_remedies: str = "failed") -> None:
+                 measure_remedies: str = "failed",
+                 before_imports: tuple[str, ...] = ()) -> None:
         self.name = name
         self.distributions = distributions
         self.services = services
@@ -109,6 +111,7 @@ class ProbeInfo:
         self.remedies = remedies
         self.measure_remedies = measure_remedies
         self.import_order = import_order
+        self.before_imports = before_imports
         self.description = description
         self.version = version
 
@@ -127,7 +130,8 @@ def _default_name(fn_name: str, distributions: Sequence[str]) -> str:
 
 #: the keywords ``@probe`` accepts (a mistyped one gets a hint naming the nearest)
 PROBE_KEYWORDS = ("distributions", "services", "wait", "concurrency", "remedies",
-                  "import_order", "description", "version", "measure_remedies")
+                  "import_order", "description", "version", "measure_remedies",
+                  "before_imports")
 
 
 class ProbeDefinitionError(ValueError):
@@ -149,7 +153,7 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
           services: Sequence[str] = (), wait: float = 0.3, concurrency: int = 3,
           remedies: Mapping[str, Callable[[], Any] | Remedy] | None = None,
           import_order: str = "after", description: str = "", version: str = "1",
-          measure_remedies: str = "failed",
+          measure_remedies: str = "failed", before_imports: Sequence[str] = (),
           **unknown: Any,
           ) -> Callable[[Callable[[Context], Callable[[], Any]]],
                         Callable[[Context], Callable[[], Any]]]:
@@ -165,7 +169,12 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
     :param measure_remedies: ``"failed"`` (default: when the plain call blocks or breaks) or
         ``"always"`` (also when it cooperates: to verify documented advice).
     :param import_order: ``"after"`` (patch, then import) or ``"before"`` (import the
-        distribution's modules, then patch: for libraries that choose at import time).
+        distribution's modules, then patch: for libraries that choose at import time) or
+        ``"both"`` (measured in each order; patchcheck also adds the imported-first run when
+        the import check finds that the library loads ssl or keeps originals).
+    :param before_imports: modules a run imported before patching also imports then, for a
+        library whose first use, not its top-level import, loads the risky module (botocore:
+        ``["botocore.session"]`` loads ssl and urllib3).
     :raises ProbeDefinitionError: a mistyped keyword (the message names the nearest one) or
         a bad value.
     """
@@ -178,6 +187,11 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
     if import_order not in _IMPORT_ORDERS:
         raise ProbeDefinitionError("@probe import_order must be one of %r, not %r"
                          % (_IMPORT_ORDERS, import_order))
+    if isinstance(before_imports, str):
+        before_imports = [before_imports]
+    if not all(isinstance(m, str) and m for m in before_imports):
+        raise ProbeDefinitionError("@probe before_imports must be module names, not %r"
+                                   % (before_imports,))
     if not (isinstance(wait, (int, float)) and wait > 0):
         raise ProbeDefinitionError("@probe wait must be a positive number of seconds, not %r"
                                    % (wait,))
@@ -206,6 +220,7 @@ def probe(name: str | None = None, *, distributions: Sequence[str] = (),
             description=description or (fn.__doc__ or "").strip().split("\n")[0],
             version=str(version),
             measure_remedies=measure_remedies,
+            before_imports=tuple(before_imports),
         )
         setattr(fn, PROBE_ATTR, info)
         return fn

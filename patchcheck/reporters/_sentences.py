@@ -14,6 +14,7 @@ from patchcheck.model import (
     Finding,
     Measurement,
     Outcome,
+    Phase,
     ProbeOutcome,
     ScanReport,
     Severity,
@@ -177,7 +178,7 @@ def suite_evidence(result: DistributionResult) -> ev.SuiteStalls | None:
 
 
 def probe_for(result: DistributionResult, finding: Finding) -> ProbeOutcome | None:
-    """The measurement a probe finding (PC200–PC206) refers to, if the result has it."""
+    """The measurement a probe finding (PC200–PC207, PC209) refers to, if the result has it."""
     ref = finding.evidence
     if not isinstance(ref, ev.ProbeRef):
         return None
@@ -289,6 +290,9 @@ def _worst_findings(result: DistributionResult) -> list[Finding]:
     return sorted(active, key=lambda f: -int(f.severity))
 
 
+_SETUP_PREFIX = "setup: "
+
+
 def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
     e = f.evidence
     if isinstance(e, ev.ChildEnd) and e.signal:
@@ -297,8 +301,14 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
         return exception_type(e.exception)
     probe = probe_for(result, f)
     if probe is not None and probe.plain.error:
-        return (("hang in the " + probe.plain.phase.value if probe.plain.phase else "hang")
-                if probe.plain.hung else exception_type(probe.plain.error))
+        if probe.plain.hung:
+            return "hang in the " + probe.plain.phase.value if probe.plain.phase else "hang"
+        error = probe.plain.error
+        # The meter writes a factory's exception as "setup: <Type>: <message>"
+        # (harness/pc_meter.py); the type is what the row shows.
+        if probe.plain.phase is Phase.FACTORY and error.startswith(_SETUP_PREFIX):
+            error = error[len(_SETUP_PREFIX):]
+        return exception_type(error)
     if isinstance(e, ev.ChildEnd) and e.stack:  # killed on timeout, with a faulthandler dump
         return f"hang (killed after {e.duration_s:.0f} s)"
     return f.summary
@@ -309,6 +319,8 @@ def _warn_phrase(result: DistributionResult, f: Finding) -> str:
     probe = probe_for(result, f)
     if probe is not None and probe.plain.outcome is Outcome.BLOCKS:
         return f"blocks if imported before patch_all ({measurement_phrase(probe.plain)})"
+    if probe is not None and probe.plain.outcome is Outcome.BREAKS:  # PC209
+        return f"breaks if imported before patch_all ({_breaks_phrase(result, f)})"
     if isinstance(e, ev.StaleReferences) and e.references:
         return "stale: " + list_phrase(stale_names(e), 2)
     if isinstance(e, ev.NativeCode) and (e.libraries or e.symbols):
@@ -365,6 +377,8 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
         return "; ".join(dict.fromkeys(phrases)) or "breaks"
     if verdict is Verdict.WARNS:
         warn = [f for f in findings if f.severity is Severity.WARNING] or findings
+        # A measurement leads (PC206/PC209: what importing first did), the suspicions follow.
+        warn.sort(key=lambda f: probe_for(result, f) is None)
         return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")

@@ -42,8 +42,8 @@ from patchcheck.spec import (
 )
 from patchcheck.verdicts.evidence import NativeCode
 
-__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "client_libraries", "measurement_of",
-           "probe_task", "remedies_to_try"]
+__all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "child_modules", "client_libraries",
+           "measurement_of", "probe_task", "remedies_to_try"]
 
 CONTROL_WAIT_S = 0.3
 
@@ -102,6 +102,16 @@ def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
 
 #: The child spec's word for each order (``harness/pc_probe.py`` reads it).
 _CHILD_ORDER = {ImportOrder.AFTER_PATCH: "after", ImportOrder.BEFORE_PATCH: "before"}
+
+
+def child_modules(spec: ProbeSpec, modules: Sequence[str], order: ImportOrder
+                  ) -> tuple[str, ...]:
+    """The modules a measurement imports itself: imported before patching, the distribution's
+    and the probe's ``before_imports`` (what the library's first use loads: an app's import
+    lines); patched first, the factory imports what it uses."""
+    if order is not ImportOrder.BEFORE_PATCH:
+        return tuple(modules)
+    return (*modules, *(m for m in spec.before_imports if m not in modules))
 
 
 def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
@@ -200,8 +210,8 @@ class ProbeRunner:
 
     def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
                order: ImportOrder, remedy: RemedySpec | None) -> Measurement:
-        task = probe_task(spec, services, modules, _CHILD_ORDER[order], remedy,
-                          patch_args=self.request.patch_args)
+        task = probe_task(spec, services, child_modules(spec, modules, order),
+                          _CHILD_ORDER[order], remedy, patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
         res = self.child_runner.run(task, timeout=budget)

@@ -143,6 +143,14 @@ _ALL = [
          "the project's source applies the known remedy",
          "The remedy was found in the project's source (with ast) and measured by the probe; "
          "the plain measurement's finding is waived when the remedy measured cooperates."),
+    # Measured, not assumed (issue #10): the app imported the library before patching, which
+    # the import-before check warned about (PC110, PC120) or the probe declares (botocore).
+    Code("PC209", "order-breaks", Severity.WARNING,
+         "breaks when imported before patch_all()",
+         "The call works when gevent patches first and fails when the library is imported "
+         "before gevent.monkey.patch_all() (ssl imported too early: RecursionError, gevent#1016). "
+         "Call patch_all() before anything imports the library (first lines of your entry point, "
+         "gunicorn -k gevent, or python -m gevent.monkey)."),
     # --- the team's own test suite (the watchdog's report, scan --stalls) ---------------
     Code("PC210", "suite-stalls", Severity.BLOCKS,
          "blocked the hub in your test suite",

@@ -4,8 +4,9 @@
 "JSON report" and in ``reporters/report.schema.json`` (``$defs``, one per type), and
 ``evidence_from_json(code, data)`` reads it back. Reporters read the fields, never guessed keys.
 
-Measurements are not copied into evidence: a probe finding (PC200–PC207) holds a ``ProbeRef``
-(probe name and import order) to the ``ProbeOutcome`` on its ``DistributionResult``.
+Measurements are not copied into evidence: a probe finding (PC200–PC207, PC209) holds a
+``ProbeRef`` (probe name and import order) to the ``ProbeOutcome`` on its
+``DistributionResult``.
 
 A leaf module (standard library only): ``patchcheck.model`` imports it.
 """
@@ -515,7 +516,7 @@ class GeventPluginEvidence(Evidence):
 
 @dataclass(frozen=True)
 class ProbeRef(Evidence):
-    """PC200–PC207: which probe measurement this is; the numbers are on the result's
+    """PC200–PC207, PC209: which probe measurement this is; the numbers are on the result's
     ``ProbeOutcome`` with this name and order (``DistributionResult.probe(ref)``)."""
 
     kind: ClassVar[str] = "probe"
@@ -630,6 +631,7 @@ EVIDENCE_TYPES: Mapping[str, type[Evidence]] = {
     "PC151": GeventPluginEvidence,
     **{f"PC20{i}": ProbeRef for i in range(8)},
     "PC208": RemedyApplied,
+    "PC209": ProbeRef,
     "PC210": SuiteStalls,
     "PC300": NoEvidence,
 }

@@ -30,10 +30,14 @@ SEVERITY_VERDICT: Mapping[Severity, Verdict] = {
     Severity.WARNING: Verdict.WARNS,
 }
 
-# Codes a measured "cooperates" clears: the call the probe exercised went through that native
-# code, or the library was measured cooperating when imported in the right order (patch first).
-# The findings stay in the report as info: import order still matters to the app.
-_CLEARED_BY_MEASUREMENT = {"PC140", "PC141", "PC110", "PC120", "PC121"}
+# Suspicions a measured "cooperates" clears (to info: they stay in the report). The native-code
+# warnings by any cooperating measurement: the call the probe exercised went through that code
+# (issue #3). The import-order warnings only by a measurement taken in the order they are about,
+# the library imported *before* patch_all(): a run that patched first says nothing about the
+# other order (issue #10: requests cooperates patched first, and raises RecursionError imported
+# first).
+_CLEARED_BY_ANY_ORDER = frozenset({"PC140", "PC141"})
+_CLEARED_BY_BEFORE_PATCH = frozenset({"PC110", "PC120", "PC121"})
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,8 @@ def probe_findings(outcome: ProbeOutcome, *,
     """One finding for a probe's plain measurement; its evidence references the measurement.
 
     ``patch_first`` is the same probe measured in the right order, for a BEFORE_PATCH
-    outcome: blocking only when imported first is PC206 (order-sensitive), not PC200.
+    outcome: blocking only when imported first is PC206 (order-sensitive), not PC200; breaking
+    (or hanging) only when imported first is PC209, not PC202/PC203.
     """
     m = outcome.plain
     check = f"probe:{outcome.label}"
@@ -253,6 +258,12 @@ def probe_findings(outcome: ProbeOutcome, *,
         return [make_finding("PC206", check,
                              f"{name}: hub stalled {m.max_gap_ms:.0f} ms when the library "
                              f"is imported before patch_all()", evidence=ref)]
+    if m.outcome is Outcome.BREAKS and order_only:
+        err = (m.error or "").strip().splitlines()
+        what = "hangs" if m.hung else "breaks"
+        return [make_finding("PC209", check,
+                             f"{outcome.probe}: {what} if imported before patch_all(): "
+                             f"{err[-1] if err else 'failed'}"[:200], evidence=ref)]
     if m.outcome is Outcome.BLOCKS:
         return [make_finding("PC200", check,
                              f"{name}: hub stalled {m.max_gap_ms:.0f} ms while waiting "
@@ -307,18 +318,35 @@ def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
     """The verdict (``verdict_for``) and the findings as reported.
 
     A probe that measured ``cooperates`` downgrades the native-code warnings to info: the
-    measurement outranks the suspicion for the calls it exercised (issue #3).
+    measurement outranks the suspicion for the calls it exercised (issue #3). The import-order
+    warnings (PC110, PC120, PC121) are downgraded only by probes measured with the library
+    imported before patch_all() — and not when one of those failed: then the warning came true
+    (PC206/PC209 say how). The summary names the measurements that cleared it.
     """
     if not installed:
         return Verdict.NOT_INSTALLED, tuple(findings)
-    measured_ok = [p.label for p in probes if p.plain.outcome.passed]
+    clearing = clearing_measurements(probes)
     out: list[Finding] = []
     for f in findings:
-        if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity == Severity.WARNING:
-            cleared = f" (cleared: {', '.join(measured_ok)} measured cooperates)"
+        by = clearing.get(f.code, ())
+        if by and f.severity == Severity.WARNING:
+            cleared = f" (cleared: {', '.join(by)} measured cooperates)"
             f = replace(f, severity=Severity.INFO, summary=f.summary + cleared)
         out.append(f)
     return verdict_for(out, probes), tuple(out)
+
+
+def clearing_measurements(probes: Sequence[ProbeOutcome]) -> dict[str, tuple[str, ...]]:
+    """Code → the labels of the measurements that clear its warning (see ``fold_verdict``);
+    a code absent is not cleared. Decided from each outcome's typed ``order`` and ``Outcome``."""
+    any_order = tuple(p.label for p in probes if p.plain.outcome.passed)
+    before = [p for p in probes if p.order is ImportOrder.BEFORE_PATCH]
+    before_ok = tuple(p.label for p in before if p.plain.outcome.passed)
+    if any(p.plain.outcome.failed for p in before):
+        before_ok = ()
+    out = dict.fromkeys(_CLEARED_BY_ANY_ORDER, any_order)
+    out.update(dict.fromkeys(_CLEARED_BY_BEFORE_PATCH, before_ok))
+    return {code: labels for code, labels in out.items() if labels}
 
 
 def not_installed_result(req: Requirement, python: str,

@@ -36,6 +36,17 @@ def test_metadata_becomes_a_probespec(tmp_path):
     assert sys.modules["patchcheck_probe"] is patchcheck_probe
 
 
+def test_before_imports_become_part_of_the_probespec(tmp_path):
+    path = _write(tmp_path, "boto.py", (
+        "@probe(distributions=['mylib'], import_order='both',\n"
+        "       before_imports=['mylib.session'])\n"
+        "def mylib_call(ctx):\n    import mylib.session\n"))
+    (spec,) = load_probe_file(path, origin="local")
+    assert (spec.import_order, spec.before_imports) == ("both", ("mylib.session",))
+    with pytest.raises(patchcheck_probe.ProbeDefinitionError, match="before_imports"):
+        patchcheck_probe.probe(distributions=["mylib"], before_imports=[""])
+
+
 def test_a_broken_file_names_file_and_line(tmp_path):
     path = _write(tmp_path, "broken.py", "x = 1\nimport no_such_library_here\n")
     with pytest.raises(UsageError) as info:

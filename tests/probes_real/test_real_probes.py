@@ -77,20 +77,32 @@ def _httpx_case() -> Case:
 
 
 CASES = [
-    Case("requests", "requests", "cooperates",
-         {"requests.get": "cooperates", "requests.get_tls": "cooperates"}, known="agrees"),
+    # Imported before patch_all() (its import check finds PC110/PC120, so that order is
+    # measured too) the HTTPS call raises RecursionError (gevent#1016): PC209, warns.
+    Case("requests", "requests", "warns",
+         {"requests.get": "cooperates", "requests.get_tls": "cooperates",
+          ("requests.get", "before-patch"): "cooperates",
+          ("requests.get_tls", "before-patch"): "breaks"}, known="agrees"),
     # pool_wait: a full pool's checkout (maxsize=1, block=True) while another greenlet holds
     # the only connection (gevent#1957, urllib3#3061): measured cooperating, in both orders.
-    Case("urllib3", "urllib3", "cooperates",
+    # Imported first, HTTPS raises RecursionError (gevent#1016): PC209, warns.
+    Case("urllib3", "urllib3", "warns",
          {"urllib3.get": "cooperates", "urllib3.get_tls": "cooperates",
+          ("urllib3.get", "before-patch"): "cooperates",
+          ("urllib3.get_tls", "before-patch"): "breaks",
           "urllib3.pool_wait": "cooperates",
           ("urllib3.pool_wait", "before-patch"): "cooperates"}),
     _httpx_case(),
-    Case("botocore", "botocore", "cooperates",
-         {"botocore.call": "cooperates", "botocore.call_tls": "cooperates"}),
-    Case("redis", "redis", "cooperates", {"redis.blpop": "cooperates"}, servers=[REDIS],
-         known="agrees"),
-    Case("pymemcache", "pymemcache", "cooperates", {"pymemcache.get": "cooperates"},
+    # `import botocore` loads no ssl; with botocore.session imported first (the probe's
+    # before_imports) creating the client raises RecursionError (gevent#1016): PC209, warns.
+    Case("botocore", "botocore", "warns",
+         {"botocore.call": "cooperates", "botocore.call_tls": "cooperates",
+          ("botocore.call_tls", "before-patch"): "breaks"}),
+    Case("redis", "redis", "cooperates",
+         {"redis.blpop": "cooperates", ("redis.blpop", "before-patch"): "cooperates"},
+         servers=[REDIS], known="agrees"),
+    Case("pymemcache", "pymemcache", "cooperates",
+         {"pymemcache.get": "cooperates", ("pymemcache.get", "before-patch"): "cooperates"},
          memcached=True),
     Case("psycopg2-binary", "psycopg2", "blocks", {"psycopg2.pg_sleep": "blocks"},
          remedies={"psycopg2.pg_sleep": {"psycogreen.gevent.patch_psycopg()": "cooperates",
@@ -118,14 +130,17 @@ CASES = [
                    "grpcio.channel_ready": {
                        "grpc.experimental.gevent.init_gevent()": "cooperates"}},
          args=("--timeout", "15"), hangs=("grpcio.channel_ready",)),
-    Case("pyzmq", "zmq", "blocks", {"pyzmq.req_rep": "blocks"},
+    Case("pyzmq", "zmq", "blocks",
+         {"pyzmq.req_rep": "blocks", ("pyzmq.req_rep", "before-patch"): "blocks"},
          remedies={"pyzmq.req_rep": {"import zmq.green as zmq": "cooperates",
                                      THREADPOOL: "cooperates"}}, known="agrees"),
     Case("dnspython", "dns", "cooperates", {"dnspython.resolve": "cooperates"},
          known="agrees"),
     Case("kombu", "kombu", "cooperates", {"kombu.roundtrip": "cooperates"},
          servers=[RABBITMQ]),
-    Case("amqp", "amqp", "cooperates", {"amqp.roundtrip": "cooperates"}, servers=[RABBITMQ]),
+    Case("amqp", "amqp", "cooperates",
+         {"amqp.roundtrip": "cooperates", ("amqp.roundtrip", "before-patch"): "cooperates"},
+         servers=[RABBITMQ]),
     Case("paho-mqtt", "paho.mqtt", "cooperates", {"paho-mqtt.roundtrip": "cooperates"},
          servers=[MOSQUITTO]),
 ]
