@@ -40,7 +40,7 @@ class ScanState:
     """Everything the scan items share: settings, the request and (once run) the report."""
 
     def __init__(self, config: pytest.Config, sources: list[tuple[str, Path]],
-                 fail_on: str | None) -> None:
+                 fail_on: str | None, patch_report: Any = None) -> None:
         from patchcheck.audit import load_audit_settings
         from patchcheck.errors import PatchcheckError
         from patchcheck.verdicts.policy import threshold
@@ -54,6 +54,8 @@ class ScanState:
         except PatchcheckError as exc:
             raise pytest.UsageError(_error_text(exc)) from None
         self.requirements: list[Requirement] = []
+        #: ``watch.patching.PatchReport`` when this run patched (``--patchcheck-patch``)
+        self.patch_report = patch_report
         self._probes: dict[str, list[Any]] | None = None
         self._audit: AuditResult | None = None
         self._error: str | None = None
@@ -72,7 +74,9 @@ class ScanState:
                 # as they do for the CLI's pyproject scan.
                 request = audit.AuditRequest(settings=self.settings,
                                              requirements=tuple(self.requirements),
-                                             use_baseline=False, source_dir=self.rootdir)
+                                             use_baseline=False, source_dir=self.rootdir,
+                                             patches_first=learned_patches_first(
+                                                 self.patch_report))
                 scan_request = audit.scan_request(request)
                 report = self._shared(lambda: audit.scan_report(scan_request))
                 self._audit = audit.judge(request, report)
@@ -87,6 +91,7 @@ class ScanState:
                     self._error = ("patchcheck failed (this is a bug, not a library verdict):\n"
                                    + traceback.format_exc())
                 raise ScanFailed(self._error) from None
+            self.notes.extend(self._audit.order_notes)
             self.notes.extend(self._audit.waiver_notes)
         return self._audit
 
@@ -134,6 +139,23 @@ class ScanState:
             tmp.write_text(json.dumps(report.to_json()), "utf-8")
             tmp.replace(data)
             return report
+
+
+def learned_patches_first(patch_report: Any) -> Any:
+    """``patches-first`` as this run observed it (``verdicts.patches_first.PatchesFirst``), or
+    None: the plugin's own ``patch_all()`` ran (``--patchcheck-patch``, or gevent was already
+    patched when pytest started) before the suite imported the libraries, so the suite
+    imports them patched first. What the plugin saw imported before patching (third-party
+    packages using patched modules) keeps its order-only findings."""
+    if patch_report is None or not patch_report.patched or patch_report.error:
+        return None
+    from patchcheck.verdicts.patches_first import PatchesFirst
+
+    # early_libraries holds every top-level package that used a patched module or held a
+    # stale reference when patch_all() ran (``watch.patching.analyse_early_imports``).
+    return PatchesFirst(why=f"gevent {patch_report.how}, before the libraries were imported",
+                        who="this test run patched first",
+                        imported_early=frozenset(patch_report.early_libraries))
 
 
 def _error_text(exc: Any) -> str:

@@ -16,6 +16,11 @@ from patchcheck.exitcode import ExitCode
 
 PROG = "patchcheck"
 
+FAIL_ON_HELP = ("exit 1 at or above: untested, order-sensitive, warns, suspect, blocks "
+                "(default), breaks, never")
+PATCHES_FIRST_HELP = ("the project calls patch_all() before importing its libraries: show "
+                      "order-only findings as info (setting patches-first; default: off)")
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` owns the exit code."""
@@ -76,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="patch_all() arguments, e.g. 'thread=false,subprocess=false'")
     scan.add_argument("-j", "--jobs", type=int, metavar="N",
                       help="checks to run at once (default: the CPU count)")
-    scan.add_argument("--fail-on", metavar="LEVEL",
-                      help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
+    scan.add_argument("--fail-on", metavar="LEVEL", help=FAIL_ON_HELP)
+    scan.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                      help=PATCHES_FIRST_HELP)
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
@@ -123,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--format", metavar="NAME",
                        help="output format, as for scan (a matrix: table, markdown, json)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
-    merge.add_argument("--fail-on", metavar="LEVEL",
-                       help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
+    merge.add_argument("--fail-on", metavar="LEVEL", help=FAIL_ON_HELP)
+    merge.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                       help=PATCHES_FIRST_HELP)
     merge.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
                        help="also write the report in FORMAT to FILE (repeatable)")
 
@@ -152,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("-j", "--jobs", type=int, metavar="N")
     matrix.add_argument("--fail-on", metavar="LEVEL",
                         help="exit 1 when any environment has a finding at or above LEVEL")
+    matrix.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                        help=PATCHES_FIRST_HELP)
     matrix.add_argument("--probe-path", action="append", metavar="DIR", default=None)
     matrix.add_argument("--no-probes", action="store_true", help="import checks only")
     matrix.add_argument("--skip", action="append", metavar="NAME", default=None)

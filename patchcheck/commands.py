@@ -45,6 +45,7 @@ def _settings(args: argparse.Namespace, *, python: str | None = None) -> Any:
         "baseline": getattr(args, "baseline", None),
         "stalls": getattr(args, "stalls", None),
         "no_cache": True if getattr(args, "no_cache", False) else None,
+        "patches_first": getattr(args, "patches_first", None),
     }
     config = Path(args.config) if getattr(args, "config", None) else None
     return load_audit_settings(overrides, cwd=Path.cwd(), config_path=config)

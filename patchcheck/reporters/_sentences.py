@@ -21,12 +21,15 @@ from patchcheck.model import (
 )
 from patchcheck.reporters._text import error_headline, exception_type, list_phrase, ms, ratio
 from patchcheck.verdicts import evidence as ev
+from patchcheck.verdicts.fold import SEVERITY_VERDICT
 
 #: Verdicts worst first: the order of summary counts.
 VERDICTS_WORST_FIRST: tuple[Verdict, ...] = (
     Verdict.BREAKS,
     Verdict.BLOCKS,
+    Verdict.SUSPECT,
     Verdict.WARNS,
+    Verdict.ORDER_SENSITIVE,
     Verdict.UNTESTED,
     Verdict.SKIPPED,
     Verdict.NOT_INSTALLED,
@@ -288,6 +291,12 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
     return f.summary
 
 
+#: The unmeasured verdicts (issue #10.3) and the severity of the findings that explain them.
+_TRIAGED: dict[Verdict, Severity] = {
+    verdict: severity for severity, verdict in SEVERITY_VERDICT.items()
+    if verdict in (Verdict.ORDER_SENSITIVE, Verdict.WARNS, Verdict.SUSPECT)}
+
+
 def _warn_phrase(result: DistributionResult, f: Finding) -> str:
     e = f.evidence
     probe = probe_for(result, f)
@@ -347,9 +356,15 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
     if verdict is Verdict.BREAKS:
         phrases = [_breaks_phrase(result, f) for f in findings if f.severity is Severity.BREAKS]
         return "; ".join(dict.fromkeys(phrases)) or "breaks"
-    if verdict is Verdict.WARNS:
-        warn = [f for f in findings if f.severity is Severity.WARNING] or findings
-        return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
+    if verdict in _TRIAGED:
+        warn = [f for f in findings if f.severity is _TRIAGED[verdict]] or findings
+        words = "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
+        if verdict is Verdict.ORDER_SENSITIVE:
+            # What was measured in the right order stays visible: "cooperates if patched first".
+            probe = _worst_probe(result, "PC204")
+            if probe is not None:
+                words += f"; patched first: {measurement_phrase(probe.plain)}"
+        return words
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")
         if probe is not None:

@@ -22,17 +22,21 @@ from patchcheck.model import (
 from patchcheck.verdicts import evidence as ev
 from patchcheck.verdicts.codes import CODES
 
-#: The verdict a finding of each severity leads to (INFO leads to none).
+#: The verdict a finding of each severity leads to (INFO leads to none). A code's severity
+#: (``verdicts/codes.py``) is its triage, so a new order-only code (PC209) needs no rule here.
 SEVERITY_VERDICT: Mapping[Severity, Verdict] = {
     Severity.BREAKS: Verdict.BREAKS,
     Severity.BLOCKS: Verdict.BLOCKS,
+    Severity.SUSPECT: Verdict.SUSPECT,
     Severity.WARNING: Verdict.WARNS,
+    Severity.ORDER_ONLY: Verdict.ORDER_SENSITIVE,
 }
 
 # Codes a measured "cooperates" clears: the call the probe exercised went through that native
-# code, or the library was measured cooperating when imported in the right order (patch first).
-# The findings stay in the report as info: import order still matters to the app.
-_CLEARED_BY_MEASUREMENT = {"PC140", "PC141", "PC110", "PC120", "PC121"}
+# code. The findings stay in the report as info. Order-only findings (PC110, PC120, PC121) are
+# not cleared: a probe that imported the library after patch_all() says nothing about
+# importing it before (issue #10.2); ``patches-first`` is what turns them into info.
+_CLEARED_BY_MEASUREMENT = {"PC140", "PC141"}
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
         if before.data is None:
             if after.data is not None:
                 f = _ended_badly("import-before", before, "import before patch_all()")
-                findings += [replace(x, severity=Severity.WARNING, code="PC121",
+                findings += [replace(x, severity=CODES["PC121"].severity, code="PC121",
                                      summary=x.summary + " (but imports fine after patching)",
                                      evidence=ev.OrderSensitive(ended=_child_end(before)))
                              for x in f]
@@ -310,7 +314,7 @@ def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
     measured_ok = [p.label for p in probes if p.plain.outcome.passed]
     out: list[Finding] = []
     for f in findings:
-        if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity == Severity.WARNING:
+        if measured_ok and f.code in _CLEARED_BY_MEASUREMENT and f.severity > Severity.INFO:
             cleared = f" (cleared: {', '.join(measured_ok)} measured cooperates)"
             f = replace(f, severity=Severity.INFO, summary=f.summary + cleared)
         out.append(f)
