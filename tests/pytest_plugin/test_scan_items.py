@@ -1,7 +1,7 @@
 """--patchcheck-scan: one item per requirement, judged by the CLI's policy, evidence in reports.
 
 Uses distributions the tool's own environment has (six: no probe → untested; sortedcontainers:
-a stale threading reference → warns), so no probe and no server is needed and a scan takes
+a stale threading reference → order-sensitive), so no probe and no server is needed and a scan takes
 seconds.
 """
 from __future__ import annotations
@@ -35,15 +35,15 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
         """)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
-        "--patchcheck-fail-on", "warns", "--junitxml", "junit.xml", "-rs")
+        "--patchcheck-fail-on", "order-sensitive", "--junitxml", "junit.xml", "-rs")
     # redis (marker false) has a requirement item and an item for its probe: both skipped
     result.assert_outcomes(passed=2, failed=1, skipped=3)
     result.stdout.fnmatch_lines([
         "*_ patchcheck: sortedcontainers _*",
-        "warns: *",
-        "sortedcontainers *: warns (requirements.txt:2)",
+        "order-sensitive: *",
+        "sortedcontainers *: order-sensitive (requirements.txt:2)",
         "PC120 *",
-        "*(fails because --patchcheck-fail-on is warns)",
+        "*(fails because --patchcheck-fail-on is order-sensitive)",
     ])
     result.stdout.fnmatch_lines([
         "SKIPPED * requirements.txt:3: not-a-real-package-pc5: not-installed*",
@@ -61,7 +61,7 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
 def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("""
         [tool.patchcheck]
-        fail-on = "warns"
+        fail-on = "order-sensitive"
 
         [[tool.patchcheck.waivers]]
         distribution = "sortedcontainers"
@@ -76,6 +76,35 @@ def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytest
     result.assert_outcomes(passed=2)
     shared = list(pytester.path.glob("**/patchcheck-scan/*.json"))
     assert len(shared) <= 1  # one scan for both workers (when they share a basetemp)
+
+
+def test_patching_first_is_learned_from_the_plugins_own_patch_all(
+        pytester: pytest.Pytester) -> None:
+    """--patchcheck-patch patched before the suite imported sortedcontainers: its stale
+    reference cannot bite this suite, so the item passes at fail-on order-sensitive, and the
+    notes say why. A package imported before patching (a -p plugin importing it) keeps its
+    order-only findings and fails."""
+    pytester.makefile(".txt", requirements="sortedcontainers\n")
+    args = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--patchcheck-scan",
+            "requirements.txt", "--patchcheck-fail-on", "order-sensitive")
+    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*patchcheck scan notes*",
+        "*order-only findings shown as info: this test run patched first (gevent patched by "
+        "--patchcheck-patch (pytest_load_initial_conftests), before the libraries were "
+        "imported)*",
+    ])
+    # Without the plugin's patching nothing is learned: the same item fails.
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(failed=1)
+
+    pytester.makepyfile(early_plugin="import sortedcontainers\n")
+    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch", "-p", "early_plugin")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*order-only findings kept for sortedcontainers: imported before patch_all() in this "
+        "run*"])
 
 
 def test_one_item_per_probe_with_its_measurement_and_remedies(pytester: pytest.Pytester,
