@@ -222,7 +222,8 @@ def test_a_real_c_client_without_a_probe_is_suspect(target_python: str, tmp_path
     proc = run_patchcheck("scan", "psycopg2-binary", "sortedcontainers", "--python",
                           target_python, "--no-probes", "--no-cache", cwd=tmp_path,
                           env={"CI": "true", "COLUMNS": "120"})
-    rows = {line.split()[0]: line.split()[2] for line in proc.stdout.splitlines()
+    table = proc.stdout.split("\nDetails\n", 1)[0]  # the rows, not the details' headings
+    rows = {line.split()[0]: line.split()[2] for line in table.splitlines()
             if line.split()[:1] in (["psycopg2-binary"], ["sortedcontainers"])}
     assert rows == {"psycopg2-binary": "suspect", "sortedcontainers": "order-sensitive"}, \
         proc.stdout

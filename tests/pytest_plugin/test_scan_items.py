@@ -79,14 +79,16 @@ def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytest
 
 
 def test_patching_first_is_learned_from_the_plugins_own_patch_all(
-        pytester: pytest.Pytester) -> None:
-    """--patchcheck-patch patched before the suite imported sortedcontainers: its stale
-    reference cannot bite this suite, so the item passes at fail-on order-sensitive, and the
-    notes say why. A package imported before patching (a -p plugin importing it) keeps its
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target_python: str) -> None:
+    """--patchcheck-patch patched before the suite imported pc_stale (scanned in the test
+    packages' venv, never imported by pytest's plugins): its stale references cannot bite this
+    suite, so the item passes at fail-on order-sensitive, and the notes say why. A package
+    imported before patching (here a -p plugin of that name holding socket.socket) keeps its
     order-only findings and fails."""
-    pytester.makefile(".txt", requirements="sortedcontainers\n")
-    args = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--patchcheck-scan",
-            "requirements.txt", "--patchcheck-fail-on", "order-sensitive")
+    monkeypatch.setenv("PATCHCHECK_PYTHON", target_python)
+    pytester.makefile(".txt", requirements="pc_stale\n")
+    args = ("-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
+            "--patchcheck-fail-on", "order-sensitive")
     result = pytester.runpytest_subprocess(*args, "--patchcheck-patch")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
@@ -99,12 +101,11 @@ def test_patching_first_is_learned_from_the_plugins_own_patch_all(
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(failed=1)
 
-    pytester.makepyfile(early_plugin="import sortedcontainers\n")
-    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch", "-p", "early_plugin")
+    pytester.makepyfile(pc_stale="from socket import socket\n")
+    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch", "-p", "pc_stale")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*order-only findings kept for sortedcontainers: imported before patch_all() in this "
-        "run*"])
+        "*order-only findings kept for pc-stale: imported before patch_all() in this run*"])
 
 
 def test_one_item_per_probe_with_its_measurement_and_remedies(pytester: pytest.Pytester,
