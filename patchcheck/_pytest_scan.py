@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from patchcheck.audit import AuditResult
 
 
+#: Verdicts of risks nobody measured (issue #10.3): an item that passes with one of them says
+#: so in pytest's warnings summary.
+_UNMEASURED = (Verdict.ORDER_SENSITIVE, Verdict.WARNS, Verdict.SUSPECT)
+
+
 class ScanFailed(Exception):
     """A distribution's verdict is at or above ``--patchcheck-fail-on``."""
 
@@ -269,6 +274,14 @@ class RequirementItem(pytest.Item):
                                f"{self.state.settings.fail_on})")
         if result.verdict in (Verdict.SKIPPED, Verdict.NOT_INSTALLED):
             _skip(f"{v.display_name(result)}: {result.verdict.value}: {evidence}")
+        if result.verdict in _UNMEASURED:
+            import warnings
+
+            from patchcheck.pytest_plugin import UnmeasuredRiskWarning
+
+            warnings.warn(UnmeasuredRiskWarning(
+                f"{v.display_name(result)}: {result.verdict.value}: {evidence} (passes: below "
+                f"--patchcheck-fail-on {self.state.settings.fail_on})"), stacklevel=1)
         self.add_report_section("call", "patchcheck", details if v.needs_details(result)
                                 else f"{v.display_name(result)}: {result.verdict.value} "
                                      f"({evidence})")

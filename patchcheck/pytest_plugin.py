@@ -38,6 +38,13 @@ class HubStallWarning(pytest.PytestWarning):
     ``-W error::patchcheck.pytest_plugin.HubStallWarning``."""
 
 
+class UnmeasuredRiskWarning(pytest.PytestWarning):
+    """A scan item passed below ``--patchcheck-fail-on`` with a verdict of a risk nobody
+    measured (``order-sensitive``, ``warns``, ``suspect``): shown in the warnings summary so it
+    stays visible. Turn it into an error with
+    ``-W error::patchcheck.pytest_plugin.UnmeasuredRiskWarning``."""
+
+
 class _State:
     """The plugin's per-run state, kept in ``config.stash``."""
 

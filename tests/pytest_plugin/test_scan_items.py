@@ -97,9 +97,14 @@ def test_patching_first_is_learned_from_the_plugins_own_patch_all(
         "--patchcheck-patch (pytest_load_initial_conftests), before the libraries were "
         "imported)*",
     ])
-    # Without the plugin's patching nothing is learned: the same item fails.
+    # Without the plugin's patching nothing is learned: the same item fails; below fail-on it
+    # passes, and the unmeasured risk stays visible in the warnings summary.
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(failed=1)
+    result = pytester.runpytest_subprocess(*args[:-1], "suspect")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*UnmeasuredRiskWarning: pc-stale*: order-sensitive: stale: *"
+                                 "(passes: below --patchcheck-fail-on suspect)"])
 
     pytester.makepyfile(pc_stale="from socket import socket\n")
     result = pytester.runpytest_subprocess(*args, "--patchcheck-patch", "-p", "pc_stale")

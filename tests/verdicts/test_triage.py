@@ -33,7 +33,8 @@ from patchcheck.verdicts.policy import failing
 
 ENV = Environment("/usr/bin/python3", "3.11.7", "CPython", "linux", "26.9.0", "3.2.4")
 TODAY = _dt.date(2026, 12, 1)
-ORDER_CODES = {"PC110", "PC120", "PC121", "PC206"}
+# PC209 (breaks when imported before patch_all(), branch `order`) is order-only too, once it exists
+ORDER_CODES = {"PC110", "PC120", "PC121", "PC206"} | ({"PC209"} & set(CODES))
 SUSPECT_CODES = {"PC140", "PC141"}
 
 
