@@ -26,6 +26,8 @@ from patchcheck.model import Requirement, ScanReport, Verdict
 
 if TYPE_CHECKING:
     from patchcheck.audit import AuditResult
+    from patchcheck.verdicts.patches_first import PatchesFirst
+    from patchcheck.watch.patching import PatchReport
 
 
 #: Verdicts of risks nobody measured (issue #10.3): an item that passes with one of them says
@@ -45,7 +47,7 @@ class ScanState:
     """Everything the scan items share: settings, the request and (once run) the report."""
 
     def __init__(self, config: pytest.Config, sources: list[tuple[str, Path]],
-                 fail_on: str | None, patch_report: Any = None) -> None:
+                 fail_on: str | None, patch_report: PatchReport | None = None) -> None:
         from patchcheck.audit import load_audit_settings
         from patchcheck.errors import PatchcheckError
         from patchcheck.verdicts.policy import threshold
@@ -146,7 +148,7 @@ class ScanState:
             return report
 
 
-def learned_patches_first(patch_report: Any) -> Any:
+def learned_patches_first(patch_report: PatchReport | None) -> PatchesFirst | None:
     """``patches-first`` as this run observed it (``verdicts.patches_first.PatchesFirst``), or
     None: the plugin's own ``patch_all()`` ran (``--patchcheck-patch``, or gevent was already
     patched when pytest started) before the suite imported the libraries, so the suite
