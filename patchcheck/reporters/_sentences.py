@@ -358,13 +358,17 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
         return "; ".join(dict.fromkeys(phrases)) or "breaks"
     if verdict in _TRIAGED:
         warn = [f for f in findings if f.severity is _TRIAGED[verdict]] or findings
-        words = "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
+        phrases = [_warn_phrase(result, f) for f in warn]
         if verdict is Verdict.ORDER_SENSITIVE:
-            # What was measured in the right order stays visible: "cooperates if patched first".
+            # Measurements lead (they fit the column): what blocked or broke imported first,
+            # then what the right order measured, then the unmeasured order-only findings.
+            measured = [p for f, p in zip(warn, phrases) if probe_for(result, f) is not None]
+            phrases = measured + [p for p in phrases if p not in measured]
             probe = _worst_probe(result, "PC204")
             if probe is not None:
-                words += f"; patched first: {measurement_phrase(probe.plain)}"
-        return words
+                phrases.insert(len(measured),
+                               f"patched first: {measurement_phrase(probe.plain)}")
+        return "; ".join(dict.fromkeys(phrases)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")
         if probe is not None:
