@@ -72,3 +72,17 @@ def test_table_markdown_and_junit_name_and_rank_them() -> None:
                   if c.find("failure") is not None}
         assert failed == failing, level
     assert Verdict.SUSPECT.rank > Verdict.WARNS.rank > Verdict.ORDER_SENSITIVE.rank
+
+
+def test_order_sensitive_key_evidence_leads_with_the_measurement() -> None:
+    from patchcheck.model import Measurement, Outcome, ProbeOutcome
+    from patchcheck.reporters._views import key_evidence
+    from patchcheck.verdicts.fold import with_probes
+
+    (oldlib, _) = _report().results
+    m = Measurement(outcome=Outcome.COOPERATES, wait_ms=300, concurrency=3, elapsed_ms=310,
+                    ratio=1.0, max_gap_ms=7, cpu_ms=1)
+    measured = with_probes(oldlib, (ProbeOutcome(probe="oldlib.get", origin="builtin",
+                                                 plain=m),))
+    assert measured.verdict is Verdict.ORDER_SENSITIVE  # cooperating after does not clear it
+    assert key_evidence(measured) == "patched first: stall 7 ms, ratio 1.0×; stale: oldlib.socket"
