@@ -1,6 +1,12 @@
 """Scan results as pytest items (``--patchcheck-scan FILE`` / ini ``patchcheck_requirements``).
 
-One item per requirement, collected under a collector per requirements file. The first item
+One item per requirement — its distribution's verdict —, collected under a collector per
+requirements file. The items are known from the requirements alone (no child process runs
+while collecting), and they go through pytest's own collection (``Session.genitems``), so
+``collected N items`` and ``--co`` count them. A distribution's probes are not items of their
+own: one problem is one failure, with the probe's measurement, stack and remedies in it
+(issue #15 item 9: a ``blocks`` from psycopg2's probe failed both the distribution's item and
+the probe's). The first item
 that runs runs the audit once through the same pipeline as the CLI (``patchcheck.audit``:
 settings, scan in child processes — never this process —, waivers from ``[tool.patchcheck]``,
 ``--fail-on`` policy); every requirement item then fails exactly when the CLI would fail on
@@ -63,7 +69,6 @@ class ScanState:
         self.requirements: list[Requirement] = []
         #: ``watch.patching.PatchReport`` when this run patched (``--patchcheck-patch``)
         self.patch_report = patch_report
-        self._probes: dict[str, list[Any]] | None = None
         self._audit: AuditResult | None = None
         self._error: str | None = None
         self.notes: list[str] = []
@@ -105,22 +110,6 @@ class ScanState:
     def report(self) -> ScanReport:
         """The report with waivers applied."""
         return self.audit().report
-
-    def probes_for(self, requirement: Requirement) -> list[Any]:
-        """The probes that apply to a requirement (known from the plugins alone: collecting
-        items runs no child process)."""
-        if self._probes is None:
-            from patchcheck.errors import PatchcheckError
-            from patchcheck.plan import probes_by_distribution
-            from patchcheck.plugins import collect_probes, make_plugin_manager
-
-            try:
-                pm = make_plugin_manager([str(p) for p in self.settings.probe_paths])
-            except PatchcheckError as exc:
-                raise pytest.UsageError(_error_text(exc)) from None
-            specs = collect_probes(pm)
-            self._probes = probes_by_distribution(specs)
-        return self._probes.get(requirement.key, [])
 
     def _shared(self, compute: Any) -> ScanReport:
         """One scan per test run, even across pytest-xdist workers."""
@@ -221,9 +210,6 @@ class _RequirementsCollector:
             parent: Any = self  # a pytest.Collector once mixed in
             yield RequirementItem.from_parent(parent, name=name, requirement=req,
                                               state=self.state)
-            for spec in self.state.probes_for(req):
-                yield ProbeItem.from_parent(parent, name=f"{name}[{spec.name}]",
-                                            requirement=req, state=self.state, probe=spec.name)
 
 
 class RequirementsFile(_RequirementsCollector, pytest.File):
@@ -267,6 +253,9 @@ class RequirementItem(pytest.Item):
             _skip(f"{req.name}: does not apply to the target interpreter"
                   + (f" (marker: {req.marker})" if req.marker else ""))
         self.user_properties.append(("patchcheck_verdict", result.verdict.value))
+        for outcome in result.probes:  # each probe's measurement, for junit readers
+            self.user_properties.append(("patchcheck_probe",
+                                         f"{outcome.label}: {outcome.plain.outcome.value}"))
         evidence = v.key_evidence(result)
         details = v.plain_details(result)
         if audit.fails(result):
@@ -302,50 +291,3 @@ class RequirementItem(pytest.Item):
             if tail.isdigit():
                 line = int(tail) - 1
         return self.path, line, f"patchcheck: {self.requirement.line or self.requirement.name}"
-
-
-class ProbeItem(RequirementItem):
-    """One probe of a requirement: its measurement, and each remedy's, as a test of its own."""
-
-    def __init__(self, *, probe: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.probe = probe
-
-    def runtest(self) -> None:
-        from patchcheck.reporters import _views as v
-        from patchcheck.verdicts.fold import verdict_for
-
-        report = self.state.report()
-        if report.problems:
-            raise ScanFailed("patchcheck failed (not a library verdict); no verdict can be "
-                             "trusted:\n" + "\n".join(f"- {p}" for p in report.problems))
-        result = next((r for r in report.results if r.key == self.requirement.key), None)
-        if result is None:
-            _skip(f"{self.requirement.name}: not scanned (skip setting or marker), so probe "
-                  f"{self.probe} did not run")
-        if result.verdict is Verdict.NOT_INSTALLED:
-            _skip(f"{self.requirement.name} is not installed: probe {self.probe} did not run")
-        outcomes = [o for o in result.probes if o.probe == self.probe]
-        if not outcomes:
-            _skip(f"probe {self.probe} did not run for {v.display_name(result)}")
-        lines = []
-        for outcome in outcomes:
-            m = outcome.plain
-            lines.append(f"{outcome.label}: {v.measurement_sentence(m)}")
-            lines += [f"  remedy: {v.remedy_sentence(m, r)}" for r in outcome.remedies]
-            lines += [f"  {line}" for line in m.stack[-12:]]
-        # The verdict these measurements imply is the fold's, over their findings (PC206 for
-        # one that blocks only when imported first; a waived one counts for nothing).
-        checks = {f"probe:{o.label}" for o in outcomes}
-        worst = verdict_for([f for f in result.findings if f.check in checks])
-        if worst in (Verdict.UNTESTED, Verdict.SKIPPED):
-            worst = Verdict.COOPERATES
-        text = "\n".join(lines)
-        self.user_properties.append(("patchcheck_probe", outcomes[0].plain.outcome.value))
-        if worst.rank >= self.state.threshold:
-            raise ScanFailed(f"{worst.value}: {text}\n\n" + v.environment_line(
-                report.environment) + f"\n(fails because --patchcheck-fail-on is "
-                                      f"{self.state.settings.fail_on})")
-        if all(o.plain.outcome.skipped for o in outcomes):
-            _skip(f"probe {self.probe}: {outcomes[0].plain.error or 'skipped'}")
-        self.add_report_section("call", "patchcheck", text)

@@ -23,7 +23,15 @@ from patchcheck.config import Settings, load_settings
 from patchcheck.engine import ScanRequest, scan
 from patchcheck.errors import UsageError
 from patchcheck.exitcode import ExitCode
-from patchcheck.model import Conflict, DistributionResult, Requirement, ScanReport, Verdict
+from patchcheck.model import (
+    Conflict,
+    DistributionResult,
+    Requirement,
+    ScanReport,
+    Verdict,
+    marker_skip_summary,
+)
+from patchcheck.progress import ProgressSink
 from patchcheck.shard import Shard
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
@@ -76,6 +84,8 @@ class AuditRequest:
     bisect: bool | None = None
     #: check only this shard of the plan (``--shard K/N``)
     shard: Shard | None = None
+    #: ``-v``: the installer's complete output goes to the notes (default: only its errors)
+    verbose: int = 0
     #: the shell learned that the project patches first (the pytest plugin saw its own
     #: patch_all() run before the suite imported the libraries); an explicit ``patches-first``
     #: setting wins over it
@@ -127,7 +137,15 @@ class AuditResult:
     @property
     def notes(self) -> tuple[str, ...]:
         """Every remark for the user, in the order the CLI prints them on stderr."""
-        return (*self.waiver_notes, *self.report.notes,
+        return self.notes_for(verbose=False)
+
+    def notes_for(self, *, verbose: bool) -> tuple[str, ...]:
+        """:attr:`notes`; the requirements skipped by their markers in one line, or with
+        ``verbose`` (``-v``) one line each (a large requirements file can hold dozens)."""
+        skipped = self.report.marker_skipped
+        marker_lines = (tuple(m.text for m in skipped) if verbose
+                        else (marker_skip_summary(skipped),) if skipped else ())
+        return (*self.waiver_notes, *marker_lines, *self.report.notes,
                 *(f"problem: {p}" for p in self.report.problems),
                 *(f"conflict: {c.text}" for c in self.report.conflicts), *self.baseline_notes)
 
@@ -148,8 +166,10 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
     if audit.install:
         from patchcheck.install import ensure_environment
 
-        installed = ensure_environment(python, audit.requirements,
-                                       progress=note or (lambda _text: None))
+        sink = note or (lambda _text: None)
+        installed = ensure_environment(
+            python, audit.requirements, progress=sink,
+            installer_output=(lambda line: sink(f"  | {line}")) if audit.verbose else None)
         python = installed.python
         install_failures = dict(installed.failures)  # requirement name → the installer's error
         conflicts = installed.conflicts
@@ -166,6 +186,7 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
         run_probes=audit.run_probes,
         all_remedies=audit.all_remedies,
         import_names={k: tuple(v) for k, v in s.import_names.items()},
+        include_test_packages=s.include_test_packages,
         skip=tuple(s.skip),
         use_cache=s.cache,
         services=dict(s.services),
@@ -177,12 +198,10 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
 
 
 def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
-                progress: Callable[[Any], None] | None = None,
-                progress_total: Callable[[int], None] | None = None) -> ScanReport:
+                progress: ProgressSink | None = None) -> ScanReport:
     """Run the scan (child processes, never this process): the report before any waiver,
     with the conflicts ``--install`` found among the requirements."""
-    report = scan(request, progress=progress, plugin_manager=plugin_manager,
-                  progress_total=progress_total)
+    report = scan(request, progress=progress, plugin_manager=plugin_manager)
     if request.install_conflicts:
         report = replace(report, conflicts=report.conflicts + tuple(request.install_conflicts))
     return report
@@ -318,16 +337,14 @@ def check_scanned_something(report: ScanReport) -> None:
 
 
 def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
-              progress: Callable[[Any], None] | None = None,
-              progress_total: Callable[[int], None] | None = None,
+              progress: ProgressSink | None = None,
               today: _dt.date | None = None) -> AuditResult:
     """Every step in order: baseline and stalls read, request built, scan, the suite's
     evidence added, judged."""
     baseline = load_audit_baseline(audit)
     stalls = load_audit_stalls(audit)
     request = scan_request(audit, note=note)
-    report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
-                         progress_total=progress_total)
+    report = scan_report(request, plugin_manager=plugin_manager, progress=progress)
     from patchcheck.bisect.run import bisect_results
 
     report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,

@@ -9,9 +9,14 @@ corrupt, unreadable, or whose folder disappeared is a miss, and a write that fai
 Each entry is written atomically (temporary file + rename), so parallel writers and a killed
 run never leave half an entry behind.
 
+Beside the result, an entry records when it was measured (``measured_at``, UTC ISO 8601) and
+on which environment (``environment``: Python, gevent, greenlet, platform), for ``patchcheck
+explain``; both are optional when read (entries written before them have neither).
+
 ``patchcheck cache export FILE`` / ``import FILE`` move the whole cache as one JSON-lines file
 (for a CI cache step): a header line ``{"schema": "patchcheck.cache-export/1", "layout": ...}``,
-then one ``{"key": ..., "result": ...}`` line per entry. A file of another layout is skipped
+then one ``{"key": ..., "result": ...}`` line per entry (with its ``measured_at`` and
+``environment`` when it has them). A file of another layout is skipped
 as a whole (its results mean something else); an entry that does not read back is skipped.
 """
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from patchcheck.files import write_atomic
-from patchcheck.model import DistributionResult
+from patchcheck.model import DistributionResult, Environment
 
 CACHE_SCHEMA = "patchcheck.cache/1"
 EXPORT_SCHEMA = "patchcheck.cache-export/1"
@@ -165,10 +170,20 @@ class ResultCache:
                 pass
             return None
 
-    def put(self, key: str, result: DistributionResult) -> bool:
-        """Store ``result`` under ``key``; False (never an exception) when it cannot be written."""
+    def put(self, key: str, result: DistributionResult, *,
+            environment: Environment | None = None, measured_at: str | None = None) -> bool:
+        """Store ``result`` under ``key``; False (never an exception) when it cannot be written.
+
+        :param environment: what it was measured on (shown by ``patchcheck explain``).
+        :param measured_at: when (ISO 8601 with a UTC offset); default: now.
+        """
         path = self.path_for(key)
-        text = json.dumps({"schema": CACHE_SCHEMA, "key": key, "result": result.to_json()})
+        entry: dict[str, Any] = {"schema": CACHE_SCHEMA, "key": key,
+                                 "measured_at": measured_at or _now_iso(),
+                                 "result": result.to_json()}
+        if environment is not None:
+            entry["environment"] = environment.to_json()
+        text = json.dumps(entry)
         try:
             write_atomic(path, text)
         except OSError:
@@ -202,8 +217,9 @@ class ResultCache:
                 DistributionResult.from_json(data["result"])  # only entries that read back
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue  # a corrupt entry is a miss here too
-            lines.append(json.dumps({"key": data["key"], "result": data["result"]},
-                                    sort_keys=True))
+            line = {"key": data["key"], "result": data["result"]}
+            line.update({k: data[k] for k in ("measured_at", "environment") if k in data})
+            lines.append(json.dumps(line, sort_keys=True))
         write_atomic(path, "\n".join(lines) + "\n")
         return len(lines) - 1
 
@@ -236,14 +252,23 @@ class ResultCache:
                     key = str(data["key"])
                     self.path_for(key)
                     result = DistributionResult.from_json(data["result"])
+                    env = (Environment.from_json(data["environment"])
+                           if data.get("environment") else None)
+                    when = str(data["measured_at"]) if data.get("measured_at") else None
                 except (ValueError, KeyError, TypeError, AttributeError):
                     skipped += 1
                     continue
-                if self.put(key, result):
+                if self.put(key, result, environment=env, measured_at=when):
                     imported += 1
                 else:
                     skipped += 1
         return CacheImport(imported, skipped)
+
+
+def _now_iso() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="requirements.txt, pyproject.toml, uv.lock, pylock.toml, or "
                            "requirement strings such as 'redis>=5'")
     _add_common(scan)
+    scan.add_argument("-v", "--verbose", action="count", default=0,
+                      help="the whole evidence: full stacks, every finding and control, "
+                           "requirements skipped by their markers (default: one screen per "
+                           "problem)")
     scan.add_argument("--all", action="store_true", dest="all_installed",
                       help="scan every distribution installed in the target interpreter")
     scan.add_argument("--deps", action="store_true", dest="include_deps",
@@ -87,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
+    scan.add_argument("--include-test-packages", action="store_true",
+                      help="also import-check the test packages a distribution ships (tests, "
+                           "*tests, *_test, test_*, conftest); by default they are not import "
+                           "targets")
     scan.add_argument("--source", metavar="DIR",
                       help="the project's own source: known remedies it applies (import "
                            "zmq.green, psycogreen's patch_psycopg(), …) are found there and "
@@ -100,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--install", action="store_true",
                       help="build a cached, isolated virtualenv with gevent and the "
                            "requirements, and scan that")
+    scan.add_argument("-v", "--verbose", action="count", default=0,
+                      help="say more: with --install, the installer's complete output "
+                           "(by default pip prints only its errors)")
     scan.add_argument("--baseline", metavar="FILE",
                       help="fail only on findings that are new or worse than in FILE")
     scan.add_argument("--update-baseline", action="store_true",
@@ -129,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--format", metavar="NAME",
                        help="output format, as for scan (a matrix: table, markdown, json)")
     merge.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    merge.add_argument("-v", "--verbose", action="count", default=0,
+                       help="the whole evidence: full stacks, every finding and control "
+                            "(default: one screen per problem)")
     merge.add_argument("--fail-on", metavar="LEVEL", help=FAIL_ON_HELP)
     merge.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
                        help=PATCHES_FIRST_HELP)
@@ -198,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="what is known about a library, and the remedy")
     explain.add_argument("name")
     explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.add_argument("--probe-path", action="append", metavar="DIR", default=None,
+                         help="also know the team's own probes in DIR (repeatable; as for scan, "
+                              "'probe-paths' in the config is read too)")
+    explain.add_argument("--python", metavar="PATH",
+                         help="the target interpreter a suggested scan measures (is the "
+                              "library installed there?); default: as for scan")
+    explain.add_argument("--config", metavar="FILE",
+                         help="read settings (probe-path, python) from FILE")
     return parser
 
 

@@ -45,6 +45,7 @@ def _settings(args: argparse.Namespace, *, python: str | None = None) -> Any:
         "baseline": getattr(args, "baseline", None),
         "stalls": getattr(args, "stalls", None),
         "no_cache": True if getattr(args, "no_cache", False) else None,
+        "include_test_packages": True if getattr(args, "include_test_packages", False) else None,
         "patches_first": getattr(args, "patches_first", None),
     }
     config = Path(args.config) if getattr(args, "config", None) else None
@@ -88,18 +89,25 @@ def cmd_scan(args: argparse.Namespace) -> ExitCode:
         source_dir=_source_dir(args),
         bisect=args.bisect,
         shard=parse_shard(args.shard) if getattr(args, "shard", None) else None,
+        verbose=int(getattr(args, "verbose", 0) or 0),
     )
     progress = ProgressDisplay()  # draws only on a terminal, never in CI
+
+    def note_mid_scan(text: str) -> None:  # a note erases the progress line first
+        progress.interrupt()
+        _note(text)
+
     try:
-        result = run_audit(audit, plugin_manager=pm, note=_note, progress=progress.advance,
-                           progress_total=progress.set_total)
+        result = run_audit(audit, plugin_manager=pm, note=note_mid_scan, progress=progress)
     finally:
         progress.close()
-    write_output(_render(reporters, fmt, result.report, settings),
+    verbose = bool(getattr(args, "verbose", 0))
+    write_output(_render(reporters, fmt, result.report, settings, verbose=verbose),
                  str(settings.output) if settings.output else None)
     for extra_fmt, path in extra_reports:
-        write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True), path)
-    for note in result.notes:
+        write_output(_render(reporters, extra_fmt, result.report, settings, to_file=True,
+                             verbose=verbose), path)
+    for note in result.notes_for(verbose=verbose):
         _note(note)
     return result.exit_code
 
@@ -173,7 +181,7 @@ def _parse_reports(values: Any, reporters: dict[str, Any]) -> list[tuple[str, st
 
 
 def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
-            to_file: bool = False) -> str:
+            to_file: bool = False, verbose: bool = False) -> str:
     from patchcheck.reporters import RenderOptions
 
     color = (not to_file and sys.stdout.isatty() and not settings.output
@@ -185,12 +193,13 @@ def _render(reporters: dict[str, Any], fmt: str, report: Any, settings: Any, *,
     from patchcheck.verdicts.policy import threshold
 
     # RenderOptions.fail_on is the lowest failing verdict rank, not the level name.
-    options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on))
+    options = RenderOptions(color=color, width=width, fail_on=threshold(settings.fail_on),
+                            verbose=verbose)
     return reporters[fmt].render(report, options)
 
 
 def _emit(report: Any, settings: Any, reporters: dict[str, Any],
-          extra_reports: list[tuple[str, str]]) -> None:
+          extra_reports: list[tuple[str, str]], *, verbose: bool = False) -> None:
     """Write a scan report, or a matrix of them, to stdout/``--output`` and ``--report`` files."""
     from patchcheck.matrix import MatrixReport
     from patchcheck.reporters.matrix import MATRIX_FORMATS, render_matrix
@@ -206,7 +215,8 @@ def _emit(report: Any, settings: Any, reporters: dict[str, Any],
                                  hint="choose one of " + ", ".join(MATRIX_FORMATS))
             text = render_matrix(report, out_fmt)
         else:
-            text = _render(reporters, out_fmt, report, settings, to_file=to_file)
+            text = _render(reporters, out_fmt, report, settings, to_file=to_file,
+                           verbose=verbose)
         write_output(text, path)
 
 
@@ -250,7 +260,7 @@ def cmd_merge(args: argparse.Namespace) -> ExitCode:
     sourced = [r for path in args.reports for r in read_reports(path)]
     merged = merge_reports(sourced)
     report, code, notes = _judge_each(settings, merged)
-    _emit(report, settings, reporters, extra_reports)
+    _emit(report, settings, reporters, extra_reports, verbose=bool(args.verbose))
     for note in notes:
         _note(note)
     return code
@@ -414,7 +424,19 @@ def cmd_doctor(args: argparse.Namespace) -> ExitCode:
 def cmd_explain(args: argparse.Namespace) -> ExitCode:
     from patchcheck.explain import explain
 
-    text, found = explain(args.name, fmt=args.format)
+    # The scan's settings (CLI > PATCHCHECK_* > config file): the same probe folders and target.
+    settings = _settings(argparse.Namespace(probe_path=args.probe_path, python=args.python,
+                                            config=args.config))
+    repeat: list[str] = []  # what the suggested scan must be told again (config it reads itself)
+    if args.python:
+        repeat += ["--python", args.python]
+    if args.config:
+        repeat += ["--config", args.config]
+    for folder in args.probe_path or ():
+        repeat += ["--probe-path", folder]
+    text, found = explain(args.name, fmt=args.format, python=settings.python,
+                          probe_paths=[str(p) for p in settings.probe_paths],
+                          scan_options=repeat)
     # An unknown name is a usage error: in text form its message and hint belong on stderr.
     print(text, file=sys.stdout if found or args.format == "json" else sys.stderr)
     return ExitCode.OK if found else ExitCode.USAGE_ERROR

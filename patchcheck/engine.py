@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from patchcheck.model import (
     DistributionResult,
+    Environment,
     Finding,
     InstalledDistribution,
     Outcome,
@@ -31,6 +32,7 @@ from patchcheck.plan import (
     make_plan,
 )
 from patchcheck.plugins import collect_probes
+from patchcheck.progress import NoProgress, ProgressSink, ScanPhase
 from patchcheck.runner.forkserver import make_runner
 from patchcheck.runner.process import ChildResult
 from patchcheck.runner.protocol import ImportTask
@@ -48,8 +50,6 @@ from patchcheck.verdicts.fold import (
 )
 
 __all__ = ["INSTRUMENT", "ScanRequest", "Scan", "scan", "outcome_of"]
-
-ProgressFn = Callable[[str], None]
 
 
 def outcome_of(res: ChildResult) -> CheckOutcome:
@@ -81,12 +81,10 @@ def outcome_of(res: ChildResult) -> CheckOutcome:
 class Scan:
     """One scan. ``run()`` returns the report; patchcheck's own failures become ``problems``."""
 
-    def __init__(self, request: ScanRequest, *, progress: ProgressFn | None = None,
-                 plugin_manager: Any = None,
-                 progress_total: Callable[[int], None] | None = None) -> None:
+    def __init__(self, request: ScanRequest, *, progress: ProgressSink | None = None,
+                 plugin_manager: Any = None) -> None:
         self.request = request
-        self.progress = progress or (lambda label: None)
-        self.progress_total = progress_total or (lambda total: None)
+        self.progress: ProgressSink = progress or NoProgress()
         self._pm = plugin_manager
         self.problems: list[str] = []
         self.notes: list[str] = list(request.notes)
@@ -123,15 +121,15 @@ class Scan:
             self.notes.append("the standard library is reported because this scan runs probes; "
                               "it fails the run only when 'stdlib' is asked for")
         cached = self._from_cache(plan)
-        # one step per distribution checked, one per probe to run
-        self.progress_total(len(plan.installed) + sum(
-            len(item.probes) for item in plan.installed if item.key not in cached))
+        # Counted in distributions, the report's rows (docs/architecture.md, "What the
+        # terminal shows").
+        self.progress.phase(ScanPhase.IMPORTS, total=len(plan.items))
 
         results = self._import_phase(plan, target, cached)
         # Probes run after the import checks so that CPU-heavy imports do not share the
         # machine with timing-sensitive measurements.
         controls = self._probe_phase(plan, results, cached, pm)
-        self._to_cache(plan, results, cached, controls)
+        self._to_cache(plan, results, cached, controls, target.environment)
         for item in plan.items:
             if item.instrument and item.dist is not None:
                 results[item.key] = instrument_result(item.requirement, item.dist.name,
@@ -149,6 +147,7 @@ class Scan:
             duration_s=time.monotonic() - started,
             problems=tuple(self.problems),
             notes=tuple(self.notes),
+            marker_skipped=plan.marker_skipped,
         )
 
     # -- phases -------------------------------------------------------------------------
@@ -167,19 +166,23 @@ class Scan:
             for item in plan.items:
                 req, dist = item.requirement, item.dist
                 if item.instrument:
-                    continue  # recorded after the probes (gevent is measured by the controls)
+                    # recorded after the probes (gevent is measured by the controls)
+                    self.progress.advance(f"{req.name} (the measuring instrument)")
+                    continue
                 if dist is None:
                     failures = self.request.install_failures
                     results[item.key] = not_installed_result(
                         req, target.environment.python,
                         failures.get(req.name) or failures.get(req.key))
+                    self.progress.advance(f"{req.name} (not installed)")
                     continue
                 if item.key in cached:
                     results[item.key] = cached[item.key]
-                    self.progress(f"{dist.name} (cached)")
+                    self.progress.advance(f"{dist.name} (cached)")
                     continue
                 if item.stdlib:  # no import or native checks: its probes are the result
                     results[item.key] = stdlib_result(item)
+                    self.progress.advance(dist.name)
                     continue
                 after, before = (f.result() for f in futures[item.key])
                 for out in (after, before):
@@ -198,7 +201,7 @@ class Scan:
                     name=dist.name, version=dist.version, verdict=verdict,
                     requirement=req.line or req.name, origin=req.origin,
                     modules=item.modules, findings=folded)
-                self.progress(f"{dist.name} imported")
+                self.progress.advance(dist.name)
         return results
 
     def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
@@ -212,6 +215,9 @@ class Scan:
 
         with ProbeRunner(self.request, pm, progress=self.progress,
                          child_runner=self._runner) as runner:
+            # Servers can take seconds to start: say so, then measure (nothing is timed
+            # while they start, and the first probe does not wait on a slow one).
+            runner.start_services(to_probe)
             controls = runner.run_controls()
             bad = [c for c in controls if not runner.control_ok(c)]
             if bad:
@@ -249,7 +255,7 @@ class Scan:
 
     def _to_cache(self, plan: Plan, results: Mapping[str, DistributionResult],
                   cached: Mapping[str, DistributionResult],
-                  controls: Sequence[ProbeOutcome]) -> None:
+                  controls: Sequence[ProbeOutcome], environment: Environment) -> None:
         if not self.request.use_cache:
             return
         cache = self._cache()
@@ -259,7 +265,7 @@ class Scan:
             if (item.cache_key and result is not None and item.key not in cached
                     and not {item.key, item.dist.key if item.dist else ""} & self._troubled
                     and _cacheable(item, result, self._meter_ok)):
-                unwritten += not cache.put(item.cache_key, result)
+                unwritten += not cache.put(item.cache_key, result, environment=environment)
         if unwritten:
             # A full disk or a read-only cache folder costs the next run time, not this result.
             self.notes.append(f"warning: the result cache {cache.root} could not be written "
@@ -372,8 +378,6 @@ def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: 
     return True
 
 
-def scan(request: ScanRequest, *, progress: ProgressFn | None = None,
-         plugin_manager: Any = None,
-         progress_total: Callable[[int], None] | None = None) -> ScanReport:
-    return Scan(request, progress=progress, plugin_manager=plugin_manager,
-                progress_total=progress_total).run()
+def scan(request: ScanRequest, *, progress: ProgressSink | None = None,
+         plugin_manager: Any = None) -> ScanReport:
+    return Scan(request, progress=progress, plugin_manager=plugin_manager).run()

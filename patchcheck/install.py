@@ -15,6 +15,12 @@ the user's pip.conf and ``PIP_*`` itself; we pass nothing that overrides them.
 Install failures are per requirement: everything is installed at once first; when that fails,
 gevent and then each requirement is installed alone, so the ones that install are kept and each
 failure carries pip's own message. Only a failure to install gevent stops the scan.
+
+What pip prints is decided by pip's own log levels, not by filtering its text: pip runs with
+``-qq`` (its console shows ERROR and above: the reason an install failed, with a failing build's
+output), so its warnings — e.g. one "Location '…' is ignored" line per package for each index of
+pip.conf that does not exist — never reach the user. With ``installer_output`` (``scan -v``) pip
+runs at its default level and everything it prints is passed on.
 """
 from __future__ import annotations
 
@@ -116,6 +122,7 @@ def ensure_environment(
     cache_dir: str | os.PathLike[str] | None = None,
     installer: str | None = None,
     refresh: bool = False,
+    installer_output: Progress | None = None,
 ) -> InstallResult:
     """Build (or reuse) the cached virtualenv for ``python`` + ``requirements`` + gevent.
 
@@ -125,6 +132,9 @@ def ensure_environment(
     :param cache_dir: the cache root (default :func:`patchcheck.cache.default_cache_dir`).
     :param installer: ``auto``, ``uv`` or ``pip`` (default ``$PATCHCHECK_INSTALLER`` or auto).
     :param refresh: build afresh even when a complete virtualenv exists.
+    :param installer_output: given (``scan -v``), pip runs at its default verbosity and each
+        install's command and complete output are passed to it, line by line; otherwise pip
+        prints errors only and nothing of its output is shown unless an install fails.
     :raises EnvironmentProblem: the virtualenv cannot be made, or gevent cannot be installed.
     """
     note: Progress = progress or (lambda text: None)
@@ -153,7 +163,8 @@ def ensure_environment(
                                  failures=failures, key=key, conflicts=conflicts,
                                  remedy_packages=tuple(done.get("remedy_packages") or ()))
         chosen = choose_installer(installer)
-        return _build(base, lines, requirements, root, venv, marker, key, chosen, note)
+        return _build(base, lines, requirements, root, venv, marker, key, chosen, note,
+                      installer_output)
 
 
 def requirement_lines(requirements: Sequence[Requirement]) -> list[str]:
@@ -231,7 +242,10 @@ def parse_pip_config(text: str) -> dict[str, str]:
     return out
 
 
-# Lines of installer output that never explain a failure.
+# Lines of installer output that never explain a failure. pip's own warnings do not get here
+# (it runs with -qq: see _PIP_QUIET); uv has no such level switch that keeps its errors, and
+# prints "Using Python 3.x environment at …" and "warning: …" lines on stderr: the one line
+# filter left, for uv's output (and pip's under -v, whose full text the user asked to see).
 _CHATTER = ("warning", "using python ", "using cpython ")
 
 
@@ -248,7 +262,8 @@ def error_tail(output: str) -> str:
 # -- building -----------------------------------------------------------------------------
 
 def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], root: Path,
-           venv: Path, marker: Path, key: str, installer: str, note: Progress) -> InstallResult:
+           venv: Path, marker: Path, key: str, installer: str, note: Progress,
+           echo: Progress | None = None) -> InstallResult:
     started = time.monotonic()
     with contextlib.suppress(FileNotFoundError):
         marker.unlink()  # from here on the folder is half-built until the marker is back
@@ -261,22 +276,23 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
     if installer == "uv":
         pip: list[str] = _make_venv_uv(base, venv, root)
     else:
-        pip = _make_venv_pip(base, venv)
+        pip = _make_venv_pip(base, venv, quiet=echo is None)
     python = _venv_python(venv)
+
     gevent_line = [] if any(_line_key(ln) == "gevent" for ln in lines) else ["gevent"]
     failures: dict[str, str] = {}
     conflicts: tuple[Conflict, ...] = ()
-    ok, output = _install(pip, gevent_line + lines, root)
+    ok, output = _install(pip, gevent_line + lines, root, echo)
     if not ok:
         note("installing everything at once failed; installing one requirement at a time")
         first = output
         if gevent_line:
-            ok, output = _install(pip, gevent_line, root)
+            ok, output = _install(pip, gevent_line, root, echo)
             if not ok:
                 raise _gevent_failed(base, output)
         by_line = {_pep508(r): r for r in requirements}
         for line in lines:
-            ok, output = _install(pip, [line], root)
+            ok, output = _install(pip, [line], root, echo)
             if not ok:
                 req = by_line.get(line)
                 name = req.name if req is not None else _line_key(line)
@@ -295,7 +311,7 @@ def _build(base: _Base, lines: list[str], requirements: Sequence[Requirement], r
             note(f"the requirements cannot all be installed together ({len(conflicts)} "
                  f"conflict{'s' * (len(conflicts) != 1)}: see the report)")
     gevent_version = _check_gevent(python, base)
-    remedies = _install_remedy_packages(pip, lines, root, note)
+    remedies = _install_remedy_packages(pip, lines, root, note, echo)
     record = {
         "schema": MARKER_SCHEMA, "key": key, "installer": installer,
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -399,7 +415,7 @@ def find_conflicts(metadata: Mapping[str, Any], requirements: Sequence[Requireme
 
 
 def _install_remedy_packages(pip: list[str], lines: Sequence[str], root: Path,
-                             note: Progress) -> tuple[str, ...]:
+                             note: Progress, echo: Progress | None = None) -> tuple[str, ...]:
     """Add the remedy packages the requirements do not list, each on its own: one that does
     not install (greenify needs a C compiler) only leaves its remedy "not tried"."""
     from patchcheck.spec import REMEDY_PACKAGES
@@ -409,7 +425,7 @@ def _install_remedy_packages(pip: list[str], lines: Sequence[str], root: Path,
     for name, serves in REMEDY_PACKAGES.items():
         if normalize_name(name) in listed or (serves and not listed & set(serves)):
             continue
-        ok, output = _install(pip, [name], root)
+        ok, output = _install(pip, [name], root, echo)
         if ok:
             added.append(name)
         else:
@@ -428,7 +444,7 @@ def _make_venv_uv(base: _Base, venv: Path, root: Path) -> list[str]:
     return [uv, "pip", "install", "--python", _venv_python(venv)]
 
 
-def _make_venv_pip(base: _Base, venv: Path) -> list[str]:
+def _make_venv_pip(base: _Base, venv: Path, *, quiet: bool = True) -> list[str]:
     # Without pip: seeding pip into every venv (ensurepip) costs seconds, and pip can install
     # into another interpreter (pip >= 22.3 ``--python``). The venv gets its own pip only when
     # patchcheck's pip cannot run under the target (too old a pip, too old or new a Python).
@@ -437,13 +453,14 @@ def _make_venv_pip(base: _Base, venv: Path) -> list[str]:
                  hint="install the venv module for this Python (Debian: apt-get install "
                       "python3-venv), or install uv")
     python = _venv_python(venv)
+    args = _PIP_INSTALL_ARGS + (_PIP_QUIET if quiet else [])
     if _own_pip_runs_under(base.short):
-        return [sys.executable, "-m", "pip", "--python", python] + _PIP_INSTALL_ARGS
+        return [sys.executable, "-m", "pip", "--python", python] + args
     _run_or_fail([python, "-m", "ensurepip", "--default-pip"], venv.parent,
                  f"could not install pip into {venv}",
                  hint="install the ensurepip module for this Python (Debian: apt-get install "
                       "python3-venv), or install uv")
-    return [python, "-m", "pip"] + _PIP_INSTALL_ARGS
+    return [python, "-m", "pip"] + args
 
 
 def _own_pip_runs_under(version: str) -> bool:
@@ -471,12 +488,24 @@ def _own_pip_runs_under(version: str) -> bool:
 # --no-input: a password prompt for an index would wait forever with our captured stdin.
 _PIP_INSTALL_ARGS = ["install", "--no-input", "--disable-pip-version-check",
                      "--progress-bar", "off"]
+# pip's -qq: its console shows ERROR and CRITICAL records only (pip/_internal/utils/logging.py,
+# setup_logging; a failing build's output is part of its error). Its WARNING records — pip.conf
+# index locations that do not exist, deprecations — are dropped by pip itself. Not with --log:
+# a log file lowers pip's root level to DEBUG and its stderr handler then shows warnings again.
+_PIP_QUIET = ["-qq"]
 
 
-def _install(command: list[str], lines: list[str], cwd: Path) -> tuple[bool, str]:
+def _install(command: list[str], lines: list[str], cwd: Path,
+             echo: Progress | None = None) -> tuple[bool, str]:
+    """Run one install; ``echo`` (``-v``) gets the command and everything it printed (its
+    stdout, then its stderr)."""
     if not lines:
         return True, ""
     proc = _run(command + lines, cwd)
+    if echo is not None:
+        echo("$ " + " ".join(command + lines))
+        for line in (proc.stdout + proc.stderr).splitlines():
+            echo(line)
     # Both pip and uv write what went wrong to stderr; stdout is only "Collecting …".
     return proc.returncode == 0, proc.stderr if proc.stderr.strip() else proc.stdout
 

@@ -377,6 +377,17 @@ class ProbeOutcome:
     # outcomes of the same name: AFTER_PATCH (the right order) and BEFORE_PATCH (the app's
     # mistake, reported as PC206 when only it blocks).
     order: ImportOrder = ImportOrder.AFTER_PATCH
+    #: a control's known answer (``pc_protocol.json``): what the meter must measure; None for
+    #: a library's probe
+    expected: Outcome | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        """A control measured its known answer (or could not run: a missing fixture is
+        ``doctor``'s to report, not an unreliable meter). True for a library's probe."""
+        if self.expected is None or self.plain.outcome.skipped:
+            return True
+        return self.plain.outcome is self.expected
 
     @property
     def label(self) -> str:
@@ -384,13 +395,16 @@ class ProbeOutcome:
         return self.probe + (BEFORE_PATCH_SUFFIX if self.order is ImportOrder.BEFORE_PATCH else "")
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "probe": self.probe,
             "order": self.order.value,
             "origin": self.origin,
             "plain": self.plain.to_json(),
             "remedies": [m.to_json() for m in self.remedies],
         }
+        if self.expected is not None:
+            data["expected"] = self.expected.value
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProbeOutcome:
@@ -404,6 +418,7 @@ class ProbeOutcome:
             origin=data.get("origin", ""),
             plain=Measurement.from_json(data["plain"]),
             remedies=tuple(Measurement.from_json(m) for m in data.get("remedies") or ()),
+            expected=Outcome(data["expected"]) if data.get("expected") else None,
         )
 
 
@@ -574,6 +589,43 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class MarkerSkip:
+    """A requirement not scanned because its environment marker is false for the target."""
+
+    name: str
+    marker: str
+    origin: str  # "requirements.txt:12"
+
+    @classmethod
+    def of(cls, req: Requirement) -> MarkerSkip:
+        return cls(name=req.name, marker=req.marker or "", origin=req.origin)
+
+    @property
+    def text(self) -> str:
+        """``requirements.txt:3: pywin32 skipped: marker 'sys_platform == "win32"' is false…``"""
+        return (f"{self.origin}: {self.name} skipped: marker {self.marker!r} is false for the "
+                "target interpreter")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "marker": self.marker, "origin": self.origin}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MarkerSkip:
+        return cls(name=str(data.get("name", "")), marker=str(data.get("marker", "")),
+                   origin=str(data.get("origin", "")))
+
+
+def marker_skip_summary(skipped: tuple[MarkerSkip, ...] | list[MarkerSkip]) -> str:
+    """The one line a scan says about them (``-v`` lists each: ``MarkerSkip.text``)."""
+    n = len(skipped)
+    if n == 1:
+        return (f"1 requirement skipped: its environment marker is false for the target "
+                f"interpreter ({skipped[0].name}; -v says where)")
+    return (f"{n} requirements skipped: their environment markers are false for the target "
+            "interpreter (-v lists them)")
+
+
+@dataclass(frozen=True)
 class ScanReport:
     """The whole result of one scan: what reporters render and the exit code is computed from."""
 
@@ -586,6 +638,8 @@ class ScanReport:
     #: requirements that cannot be installed together (exit 4): the environment measured is
     #: not one the project can deploy
     conflicts: tuple[Conflict, ...] = ()
+    #: requirements whose environment marker is false for the target: not scanned
+    marker_skipped: tuple[MarkerSkip, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -601,6 +655,7 @@ class ScanReport:
             "problems": list(self.problems),
             "notes": list(self.notes),
             "conflicts": [c.to_json() for c in self.conflicts],
+            "marker_skipped": [m.to_json() for m in self.marker_skipped],
         }
 
     @classmethod
@@ -615,6 +670,8 @@ class ScanReport:
             problems=tuple(data.get("problems") or ()),
             notes=tuple(data.get("notes") or ()),
             conflicts=tuple(Conflict.from_json(c) for c in data.get("conflicts") or ()),
+            marker_skipped=tuple(MarkerSkip.from_json(m)
+                                 for m in data.get("marker_skipped") or ()),
         )
 
 

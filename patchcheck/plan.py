@@ -16,11 +16,13 @@ from patchcheck.model import (
     STDLIB,
     Conflict,
     InstalledDistribution,
+    MarkerSkip,
     Requirement,
     TargetInfo,
     normalize_name,
 )
 from patchcheck.spec import ProbeSpec
+from patchcheck.targets.modules import import_targets
 
 #: In ``--all`` scans these are the measuring instrument itself, not dependencies to judge.
 INSTRUMENT = ("gevent", "greenlet", "zope-event", "zope-interface", "patchcheck")
@@ -54,6 +56,8 @@ class ScanRequest:
     probe_paths: tuple[str, ...] = ()
     run_probes: bool = True
     import_names: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: import-check a distribution's test packages too (``include-test-packages``)
+    include_test_packages: bool = False
     skip: tuple[str, ...] = ()
     use_cache: bool = True
     services: Mapping[str, str] = field(default_factory=dict)  # name → URL from config
@@ -97,6 +101,8 @@ class PlannedDistribution:
 class Plan:
     items: tuple[PlannedDistribution, ...]
     notes: tuple[str, ...] = ()
+    #: requirements left out because their marker is false for the target
+    marker_skipped: tuple[MarkerSkip, ...] = ()
 
     @property
     def installed(self) -> tuple[PlannedDistribution, ...]:
@@ -105,11 +111,15 @@ class Plan:
                      if item.dist is not None and not item.instrument)
 
 
-def import_modules(dist: InstalledDistribution,
-                   overrides: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
-    """The import names to check: the config's override, else what the metadata says."""
+def import_modules(dist: InstalledDistribution, overrides: Mapping[str, Sequence[str]], *,
+                   include_tests: bool = False) -> tuple[str, ...]:
+    """The import names to check: the config's override, else the library's own top-level
+    modules among what the metadata says (``targets/modules.py``: not its test suite, docs or
+    private modules; test packages too with ``include_tests``)."""
     override = overrides.get(normalize_name(dist.name)) or overrides.get(dist.name)
-    return tuple(override) if override else dist.import_names
+    if override:
+        return tuple(override)
+    return import_targets(dist.import_names, include_tests=include_tests)
 
 
 def probes_by_distribution(probes: Sequence[ProbeSpec]) -> dict[str, list[ProbeSpec]]:
@@ -233,7 +243,8 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
         if dist.key in INSTRUMENT:
             items.append(PlannedDistribution(requirement=req, dist=dist, instrument=True))
             continue
-        modules = import_modules(dist, request.import_names)
+        modules = import_modules(dist, request.import_names,
+                                 include_tests=request.include_test_packages)
         specs = tuple(by_dist.get(dist.key, ()))
         key = (cache_key(request, target, dist, modules, specs, probe_digests or {},
                          tool_digest)
@@ -251,7 +262,8 @@ def make_plan(request: ScanRequest, target: TargetInfo, probes: Sequence[ProbeSp
             implicit=stdlib_req is None,
             cache_key=stdlib_cache_key(request, target, specs, probe_digests or {}, tool_digest)
             if request.use_cache else None))
-    return Plan(items=tuple(items), notes=tuple(notes))
+    return Plan(items=tuple(items), notes=tuple(notes),
+                marker_skipped=tuple(MarkerSkip.of(r) for r in source.marker_skipped))
 
 
 def installed_dependencies(requirements: Sequence[Requirement], target: TargetInfo,

@@ -300,9 +300,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     from patchcheck._pytest_scan import make_collectors
 
+    # Through pytest's own collection: each collector's report reaches the terminal (the
+    # "collected N items" count, --co) and every plugin, as a file's would.
     new: list[pytest.Item] = []
     for collector in make_collectors(session, state.scan):
-        new.extend(collector.collect())  # type: ignore[arg-type]
+        new.extend(session.genitems(collector))
     items[:0] = new
 
 

@@ -152,6 +152,9 @@ class RenderOptions:
     width: int = 100  # terminal columns (terminal formats only)
     fail_on: int = 3  # lowest verdict rank that counts as a failure: FAIL_ON_LEVELS["blocks"]
     root: str | None = None  # directory requirement-file paths are relative to (SARIF)
+    #: -v: the whole evidence (stacks, settled suspicions, every control), not one screen
+    #: per problem (terminal table)
+    verbose: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from patchcheck.errors import UsageError
 from patchcheck.model import ScanReport, normalize_name
 from patchcheck.verdicts import evidence as ev
 from patchcheck.verdicts.fold import with_suite_stalls
-from patchcheck.watch.report import WATCH_SCHEMA, StallRecord
+from patchcheck.watch.report import WATCH_SCHEMA, StallKind, StallRecord
 
 #: how many tests, locations and calls the evidence keeps
 MAX_TESTS = 20
@@ -53,7 +53,7 @@ def suite_evidence(records: Sequence[StallRecord], report: str = "") -> ev.Suite
         tests=tuple(tests[:MAX_TESTS]),
         locations=tuple(list(dict.fromkeys(r.location for r in ordered))[:MAX_PLACES]),
         via=tuple(list(dict.fromkeys(r.via for r in ordered if r.via))[:MAX_PLACES]),
-        cpu_bound=sum(1 for r in ordered if r.kind == "cpu-bound"), report=report)
+        cpu_bound=sum(1 for r in ordered if r.kind is StallKind.CPU_BOUND), report=report)
 
 
 def load_stalls(path: str | Path) -> SuiteStallsReport:

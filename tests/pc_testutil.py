@@ -25,6 +25,28 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def system_site_venv(venv: Path, *, with_pip: bool = True, timeout: float = 300) -> str:
+    """``venv --system-site-packages`` that sees the *tool's* packages (gevent, pytest, the
+    clients) as its system ones; returns its python.
+
+    Made from a virtualenv's python (the checkout's ``.venv``, as ``.ci/setup`` makes it), a new
+    venv's "system" site-packages are the base interpreter's, not that virtualenv's: a ``.pth``
+    file adds the tool's site-packages, so the tests need nothing in the system python.
+    """
+    import sysconfig
+
+    argv = [sys.executable, "-m", "venv", "--system-site-packages", str(venv)]
+    subprocess.run(argv if with_pip else argv + ["--without-pip"], check=True, timeout=timeout)
+    python = str(venv_python(venv))
+    if sys.prefix != sys.base_prefix:
+        tool_sites = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+        purelib = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True, text=True, check=True).stdout.strip()
+        Path(purelib, "_patchcheck_tool_site.pth").write_text("\n".join(tool_sites) + "\n")
+    return python
+
+
 def build_venv(base: Path, name: str, package_dirs: list[Path]) -> str:
     """``venv --system-site-packages`` (gevent comes from the tool's environment) plus an offline
     ``pip install --no-deps --no-build-isolation`` of local packages; built once per run under a
@@ -39,8 +61,7 @@ def build_venv(base: Path, name: str, package_dirs: list[Path]) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
             shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                           check=True)
+            system_site_venv(venv)
             with tempfile.TemporaryDirectory() as tmp:
                 dirs = []
                 for src in package_dirs:  # pip builds in-tree: build from copies

@@ -41,3 +41,17 @@ def test_readme_has_the_two_commands() -> None:
 def test_changelog_keeps_an_unreleased_section() -> None:
     changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert "## [Unreleased]" in changelog and "Keep a Changelog" in changelog
+
+
+def test_the_test_command_runs_in_the_checkouts_virtualenv() -> None:
+    """The README's test command (what .ci/run evaluates) and .ci/setup agree on one .venv:
+    nothing is installed into, or run with, whatever ``python`` is first on PATH."""
+    block = README[README.index("<!-- test-command -->"):README.index("<!-- /test-command -->")]
+    command = next(line for line in block.splitlines() if "pytest" in line)
+    assert command.strip() == "./.ci/setup && .venv/bin/python -m pytest -n 2 -p no:cacheprovider"
+    setup = (ROOT / ".ci" / "setup").read_text(encoding="utf-8")
+    pip_lines = [line for line in setup.splitlines() if "pip install" in line]
+    assert pip_lines and all(line.lstrip().startswith("$PY -m pip") for line in pip_lines)
+    assert "PY=.venv/bin/python" in setup and "python3 -m venv .venv" in setup
+    quickstart = (ROOT / "examples" / "quickstart.sh").read_text(encoding="utf-8")
+    assert "python3 -m venv .venv" in quickstart and ".venv/bin/python -m pip" in quickstart

@@ -341,3 +341,51 @@ def test_the_report_says_which_remedy_packages_were_added(six_env: InstallResult
                           cwd=cache, env={"PATCHCHECK_CACHE_DIR": str(cache)})
     notes = json_report(proc)["notes"]
     assert any(n.startswith("--install added greenify to its virtualenv") for n in notes), notes
+
+
+# -- what the user sees of pip (issue #15) -------------------------------------------------------
+
+def _noisy_pip_env(tmp_path: Path) -> dict[str, str]:
+    """pip settings that make pip warn once per package: a find-links folder that does not
+    exist (as a pip.conf naming a missing local index does: "Location '…' is ignored")."""
+    missing = tmp_path / "no-such-wheel-folder"
+    links = " ".join(filter(None, [os.environ.get("PIP_FIND_LINKS", ""), str(missing)]))
+    return {"PIP_FIND_LINKS": links}
+
+
+def test_pip_prints_only_its_errors_unless_asked(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip's own levels decide (-qq): its warnings are not in what a failure shows; at the
+    default level (``-v``) they are, so the first half cannot pass by pip being silent."""
+    from patchcheck.install import _describe_base, _install, _make_venv_pip
+
+    for key, value in _noisy_pip_env(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    base = _describe_base(sys.executable)
+    venv = tmp_path / "venv"
+    quiet = _install(_make_venv_pip(base, venv, quiet=True), [f"{BAD}==1.0"], tmp_path)
+    echoed: list[str] = []
+    loud = _install(_make_venv_pip(base, tmp_path / "venv2", quiet=False), [f"{BAD}==1.0"],
+                    tmp_path, echoed.append)
+    assert not quiet[0] and not loud[0]
+    assert "No matching distribution" in quiet[1] or "from versions: none" in quiet[1]
+    assert "is ignored" not in quiet[1], quiet[1]
+    assert all(line.startswith("ERROR:") for line in quiet[1].splitlines() if line.strip())
+    assert "is ignored" in loud[1]
+    assert echoed[0].startswith("$ ") and any("is ignored" in line for line in echoed)
+
+
+def test_scan_install_verbose_shows_the_installers_output(tmp_path: Path) -> None:
+    env = {"PATCHCHECK_CACHE_DIR": str(tmp_path / "cache"), **_noisy_pip_env(tmp_path)}
+    proc = run_patchcheck("scan", "six", f"{BAD}==1.0", "--install", "--no-probes", "-v",
+                          "--format", "json", cwd=tmp_path, env=env)
+    if "could not install gevent" in proc.stderr and not IN_CI:
+        pytest.skip("no package index reachable")
+    report = json_report(proc)
+    assert by_name(report)[BAD]["verdict"] == "not-installed"
+    echoed = [line for line in proc.stderr.splitlines() if line.startswith("patchcheck:   | ")]
+    assert any("pip" in line and "install" in line and "$ " in line for line in echoed)
+    assert any("is ignored" in line for line in echoed)  # -v: everything pip said
+    # the report's evidence is pip's error, not its warnings
+    (finding,) = by_name(report)[BAD]["findings"]
+    assert "is ignored" not in finding["evidence"]["installer"]

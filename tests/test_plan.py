@@ -43,7 +43,10 @@ def test_markers_are_evaluated_for_the_target_and_duplicates_dropped() -> None:
         req("Redis", line=3)))
     plan = make_plan(request, target(dist("redis")), ())
     assert [i.requirement.origin for i in plan.items] == ["requirements.txt:1"]
-    assert any("pywin32" in n for n in plan.notes) and any("already" in n for n in plan.notes)
+    assert [(m.name, m.origin) for m in plan.marker_skipped] == [("pywin32",
+                                                                  "requirements.txt:2")]
+    assert any("already" in n for n in plan.notes)
+    assert not any("pywin32" in n for n in plan.notes)  # one summary line, from the report
 
 
 def test_not_installed_and_skipped_requirements() -> None:

@@ -161,6 +161,7 @@ CONVERTERS: dict[str, Converter] = {
     "probe_paths": _conv_probe_paths,
     "services": conv_services,
     "import_names": _conv_import_names,
+    "include_test_packages": _conv_bool,
     "waivers": _conv_waivers,
     "baseline": _conv_path,
     "stalls": _conv_path,

@@ -21,6 +21,8 @@ class Settings:
     services: Mapping[str, str] = field(default_factory=dict)  # name -> loopback URL
     #: normalised distribution name -> import names that replace detection
     import_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: import-check the test packages a distribution ships (``sasstests``) as well
+    include_test_packages: bool = False
     waivers: tuple[Waiver, ...] = ()
     baseline: Path | None = None
     #: the watchdog's report of the team's test suite (``scan --stalls``), read as evidence

@@ -12,10 +12,6 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8 is not supported by gevent anyway
     _md = None
 
-# Top-level names that distributions ship but nobody imports as the library itself.
-_NOT_LIBRARY_NAMES = {"tests", "test", "testing", "docs", "doc", "examples", "example",
-                      "benchmarks", "bench", "scripts", "tools", "build", "_distutils_hack"}
-
 
 def _normalize(name):
     import re
@@ -52,7 +48,11 @@ def marker_environment():
 
 
 def _import_names(dist):
-    """Top-level import names: top_level.txt, else RECORD's first path components."""
+    """Every top-level import name: top_level.txt, else RECORD's first path components.
+
+    All of them, test suites and private modules included: which ones are import targets is
+    decided on the tool side (patchcheck/targets/modules.py), where the config can change it.
+    """
     names = []
     text = None
     try:
@@ -82,9 +82,8 @@ def _import_names(dist):
                 if first not in seen and first.isidentifier():
                     seen.add(first)
                     names.append(first)
-    return [n for n in names
-            if n and n not in _NOT_LIBRARY_NAMES and not n.startswith("_")
-            and all(p.isidentifier() for p in n.split("."))] or [n for n in names if n]
+    valid = [n for n in names if n and all(p.isidentifier() for p in n.split("."))]
+    return valid or [n for n in names if n]
 
 
 _EXT_SUFFIXES = None

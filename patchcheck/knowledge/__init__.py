@@ -6,6 +6,7 @@ measured verdict, and reporters show disagreement or "known, not measured here".
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,33 @@ def instrument_bugs() -> tuple[InstrumentBug, ...]:
                       evidence=tuple(e.get("evidence", ())))
         for e in data.get("instrument_bug", ())
     )
+
+
+@dataclass(frozen=True)
+class SameCode:
+    """Distributions that install one import package from one source (``[[same_code]]``)."""
+
+    import_name: str
+    distributions: tuple[str, ...]
+    why: str  # shown as "measured as OTHER (WHY)"
+    evidence: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=1)
+def same_code_groups() -> tuple[SameCode, ...]:
+    data = load_toml(KNOWN_FILE)
+    return tuple(
+        SameCode(import_name=e["import_name"], distributions=tuple(e["distributions"]),
+                 why=e["why"], evidence=tuple(e.get("evidence", ())))
+        for e in data.get("same_code", ())
+    )
+
+
+def same_code_as(name: str) -> SameCode | None:
+    """The ``[[same_code]]`` group distribution ``name`` belongs to, if any."""
+    key = normalize_name(name)
+    return next((g for g in same_code_groups()
+                 if key in {normalize_name(d) for d in g.distributions}), None)
 
 
 def entry_matches(entry: KnowledgeEntry, name: str, version: str | None) -> bool:

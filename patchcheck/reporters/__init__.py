@@ -34,7 +34,8 @@ __all__ = ["RenderOptions", "builtin_reporters", "patchcheck_add_reporters"]
 def _table(report: ScanReport, options: RenderOptions) -> str:
     from patchcheck.reporters.table import render_table
 
-    return render_table(report, color=options.color, width=options.width)
+    return render_table(report, color=options.color, width=options.width,
+                        verbose=options.verbose)
 
 
 def _json(report: ScanReport, options: RenderOptions) -> str:

@@ -18,12 +18,15 @@ from patchcheck.model import (
 )
 from patchcheck.reporters._sentences import (
     _NOT_MEASURED,
+    AGREES,
     SECONDARY_SYMBOL_CATEGORIES,
     bundles_phrase,
     known_sentence,
     library_names,
+    measurement_phrase,
     measurement_sentence,
     probe_for,
+    remedy_result,
     remedy_sentence,
     stale_names,
     symbol_groups,
@@ -44,11 +47,16 @@ from patchcheck.verdicts.fold import SEVERITY_VERDICT
 
 @dataclass(frozen=True)
 class Block:
-    """Verbatim lines (a stack, a traceback) with a title; ``omitted`` lines were cut above."""
+    """Verbatim lines (a stack, a traceback) with a title; ``omitted`` lines were cut above.
+
+    ``lead`` (``"blocked at"``) names the innermost frame when the default (not ``-v``) view
+    shows only that frame (``frame_line``); an empty lead: the block is shown as is.
+    """
 
     title: str
     lines: tuple[str, ...]
     omitted: int = 0
+    lead: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,19 @@ class FindingView:
     blocks: tuple[Block, ...]  # verbatim evidence
     hint: str | None
     waived: str | None
+    #: the linked probe's whole measurement ("probe X blocks: 3 × 300 ms waits took …"); the
+    #: summary already says the stall and ratio, so the terminal shows it with -v only
+    measurement: str | None = None
+    #: evidence shown with -v only: full warning texts, helper libraries a file bundles
+    verbose_facts: tuple[str, ...] = ()
+    verbose_what: str = "more evidence"  # what ``verbose_facts`` are, in a few words
+    #: the whole finding is shown with -v only (``verbose_only``): say why in the "more" line
+    verbose_only: bool = False
+
+    @property
+    def every_fact(self) -> tuple[str, ...]:
+        """The measurement, the facts and the -v facts: what a full report lists."""
+        return ((self.measurement,) if self.measurement else ()) + self.facts + self.verbose_facts
 
 
 @dataclass(frozen=True)
@@ -71,7 +92,13 @@ class DetailView:
     known: tuple[str, ...]  # knowledge entries, one sentence each
     #: the standard library's row: its verdict per module, worst first ("os blocks")
     modules: tuple[str, ...] = ()
+    modules_default: tuple[str, ...] = ()  # the same, the cooperating ones only counted
     known_title: str = "known, not measured here"
+    #: knowledge entries that add to the measurement (not "agrees"): the default view's
+    known_default: tuple[str, ...] = ()
+    #: the remedies by probe: ("for PROBE (without one: blocks, stall …)", one result per
+    #: remedy); "for PROBE" only when several probes tried remedies
+    remedy_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # The lines to add for a remedy that measured ``cooperates`` and came with its code
     # (greenify: the library's path pattern), printed verbatim (never wrapped).
     remedy_code: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (label, lines)
@@ -106,7 +133,7 @@ def _child_end_facts(e: ev.ChildEnd, facts: list[str], blocks: list[Block]) -> N
     if e.signal or e.stack or e.end:
         facts.append(f"ran for {e.duration_s} s")
     if e.stack:
-        blocks.append(Block("stack", *_last(e.stack)))
+        blocks.append(Block("stack", *_last(e.stack), lead="waiting at"))
     for title, text in (("stderr", e.stderr), ("stdout", e.stdout)):
         if text:
             blocks.append(Block(title, *_last(text)))
@@ -117,7 +144,7 @@ def _last(value: object) -> tuple[tuple[str, ...], int]:
     return tuple(lines), omitted
 
 
-def _native_facts(e: ev.NativeCode, facts: list[str]) -> None:
+def _native_facts(e: ev.NativeCode, facts: list[str], verbose: list[str]) -> None:
     """A native finding in at most ~5 lines: the module, its chain, its I/O calls (the
     secondary poll/sleep/wait imports are in the JSON), the helper libraries once."""
     linked = [lib for lib in e.libraries if not lib.embedded]
@@ -134,16 +161,19 @@ def _native_facts(e: ev.NativeCode, facts: list[str]) -> None:
         facts.append("native calls: " + symbol_groups(ev.NativeCode(file=e.file,
                                                                     symbols=primary)))
     if e.copies:
-        facts.append(f"same file as: {list_phrase([short_path(c) for c in e.copies], 3)}")
+        verbose.append(f"same file as: {list_phrase([short_path(c) for c in e.copies], 3)}")
     if e.bundles:
-        facts.append("also bundles (network calls of their own, not counted): "
+        verbose.append("also bundles (network calls of their own, not counted): "
                      + bundles_phrase(e))
 
 
-def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], list[Block]]:
+def _evidence_facts(finding: Finding, probe_linked: bool
+                    ) -> tuple[list[str], list[Block], list[str]]:
+    """(facts, verbatim blocks, facts for -v only) of one finding's evidence."""
     e = finding.evidence
     facts: list[str] = []
     blocks: list[Block] = []
+    verbose: list[str] = []
     if isinstance(e, (ev.ImportFailure, ev.RaisedException)):
         fact = _exception_fact(e)
         if fact:
@@ -151,7 +181,7 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
         if isinstance(e, ev.ImportFailure):
             _generic(facts, module=e.module)
         if e.traceback:
-            blocks.append(Block("traceback", *_last(e.traceback)))
+            blocks.append(Block("traceback", *_last(e.traceback), lead="raised at"))
     elif isinstance(e, ev.ChildEnd):
         _child_end_facts(e, facts, blocks)
         _generic(facts, end=e.end)
@@ -164,7 +194,7 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
         if e.references:
             facts.append("stale references: " + list_phrase(stale_names(e), 6))
     elif isinstance(e, ev.NativeCode):
-        _native_facts(e, facts)
+        _native_facts(e, facts, verbose)
     elif isinstance(e, ev.NativeThreads):
         if e.native_threads:
             facts.append(f"native threads started: {e.native_threads}")
@@ -174,8 +204,9 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
         if e.python_threads:
             facts.append("Python threads started: " + list_phrase(list(e.python_threads), 6))
     elif isinstance(e, ev.Warnings):
-        facts += [f"warning: {shorten(w.text, 300)}" for w in e.warnings]
-        _generic(facts, module=e.module)
+        # The summary quotes the first warning (clipped at a word): the full texts with -v.
+        verbose += [f"warning: {w.text}" for w in e.warnings]
+        _generic(verbose, module=e.module)
     elif isinstance(e, ev.VersionMismatch):
         _generic(facts, installed=e.installed, required=e.required)
     elif isinstance(e, ev.InstallFailed):
@@ -185,7 +216,7 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
     elif isinstance(e, ev.GeventPluginEvidence):
         _generic(facts, error=e.error, event=e.event, group=e.group, name=e.name, value=e.value)
         if e.traceback:
-            blocks.append(Block("traceback", *_last(e.traceback)))
+            blocks.append(Block("traceback", *_last(e.traceback), lead="raised at"))
     elif isinstance(e, ev.ProbeRef):
         if not probe_linked:  # the report has no measurement for it: say which it was
             _generic(facts, probe=e.label)
@@ -193,7 +224,7 @@ def _evidence_facts(finding: Finding, probe_linked: bool) -> tuple[list[str], li
         facts += _suite_facts(e)
     elif isinstance(e, ev.UnknownEvidence):
         _generic(facts, **{str(k): v for k, v in e.data.items()})
-    return facts, blocks
+    return facts, blocks, verbose
 
 
 def _suite_facts(e: ev.SuiteStalls) -> list[str]:
@@ -213,7 +244,8 @@ def _suite_facts(e: ev.SuiteStalls) -> list[str]:
 
 def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
     probe = probe_for(result, finding)
-    facts, blocks = _evidence_facts(finding, probe_linked=probe is not None)
+    facts, blocks, verbose = _evidence_facts(finding, probe_linked=probe is not None)
+    measurement = None
     if probe is not None:
         sentence = measurement_sentence(probe.plain)
         said = (
@@ -221,14 +253,14 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
             and error_headline(probe.plain.error or "") in finding.summary
         )
         if not said:  # a skipped/broken probe's reason is already the finding's summary
-            facts.insert(0, f"probe {probe.label} {sentence}")
+            measurement = f"probe {probe.label} {sentence}"
         error_lines = as_lines(probe.plain.error)
         if probe.plain.outcome is Outcome.BREAKS and len(error_lines) > 1:
             lines, omitted = last_lines(error_lines)
-            blocks.insert(0, Block("traceback", tuple(lines), omitted))
+            blocks.insert(0, Block("traceback", tuple(lines), omitted, lead="raised at"))
         if probe.plain.stack:
             lines, omitted = last_lines(probe.plain.stack)
-            blocks.insert(0, Block("blocking stack", tuple(lines), omitted))
+            blocks.insert(0, Block("blocking stack", tuple(lines), omitted, lead="blocked at"))
     return FindingView(
         code=finding.code,
         severity=finding.severity.label,
@@ -237,7 +269,47 @@ def finding_view(result: DistributionResult, finding: Finding) -> FindingView:
         blocks=tuple(blocks),
         hint=finding.hint,
         waived=finding.waived,
+        measurement=measurement,
+        verbose_facts=tuple(verbose),
+        verbose_what=_VERBOSE_WHAT.get(type(finding.evidence), "more evidence"),
+        verbose_only=verbose_only(result, finding),
     )
+
+
+_VERBOSE_WHAT: dict[type, str] = {ev.Warnings: "the full warning text",
+                                  ev.NativeCode: "the libraries it bundles"}
+
+#: Evidence of a suspicion found at import time (what the file links, what the import left
+#: behind): a probe's measurement of the same distribution settles it, so after a measured
+#: finding at least as severe it is shown with -v only (issue #15: the libc symbol list
+#: after a measured ``blocks``).
+_SUSPICIONS = (ev.NativeCode, ev.NativeThreads, ev.StaleReferences)
+#: Info codes that are news even beside a worse finding: a remedy the project already applies.
+_INFO_ALWAYS_SHOWN = frozenset({"PC208"})
+
+
+def verbose_only(result: DistributionResult, finding: Finding) -> bool:
+    """Is ``finding`` shown with -v only? An info finding beside a worse one (a probe that
+    cooperates next to one that blocks), an import-level or native suspicion that a
+    probe's measurement (a finding as severe or worse) already settled, and gevent's
+    instrument row when the controls measured it working."""
+    others = [f for f in result.findings if f is not finding]
+    if isinstance(finding.evidence, ev.Instrument) and finding.evidence.controls_ok:
+        return True  # the row and the "meter checked" line say it: the controls passed
+    if finding.severity is Severity.INFO:
+        return (finding.code not in _INFO_ALWAYS_SHOWN
+                and any(f.severity > Severity.INFO for f in others))
+    if not isinstance(finding.evidence, _SUSPICIONS):
+        return False
+    return any(f.severity >= finding.severity and not f.waived and _measured(result, f)
+               for f in others)
+
+
+def _measured(result: DistributionResult, finding: Finding) -> bool:
+    """A probe finding whose probe measured the hub (not skipped, not inconclusive)."""
+    probe = probe_for(result, finding)
+    return probe is not None and not (probe.plain.outcome.skipped
+                                      or probe.plain.outcome.inconclusive)
 
 
 #: a module's verdict word from its worst finding's severity (none: what its probes measured)
@@ -261,8 +333,15 @@ def detail_view(result: DistributionResult) -> DetailView:
         for p in result.probes
         for m in p.remedies
     )
+    with_remedies = [p for p in result.probes if p.remedies]
+    remedy_groups = tuple(
+        ((f"for {p.label} " if len(with_remedies) > 1 else "")
+         + f"(without one: {p.plain.outcome.value}, {measurement_phrase(p.plain)})",
+         tuple(remedy_result(m) for m in p.remedies))
+        for p in with_remedies)
     order = sorted(result.findings, key=lambda f: (-int(f.severity), f.code))
     modules: tuple[str, ...] = ()
+    modules_default: tuple[str, ...] = ()
     if result.key == STDLIB:  # its probes grouped by module, the worst module first
         worst: dict[str, Severity] = {}
         for f in order:
@@ -273,6 +352,13 @@ def detail_view(result: DistributionResult) -> DetailView:
         modules = tuple(
             f"{m} {_MODULE_WORD.get(worst[m]) or verdicts.get(m, Outcome.COOPERATES).value}"
             for m in sorted(worst, key=lambda m: (-worst[m], m)))
+        # The default view names the modules with a problem and counts the others.
+        clean = [m for m in worst if worst[m] is Severity.INFO
+                 and verdicts.get(m, Outcome.COOPERATES) is Outcome.COOPERATES]
+        modules_default = tuple(e for e, m in zip(modules, sorted(
+            worst, key=lambda m: (-worst[m], m))) if m not in clean)
+        if clean:
+            modules_default += (f"{len(clean)} more cooperate",)
     findings = tuple(finding_view(result, f) for f in order)
     code = tuple(dict.fromkeys(
         (m.remedy or "remedy", m.remedy_lines) for p in result.probes for m in p.remedies
@@ -284,7 +370,11 @@ def detail_view(result: DistributionResult) -> DetailView:
         probes=probes,
         remedies=remedies,
         known=tuple(known_sentence(k) for k in result.known),
+        known_default=tuple(known_sentence(k) for k in result.known
+                            if k.get("status") != AGREES),
+        remedy_groups=remedy_groups,
         modules=modules,
+        modules_default=modules_default,
         known_title=(
             _NOT_MEASURED
             if all(k.get("status", _NOT_MEASURED) == _NOT_MEASURED for k in result.known)
@@ -314,7 +404,7 @@ def plain_details(result: DistributionResult, *, include_header: bool = True) ->
         if f.waived:
             line += f" (waived: {f.waived})"
         out.append(line)
-        out.extend(f"  {fact}" for fact in f.facts)
+        out.extend(f"  {fact}" for fact in f.every_fact)
         for block in f.blocks:
             title = f"  {block.title}:"
             if block.omitted:

@@ -74,9 +74,16 @@ def environment_line(env: Environment) -> str:
     return line
 
 
-def control_line(report: ScanReport) -> str | None:
+def control_line(report: ScanReport, *, verbose: bool = True) -> str | None:
+    """What the controls measured: every control when one failed or ``verbose``, else one
+    short line (the controls matter when they fail; issue #15)."""
     if not report.controls:
         return None
+    if not verbose and all(c.as_expected for c in report.controls):
+        ran = [c for c in report.controls if not c.plain.outcome.skipped]
+        line = f"meter checked: {len(ran)} control{'s' if len(ran) != 1 else ''} ok"
+        skipped = len(report.controls) - len(ran)
+        return line + (f" ({skipped} skipped)" if skipped else "")
     parts = [
         f"{c.label} {c.plain.outcome} ({measurement_phrase(c.plain)})" for c in report.controls
     ]
@@ -131,6 +138,15 @@ def not_tried_phrase(m: Measurement) -> str:
     """``psycogreen is not installed (pip install psycogreen)``."""
     what = m.not_installed or "the remedy's package"
     return f"{what} is not installed" + (f" ({m.install})" if m.install else "")
+
+
+def remedy_result(remedy: Measurement) -> str:
+    """``cooperates with psycogreen.gevent.patch_psycopg() (stall 6 ms, ratio 1.0×)`` — what
+    one remedy measured, below a line that says the plain measurement once."""
+    label = remedy.remedy or "remedy"
+    if remedy.outcome is Outcome.NOT_TRIED:
+        return f"{label}: not tried: {not_tried_phrase(remedy)}"
+    return f"{remedy.outcome} with {label} ({measurement_phrase(remedy)})"
 
 
 def remedy_sentence(plain: Measurement, remedy: Measurement) -> str:
@@ -396,6 +412,8 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
 
 
 _NOT_MEASURED = "known, not measured here"
+#: ``knowledge.matching_entries``' status when the measurement says what the entry says
+AGREES = "agrees"
 
 
 def known_sentence(entry: Mapping[str, Any]) -> str:

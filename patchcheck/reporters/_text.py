@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from patchcheck.model import DistributionResult
+from patchcheck.textcols import clip_words
 
 #: How many lines of a stack or traceback reporters show (the innermost ones).
 STACK_LINES = 8
@@ -38,13 +39,9 @@ def ratio(value: Any) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """One line, at most ``limit`` characters, with an ellipsis when cut."""
-    text = " ".join(str(text).split())
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)] + "…"
+    """One line, at most ``limit`` characters, with an ellipsis when cut (at a word
+    boundary: ``textcols.clip_words``)."""
+    return clip_words(text, limit)
 
 
 def shorten_code(line: str, limit: int) -> str:
@@ -53,6 +50,60 @@ def shorten_code(line: str, limit: int) -> str:
     if len(line) <= limit:
         return line
     return line[: max(limit - 1, 0)] + "…"
+
+
+_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
+
+
+def frame_path(path: str) -> str:
+    """A frame's file as a reader knows it: after site-packages, after ``lib/pythonX.Y/``
+    (the standard library), else its last two parts."""
+    norm = str(path).replace("\\", "/")
+    short = short_path(norm)
+    if short != norm:
+        return short
+    match = re.search(r"/lib/python\d+\.\d+/(.+)$", norm)
+    if match:
+        return match.group(1)
+    return "/".join(norm.split("/")[-2:])
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def frame_line(lines: Sequence[str]) -> str | None:
+    """The innermost frame of a stack or traceback in one line,
+    ``psycopg2/extras.py:146 in execute: return super().execute(query, vars)``; None when the
+    lines hold no ``File "…", line N`` frame (a stderr tail). gevent's and greenlet's own
+    frames, and importlib's frozen ones, are passed over for the library's caller (a LoopExit
+    is raised in the hub's wait; the frame that matters is the call that waited), unless
+    there is no other."""
+    frames = []
+    for i, text in enumerate(lines):
+        match = _FRAME.match(text)
+        if match is None:
+            continue
+        path = frame_path(match["path"])
+        where = f"{path}:{match['line']}"
+        if match["func"]:
+            where += f" in {match['func']}"
+        # The frame's source line is indented deeper than the frame; a traceback's last line
+        # (the exception, said in the finding's summary) is not.
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if nxt.strip() and _indent(nxt) > _indent(text):
+            where += f": {nxt.strip()}"
+        # importlib's frozen frames (a lazy import inside the call) say less than the
+        # library line that imported.
+        passed_over = path.startswith(_INSTRUMENT_DIRS) or match["path"].startswith("<frozen ")
+        frames.append((passed_over, where))
+    if not frames:
+        return None
+    return next((where for own, where in reversed(frames) if not own), frames[-1][1])
+
+
+#: Where gevent's and greenlet's own frames live (``frame_path`` of their files).
+_INSTRUMENT_DIRS = ("gevent/", "greenlet/")
 
 
 def as_lines(value: Any) -> list[str]:

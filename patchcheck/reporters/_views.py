@@ -38,6 +38,7 @@ from patchcheck.reporters._text import (
     display_name,
     error_headline,
     exception_type,
+    frame_line,
     json_safe,
     last_lines,
     list_phrase,
@@ -53,7 +54,7 @@ from patchcheck.reporters._text import (
 __all__ = [
     "STACK_LINES", "VERDICTS_WORST_FIRST", "Block", "DetailView", "FindingView", "as_lines",
     "compact", "control_line", "detail_view", "display_name", "environment_line",
-    "error_headline", "exception_type", "finding_view", "json_safe", "key_evidence",
+    "error_headline", "exception_type", "frame_line", "finding_view", "json_safe", "key_evidence",
     "known_sentence", "last_lines", "list_phrase", "measurement_phrase", "measurement_sentence",
     "ms", "needs_details", "parse_origin", "pin_name", "plain_details", "probe_for", "ratio",
     "remedy_sentence", "short_path", "shorten", "shorten_code", "summary_line", "verdict_counts",

@@ -38,7 +38,7 @@ def _command(name: str, message: str, **properties: object) -> str:
 
 def _message(result: DistributionResult, finding: Finding) -> str:
     view = v.finding_view(result, finding)
-    lines = [finding.summary, *view.facts]
+    lines = [finding.summary, *view.every_fact]
     for block in view.blocks[:1]:  # the innermost stack lines; the rest is in the full report
         lines.append(f"{block.title}:")
         lines.extend(f"  {line}" for line in block.lines[-4:])

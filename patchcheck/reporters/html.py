@@ -252,8 +252,9 @@ def _details(result: DistributionResult, prefix: str) -> list[str]:
         if f.waived:
             title += f' <span class="waived">(waived: {_e(f.waived)})</span>'
         out.append(f'<div class="finding"><div>{title}</div>')
-        if f.facts:
-            out.append("<ul>" + "".join(f"<li>{_e(fact)}</li>" for fact in f.facts) + "</ul>")
+        if f.every_fact:
+            out.append("<ul>" + "".join(f"<li>{_e(fact)}</li>" for fact in f.every_fact)
+                       + "</ul>")
         for block in f.blocks:
             label = block.title
             if block.omitted:

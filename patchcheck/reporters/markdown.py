@@ -98,7 +98,7 @@ def _details(result: DistributionResult) -> list[str]:
             title += f" *(waived: {md_escape(f.waived)})*"
         out.append(title)
         out.append("")
-        items = [md_escape(fact) for fact in f.facts]
+        items = [md_escape(fact) for fact in f.every_fact]
         if f.hint:
             items.append(f"**hint:** {md_escape(f.hint)}")
         if items:

@@ -133,8 +133,8 @@ def _fingerprint(result: DistributionResult, finding: Finding) -> str:
 def _message(result: DistributionResult, finding: Finding) -> str:
     text = f"{v.display_name(result)} {result.verdict.value}: {finding.summary}"
     view = v.finding_view(result, finding)
-    if view.facts:
-        text += "\n" + "\n".join(view.facts)
+    if view.every_fact:
+        text += "\n" + "\n".join(view.every_fact)
     if finding.hint:
         text += f"\nhint: {finding.hint}"
     return text

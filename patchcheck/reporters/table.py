@@ -14,6 +14,7 @@ import threading
 from typing import TextIO
 
 from patchcheck.model import ScanReport, Verdict
+from patchcheck.progress import ScanPhase
 from patchcheck.reporters import _views as v
 
 _RESET = "\x1b[0m"
@@ -47,8 +48,14 @@ _MAX_NAME = 32
 _MAX_VERSION = 16
 
 
-def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -> str:
-    """Render ``report`` for a terminal ``width`` columns wide; ANSI colour only if ``color``."""
+def render_table(report: ScanReport, *, color: bool = False, width: int = 100,
+                 verbose: bool = False) -> str:
+    """Render ``report`` for a terminal ``width`` columns wide; ANSI colour only if ``color``.
+
+    The default view is one screen per problem (issue #15): the measurement, the frame that
+    blocked, the remedies, one line naming what ``verbose`` (``-v``) adds — whole stacks,
+    suspicions a measurement settled, knowledge that agrees, every control.
+    """
     width = max(int(width), 40)
 
     def paint(text: str, style: str) -> str:
@@ -56,13 +63,15 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -
 
     out: list[str] = []
     out.extend(_table(report, width, paint))
-    details = [r for r in report.results if v.needs_details(r)]
-    if details:
+    # The default view leaves out a section with nothing but what -v would add.
+    sections = [lines for lines in (_details(r, width, paint, verbose) for r in report.results
+                                    if v.needs_details(r)) if lines]
+    if sections:
         out.append("")
         out.append(paint("Details", "bold"))
-        for result in details:
+        for lines in sections:
             out.append("")
-            out.extend(_details(result, width, paint))
+            out.extend(lines)
     if report.conflicts:
         out.append("")
         out.append(paint("the requirements cannot be installed together (measured on an "
@@ -75,7 +84,7 @@ def render_table(report: ScanReport, *, color: bool = False, width: int = 100) -
         for problem in report.problems:
             out.extend(_wrap(problem, width, "  - ", "    "))
     out.append("")
-    control = v.control_line(report)
+    control = v.control_line(report, verbose=verbose)
     if control:
         out.extend(_wrap(control, width, "", "  "))
     out.extend(_summary(report, width, paint))
@@ -128,7 +137,7 @@ def _table(report: ScanReport, width: int, paint) -> list[str]:
     return lines
 
 
-def _details(result, width: int, paint) -> list[str]:
+def _details(result, width: int, paint, verbose: bool = False) -> list[str]:
     view = v.detail_view(result)
     head = (
         paint(v.display_name(result), "bold")
@@ -145,45 +154,89 @@ def _details(result, width: int, paint) -> list[str]:
         # Too long for one line: the origin goes on its own line rather than off-screen.
         out[0] = head[: head.rindex("  (")]
         out.append(v.shorten_code(f"  ({result.origin})", width))
-    if view.modules:
-        out.extend(_wrap("by module: " + ", ".join(view.modules), width, "  ", "    "))
+    more: list[str] = []  # what -v would add, said in one line at the end
+    modules = view.modules if verbose else view.modules_default
+    if modules:
+        out.extend(_wrap("by module: " + ", ".join(modules), width, "  ", "    "))
+    if result.implicit and not verbose:
+        # Reported because probes ran, failing nothing: its modules say enough by default.
+        out.extend(_wrap("not failing this run (add 'stdlib' to the requirements for that); "
+                         "-v shows the evidence", width, "  ", "    "))
+        return out
+    body = len(out)
+    hidden = [f for f in view.findings if f.verbose_only and not verbose]
+    hints: set[str] = set()  # the default view says a hint once per distribution
     for f in view.findings:
-        tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
-        # The code is painted after wrapping so the escape codes do not skew the wrap width.
-        wrapped = _wrap(f"{f.code} {f.summary}", width, "  ", "        ")
-        wrapped[0] = wrapped[0].replace(f.code, tag, 1)
-        out.extend(wrapped)
-        if f.waived:
-            out.extend(_wrap(f"waived: {f.waived}", width, "      ", "        "))
-        for fact in f.facts:
-            out.extend(_wrap(fact, width, "      ", "        "))
-        for block in f.blocks:
-            title = f"{block.title}:"
-            if block.omitted:
-                title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
-            out.extend(_wrap(title, width, "      ", "        "))
-            out.extend(
-                paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
-            )
-        if f.hint:
-            out.extend(_wrap(f"hint: {f.hint}", width, "      ", "            "))
+        if f in hidden:
+            continue
+        out.extend(_finding(f, width, paint, verbose, more, None if verbose else hints))
+    if hidden:
+        more.insert(0, v.list_phrase(list(dict.fromkeys(f.code for f in hidden)), 4))
     if view.probes:
         out.append("  probes:")
         for probe in view.probes:
             out.extend(_wrap(probe, width, "      ", "        "))
-    if view.remedies:
-        out.append("  remedies measured:")
-        for remedy in view.remedies:
-            out.extend(_wrap(remedy, width, "      ", "        "))
-    for label, lines in view.remedy_code:
+    for heading, results in view.remedy_groups:
+        out.extend(_wrap(f"remedies measured {heading}:", width, "  ", "    "))
+        for line in results:
+            out.extend(_wrap(line, width, "      ", "        "))
+    if view.remedy_code and not verbose:
+        more.append("how to apply " + v.list_phrase([label for label, _ in view.remedy_code], 2))
+    for label, lines in view.remedy_code if verbose else ():
         out.extend(_wrap(f"to apply {label}, add after patch_all():", width, "  ", "    "))
         out.extend(f"      {line}" for line in lines)  # code: copied as is, never wrapped
-    if view.known:
+    known = view.known if verbose else view.known_default
+    if known:
         out.append(f"  {view.known_title}:")
-        for known in view.known:
-            out.extend(_wrap(known, width, "      - ", "        "))
+        for entry in known:
+            out.extend(_wrap(entry, width, "      - ", "        "))
+    if len(known) < len(view.known):
+        more.append("upstream notes")
     if result.bisect is not None:
         out.extend(_wrap(f"bisect: {result.bisect.summary()}", width, "  ", "        "))
+    if len(out) == body and not verbose:
+        return []  # nothing to say by default (gevent's row with its controls passing)
+    if more:  # one line, whatever the width: it only points at -v
+        out.append("  " + v.shorten("more with -v: " + ", ".join(dict.fromkeys(more)), width - 2))
+    return out
+
+
+def _finding(f, width: int, paint, verbose: bool, more: list[str],
+             hints: set[str] | None = None) -> list[str]:
+    out: list[str] = []
+    tag = paint(f.code, _SEVERITY_STYLE.get(f.severity, "bold"))
+    # The code is painted after wrapping so the escape codes do not skew the wrap width.
+    wrapped = _wrap(f"{f.code} {f.summary}", width, "  ", "        ")
+    wrapped[0] = wrapped[0].replace(f.code, tag, 1)
+    out.extend(wrapped)
+    if f.waived:
+        out.extend(_wrap(f"waived: {f.waived}", width, "      ", "        "))
+    if f.measurement and verbose:
+        out.extend(_wrap(f.measurement, width, "      ", "        "))
+    elif f.measurement:
+        more.append("the full measurement")
+    for fact in (*f.facts, *f.verbose_facts) if verbose else f.facts:
+        out.extend(_wrap(fact, width, "      ", "        "))
+    if f.verbose_facts and not verbose:
+        more.append(f.verbose_what)
+    for block in f.blocks:
+        frame = v.frame_line(block.lines) if block.lead and not verbose else None
+        if frame is not None:
+            out.extend(_wrap(f"{block.lead} {frame}", width, "      ", "        "))
+            if len(block.lines) + block.omitted > 2:
+                more.append(f"the full {block.title}")
+            continue
+        title = f"{block.title}:"
+        if block.omitted:
+            title += f" (last {len(block.lines)} of {len(block.lines) + block.omitted} lines)"
+        out.extend(_wrap(title, width, "      ", "        "))
+        out.extend(
+            paint(v.shorten_code("        " + line, width), "dim") for line in block.lines
+        )
+    if f.hint and (hints is None or f.hint not in hints):
+        out.extend(_wrap(f"hint: {f.hint}", width, "      ", "            "))
+    if f.hint and hints is not None:
+        hints.add(f.hint)
     return out
 
 
@@ -234,11 +287,15 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
 
 
 class ProgressDisplay:
-    """``[12/40] scanning redis…`` on one line of stderr, rewritten in place.
+    """``[3/40] checking imports: redis…`` on one line of stderr, rewritten in place.
 
-    Shown only when the stream is a terminal and the ``CI`` environment variable is not set
-    (DESIGN: "a progress display on a terminal, none when piped or in CI"); otherwise every
-    method is a no-op. Thread-safe: runner threads call :meth:`advance` concurrently.
+    A :class:`patchcheck.progress.ProgressSink`: the scan says which phase it is in
+    (``phase``) and each distribution it finishes (``advance``); the count is distributions,
+    and a phase that only waits says what it waits for (``starting services: postgresql,
+    redis…``). Shown only when the stream is a terminal and the ``CI`` environment variable
+    is not set (DESIGN: "a progress display on a terminal, none when piped or in CI");
+    otherwise every method is a no-op. Thread-safe: runner threads call :meth:`advance`
+    concurrently.
     """
 
     def __init__(
@@ -249,9 +306,9 @@ class ProgressDisplay:
         verb: str = "",
         enabled: bool | None = None,
     ) -> None:
-        """``total``: how many items (0: unknown, shown as ``[12]``); ``verb``: put before each
-        label (``"scanning"`` → ``[12/40] scanning redis…``); ``enabled``: force on or off
-        (default: on for a terminal outside CI)."""
+        """``total``: how many items (0: unknown, shown as ``[12]``); ``verb``: the words
+        before each label until a phase names its own (``"scanning"`` → ``[12/40] scanning
+        redis…``); ``enabled``: force on or off (default: on for a terminal outside CI)."""
         self._stream = stream if stream is not None else sys.stderr
         self._total = total
         self._verb = verb
@@ -264,7 +321,7 @@ class ProgressDisplay:
         self.enabled = enabled
 
     def set_total(self, total: int) -> None:
-        """The item count, once known (the planner knows it after resolving targets)."""
+        """The item count, once known."""
         with self._lock:
             self._total = total
 
@@ -284,6 +341,22 @@ class ProgressDisplay:
             return 80
         return columns or 80  # a fresh pty (docker exec, some CI runners) reports 0
 
+    def phase(self, phase: ScanPhase, total: int = 0, detail: str = "") -> None:
+        """A new phase: its count starts again at 0 of ``total`` (0: a phase not counted,
+        shown with its ``detail`` instead: ``starting services: postgresql, redis…``)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._verb = f"{phase}:"
+            self._total = total
+            self._done = 0
+            if total:
+                self._show(f"[0/{total}] {phase}" + (f": {detail}" if detail else ""))
+            else:
+                self._show(f"{phase}: {detail}" if detail else str(phase))
+
     def advance(self, label: str) -> None:
         """Count one more item and show ``label`` as the one being worked on."""
         if not self.enabled:
@@ -294,10 +367,22 @@ class ProgressDisplay:
             self._done += 1
             count = f"[{self._done}/{self._total}]" if self._total else f"[{self._done}]"
             words = f"{self._verb} {label}" if self._verb else label
-            text = v.shorten(f"{count} {words}…", max(self._columns() - 1, 10))
-            # \r returns to column 0, \x1b[K clears what a longer previous label left behind.
-            self._write(f"\r{text}\x1b[K")
-            self._shown = True
+            self._show(f"{count} {words}")
+
+    def _show(self, text: str) -> None:
+        text = v.shorten(f"{text}…", max(self._columns() - 1, 10))
+        # \r returns to column 0, \x1b[K clears what a longer previous label left behind.
+        self._write(f"\r{text}\x1b[K")
+        self._shown = True
+
+    def interrupt(self) -> None:
+        """Erase the line for a note printed meanwhile; the next update draws it again."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if self._shown and not self._closed:
+                self._write("\r\x1b[K")
+                self._shown = False
 
     def close(self) -> None:
         """Erase the progress line (idempotent), so the report starts on a clean line."""

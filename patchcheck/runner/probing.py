@@ -5,6 +5,7 @@ to the child in its spec, and the child's measurement comes back as ``Measuremen
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,7 @@ from patchcheck.model import (
     normalize_name,
 )
 from patchcheck.plugins import collect_services
+from patchcheck.progress import NoProgress, ProgressSink, ScanPhase
 from patchcheck.runner.forkserver import Runner, make_runner
 from patchcheck.runner.process import ChildResult
 
@@ -118,11 +120,11 @@ def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[s
 class ProbeRunner:
     """Owns the services for one scan's probes; runs probes, remedies and controls."""
 
-    def __init__(self, request: Any, pm: Any, *, progress: Any = None,
+    def __init__(self, request: Any, pm: Any, *, progress: ProgressSink | None = None,
                  child_runner: Runner | None = None) -> None:
         self.request = request
         self.pm = pm
-        self.progress = progress or (lambda label: None)
+        self.progress: ProgressSink = progress or NoProgress()
         self.registry: Any = None
         # The scan's runner when given (it closes it); else our own, closed on exit.
         self._own_runner = child_runner is None
@@ -142,6 +144,25 @@ class ProbeRunner:
         if self._own_runner:
             self.child_runner.close()
 
+    # -- services -------------------------------------------------------------------------
+    def start_services(self, probes: Mapping[str, Sequence[ProbeSpec]]) -> None:
+        """Start (or find) every service the controls and ``probes`` need, side by side, before
+        anything is measured; the progress line names them meanwhile. Each is asked for with
+        the delay its probe asks for, so the probes reuse what started here."""
+        wanted = {(name, CONTROL_WAIT_S): None for c in CONTROLS
+                  for name in CONTROL_SERVICES.get(c, ())}
+        wanted.update({(name, spec.wait): None for specs in probes.values() for spec in specs
+                       for name in spec.services})
+        if not wanted:
+            return
+        from patchcheck.services import PROXY_PREFIX
+
+        names = dict.fromkeys(name.removeprefix(PROXY_PREFIX) for name, _ in wanted)
+        self.progress.phase(ScanPhase.SERVICES, detail=", ".join(names))
+        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+            # A service that cannot start is an answer (ServiceUnavailable) its probes report.
+            list(pool.map(lambda key: self.registry.endpoint(key[0], delay=key[1]), wanted))
+
     # -- controls -------------------------------------------------------------------------
     def run_controls(self) -> tuple[ProbeOutcome, ...]:
         def one(name: str) -> ProbeOutcome:
@@ -153,17 +174,16 @@ class ProbeRunner:
                     ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
                     timeout=min(self.request.timeout, 30.0))
                 m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
-            return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m)
+            return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m,
+                                expected=Outcome(CONTROLS[name]))
 
+        self.progress.phase(ScanPhase.CONTROLS, detail=f"{len(CONTROLS)} controls")
         with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
             return tuple(pool.map(one, CONTROLS))
 
     @staticmethod
     def control_ok(outcome: ProbeOutcome) -> bool:
-        expected = CONTROLS[outcome.probe.split(":", 1)[1]]
-        if outcome.plain.outcome.skipped:
-            return True  # a missing fixture is reported by doctor, not an unreliable meter
-        return outcome.plain.outcome is Outcome(expected)
+        return outcome.as_expected
 
     # -- probes ---------------------------------------------------------------------------
     def _endpoints(self, names: Sequence[str], delay: float
@@ -211,19 +231,34 @@ class ProbeRunner:
             before = self._child(spec, services, modules, ImportOrder.BEFORE_PATCH, None)
             outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin, plain=before,
                                          order=ImportOrder.BEFORE_PATCH))
-        self.progress(f"probe {spec.name}")
         return outcomes
 
     def run_all(self, probes: Mapping[str, Sequence[ProbeSpec]],
                 results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
         out: dict[str, list[ProbeOutcome]] = {}
         jobs = []
+        # The progress counts distributions: one is done when its last probe is.
+        left = {key: len(specs) for key, specs in probes.items()}
+        lock = threading.Lock()
+        self.progress.phase(ScanPhase.PROBES, total=sum(1 for n in left.values() if n))
+
+        def one(key: str, spec: ProbeSpec, modules: Sequence[str],
+                libraries: Sequence[str]) -> list[ProbeOutcome]:
+            try:
+                return self.run_probe(spec, modules, libraries)
+            finally:
+                with lock:
+                    left[key] -= 1
+                    done = left[key] == 0
+                if done:
+                    self.progress.advance(results[key].name)
+
         with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
             for key, specs in probes.items():
                 modules = results[key].modules
                 libraries = client_libraries(results[key])
                 for spec in specs:
-                    jobs.append((key, pool.submit(self.run_probe, spec, modules, libraries)))
+                    jobs.append((key, pool.submit(one, key, spec, modules, libraries)))
             for key, fut in jobs:
                 out.setdefault(normalize_name(key), []).extend(fut.result())
         return out

@@ -153,6 +153,9 @@ class ParsedSource:
     notes: tuple[str, ...] = ()
     constraints: tuple[Requirement, ...] = ()
     scanned: tuple[ScannedGroups, ...] = ()
+    #: left out by ``applicable()``: their environment marker is false for the target (one
+    #: list, not one note each: a big requirements file can hold dozens; issue #15)
+    marker_skipped: tuple[Requirement, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -221,15 +224,16 @@ def applicable(source: ParsedSource, env: Mapping[str, Any]) -> ParsedSource:
 
     Sources keep a name twice when the markers differ (``foo<2; python_version < "3.9"`` and
     ``foo>=2; python_version >= "3.9"`` is a common pattern); after evaluation the first one
-    that applies wins. Skipped requirements are recorded as notes.
+    that applies wins. Requirements whose marker is false are ``marker_skipped``; duplicates
+    are recorded as notes.
     """
     kept: list[Requirement] = []
     seen: dict[str, Requirement] = {}
     notes = list(source.notes)
+    skipped: list[Requirement] = []
     for req in source.requirements:
         if not evaluate_marker(req, env):
-            notes.append(f"{req.origin}: {req.name} skipped: marker {req.marker!r} is false "
-                         "for the target interpreter")
+            skipped.append(req)
             continue
         first = seen.get(req.key)
         if first is not None:
@@ -237,7 +241,8 @@ def applicable(source: ParsedSource, env: Mapping[str, Any]) -> ParsedSource:
             continue
         seen[req.key] = req
         kept.append(req)
-    return ParsedSource(tuple(kept), tuple(notes), source.constraints, source.scanned)
+    return ParsedSource(tuple(kept), tuple(notes), source.constraints, source.scanned,
+                        marker_skipped=(*source.marker_skipped, *skipped))
 
 
 # --- combining sources ---------------------------------------------------------------------

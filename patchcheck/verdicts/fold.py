@@ -19,6 +19,7 @@ from patchcheck.model import (
     Severity,
     Verdict,
 )
+from patchcheck.textcols import clip_words
 from patchcheck.verdicts import evidence as ev
 from patchcheck.verdicts.codes import CODES
 
@@ -133,7 +134,7 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                     findings.append(make_finding(
                         "PC111", "import-after",
                         f"importing {mod['module']} warns: {ws[0]['category'].rsplit('.', 1)[-1]}: "
-                        f"{ws[0]['message'][:120]}",
+                        f"{clip_words(ws[0]['message'], 120)}",
                         evidence=ev.Warnings(_warnings_summary(ws), module=mod["module"])))
         threads = after.data.get("native_threads_started")
         # Threads started while another distribution was first imported (numpy's OpenBLAS
@@ -185,7 +186,8 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
             if mpw:
                 findings.append(make_finding(
                     "PC110", "import-before",
-                    "gevent warns when patching after this import: " + mpw[0]["message"][:160],
+                    "gevent warns when patching after this import: "
+                    + clip_words(mpw[0]["message"], 160),
                     evidence=ev.Warnings(_warnings_summary(mpw))))
             stale = list(before.data.get("stale_references", ()))
             if stale:
@@ -213,12 +215,12 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
                 findings.append(make_finding(
                     "PC104", "import-after",
                     f"import {mod['module']} fails even without gevent: {short}: "
-                    f"{(exc.get('message') or '')[:120]}", evidence=failure))
+                    f"{clip_words(exc.get('message') or '', 120)}", evidence=failure))
             else:
                 findings.append(make_finding(
                     "PC100", "import-after",
                     f"import {mod['module']} fails after patch_all(): {short}: "
-                    f"{(exc.get('message') or '')[:120]}", evidence=failure))
+                    f"{clip_words(exc.get('message') or '', 120)}", evidence=failure))
     if before is not None and before.data is not None:
         for name in sorted(before_failed - after_failed):
             findings.append(make_finding(
@@ -267,12 +269,14 @@ def probe_findings(outcome: ProbeOutcome, *,
     if m.outcome is Outcome.BREAKS:
         err = (m.error or "").strip().splitlines()
         return [make_finding("PC203" if m.hung else "PC202", check,
-                             f"{name}: {err[-1] if err else 'failed'}"[:200], evidence=ref)]
+                             clip_words(f"{name}: {err[-1] if err else 'failed'}", 200),
+                             evidence=ref)]
     if m.outcome is Outcome.INCONCLUSIVE:
         where = f" ({m.phase.value})" if m.phase is not None else ""
         err = (m.error or "").strip().splitlines()
         return [make_finding("PC207", check,
-                             f"{name}: inconclusive{where}: {err[-1] if err else ''}"[:200],
+                             clip_words(f"{name}: inconclusive{where}: "
+                                        f"{err[-1] if err else ''}", 200),
                              evidence=ref)]
     if m.outcome.skipped:
         return [make_finding("PC205", check, f"{name}: skipped: {m.error or ''}",
@@ -328,7 +332,7 @@ def not_installed_result(req: Requirement, python: str,
         finding = make_finding(
             "PC002", "targets",
             f"{req.name} could not be installed: "
-            f"{install_failure.strip().splitlines()[-1][:160]}",
+            f"{clip_words(install_failure.strip().splitlines()[-1], 160)}",
             evidence=ev.InstallFailed(installer=install_failure[-4000:]))
     else:
         finding = make_finding(

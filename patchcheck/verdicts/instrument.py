@@ -58,7 +58,9 @@ def instrument_findings(dist: InstalledDistribution, *, python_version: str,
     is what says which of them it needs)."""
     if dist.key != GEVENT:
         return []
-    pins = {r.key: r for r in requirements}
+    # Only the lines whose marker holds for the target are its pins: Odoo pins gevent once per
+    # Python version, and the last line (for 3.13) must not speak for a 3.11 target.
+    pins = {r.key: r for r in requirements if _applies(r, markers)}
     # The greenlet pin is judged by this gevent's metadata only when the gevent pin (if any)
     # is this version: another release may require another greenlet.
     gevent_pin = exact_pin(pins.get(GEVENT))
@@ -67,6 +69,22 @@ def instrument_findings(dist: InstalledDistribution, *, python_version: str,
     findings += _python_findings(dist, python_version)
     findings += _bug_findings(dist, python_version, pins.get(GEVENT), bugs)
     return findings
+
+
+def _applies(req: Requirement, markers: Mapping[str, str]) -> bool:
+    from packaging.markers import (
+        InvalidMarker,
+        Marker,
+        UndefinedComparison,
+        UndefinedEnvironmentName,
+    )
+
+    if not req.marker:
+        return True
+    try:
+        return bool(Marker(req.marker).evaluate({**markers, "extra": ""}))
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return False
 
 
 def _requires_findings(dist: InstalledDistribution, markers: Mapping[str, str],

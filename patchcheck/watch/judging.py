@@ -13,9 +13,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def headline(record: StallRecord) -> str:
-    """One line: how long, the limit, whose code, where."""
-    text = (f"hub stalled {record.duration_ms:.0f} ms (limit {record.limit_ms:g} ms) in "
-            f"{record.label} at {record.location}")
+    """One line: how long, the limit, waiting or cpu-bound, whose code, where."""
+    text = (f"hub stalled {record.duration_ms:.0f} ms (limit {record.limit_ms:g} ms, "
+            f"{record.kind.value}) in {record.label} at {record.location}")
     if record.via:
         text += f", in {record.via}"
     return text

@@ -12,9 +12,19 @@ long-lived process whose measurement windows open and close many times:
 
 Windows are cheap to open and close (attribute writes): the overhead between windows is nil
 because the hub never runs the heartbeat while the main greenlet does not yield.
+
+A stall's CPU time is the **hub thread's**, read by the heartbeat (which runs in that thread)
+at its last beat before and its first beat after the stall (:class:`HubClock`). Not the
+process's: gevent's monitor thread builds a report every period while the hub is stalled
+(``format_run_info`` walks every object, ~10 ms in a pytest process), so at a 5–10 ms limit
+the process's CPU was mostly the monitor's own work and real I/O waits read as ``cpu-bound``
+(issue #15 item 8). The monitor's reports are also trimmed to the blocked stack
+(``start_monitor(brief_reports=True)``) so that, holding the GIL, it no longer steals a large
+share of a CPU-bound stall's time from the hub thread.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,13 +36,60 @@ from patchcheck.watch.stacks import Sample, sample_thread
 MAX_SAMPLES = 40
 
 
+class HubClock:
+    """CPU time and run-queue wait of the thread that reads it (the hub's).
+
+    ``time.thread_time()`` is the CPU time (exact: the kernel brings a running thread's total
+    up to date for the call, which ``/proc/…/schedstat`` does only at scheduler ticks). On
+    Linux the run-queue wait — time the thread was runnable but another process had the CPU —
+    comes from ``/proc/thread-self/schedstat``, opened once in the hub's thread and re-read
+    with ``pread`` (a few microseconds a beat); elsewhere it is unknown (None). Both are read
+    in the hub's thread, so the monitor thread's work is never counted.
+    """
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        self._pid = os.getpid()
+        try:
+            # thread-self is resolved when opened: the file stays this thread's
+            self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+            self.read()
+        except (OSError, ValueError):
+            self.close()
+
+    def read(self) -> tuple[float, float | None]:
+        """(CPU seconds, run-queue seconds or None) of this thread since it started."""
+        cpu = time.thread_time()
+        fd = self._fd
+        if fd is None:
+            return cpu, None
+        if os.getpid() != self._pid:  # a forked child: the file is the parent's thread
+            self.close()
+            return cpu, None
+        try:
+            return cpu, int(os.pread(fd, 64, 0).split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):
+            self.close()
+            return cpu, None
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None and os.getpid() == self._pid:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 @dataclass
 class RawStall:
     """One interval without a heartbeat inside a window."""
 
     start: float  # perf_counter
     end: float
-    cpu_s: float  # process CPU time spent during the interval
+    cpu_s: float  # the hub thread's CPU time during the interval
+    #: how long the hub thread was runnable but waited for a CPU (machine load); None: unknown
+    runqueue_s: float | None = None
     samples: list[Sample] = field(default_factory=list)
 
     @property
@@ -56,8 +113,9 @@ class Heartbeat:
     def __init__(self, period: float = 0.005) -> None:
         self.period = period
         self.window: Window | None = None
+        self.clock = HubClock()  # built in the hub's thread: the one it measures
         self.last = time.perf_counter()
-        self.last_cpu = time.process_time()
+        self.last_cpu, self.last_queue = self.clock.read()
         self._greenlet: Any = None
         self.running = False
 
@@ -68,26 +126,32 @@ class Heartbeat:
         self._greenlet = gevent.spawn(self._run)
         self._greenlet.name = "patchcheck-heartbeat"
 
+    def _stall(self, now: float, cpu: float, queue: float | None) -> RawStall:
+        waited = None if queue is None or self.last_queue is None else queue - self.last_queue
+        return RawStall(self.last, now, cpu - self.last_cpu, waited)
+
     def _run(self) -> None:
         from gevent import sleep
 
-        perf, cpu = time.perf_counter, time.process_time
+        perf, read = time.perf_counter, self.clock.read
         while self.running:
             sleep(self.period)
-            now, now_cpu = perf(), cpu()
+            now = perf()
+            cpu, queue = read()
             w = self.window
             if w is not None:
                 gap = now - self.last
                 if gap > w.max_gap_s:
                     w.max_gap_s = gap
                 if gap >= w.limit_s:
-                    w.stalls.append(RawStall(self.last, now, now_cpu - self.last_cpu))
-            self.last, self.last_cpu = now, now_cpu
+                    w.stalls.append(self._stall(now, cpu, queue))
+            self.last, self.last_cpu, self.last_queue = now, cpu, queue
 
     def open(self, window: Window) -> None:
         # The hub may not have run since the last window closed (pytest's own work between
         # tests never yields): start counting now, not at the last beat.
-        self.last, self.last_cpu = time.perf_counter(), time.process_time()
+        self.last = time.perf_counter()
+        self.last_cpu, self.last_queue = self.clock.read()
         self.window = window
 
     def close(self) -> Window | None:
@@ -99,7 +163,7 @@ class Heartbeat:
         if gap > w.max_gap_s:
             w.max_gap_s = gap
         if gap >= w.limit_s:  # the window ended inside a stall
-            w.stalls.append(RawStall(self.last, now, time.process_time() - self.last_cpu))
+            w.stalls.append(self._stall(now, *self.clock.read()))
         for s in w.samples:  # give each stall the stacks seen during it
             for st in w.stalls:
                 if st.start <= s.at <= st.end + 0.001:
@@ -113,6 +177,7 @@ class Heartbeat:
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
+        self.clock.close()
 
 
 class MonitorSource:
@@ -132,7 +197,7 @@ class MonitorSource:
 
         from patchcheck.harness.pc_monitor import start_monitor
 
-        started = start_monitor(period, self._on_blocked)
+        started = start_monitor(period, self._on_blocked, brief_reports=True)
         if started is None:
             return False
         self._monitor, self._unsubscribe = started

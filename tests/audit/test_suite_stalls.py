@@ -17,9 +17,10 @@ ENV = Environment(python="/usr/bin/python3", python_version="3.11.2", implementa
                   platform="linux", gevent_version="26.9.0", greenlet_version="3.2.4")
 
 
-def _stall(library, duration, test, location="lib/x.py:7", cpu=1.0):
+def _stall(library, duration, test, location="lib/x.py:7", cpu=1.0, kind="waiting"):
+    # the kind is the watchdog's, decided where it measured (the report's field, not the CPU)
     return {"test": test, "phase": "call", "duration_ms": duration, "limit_ms": 100.0,
-            "cpu_ms": cpu, "kind": "waiting", "library": library, "location": location,
+            "cpu_ms": cpu, "kind": kind, "library": library, "location": location,
             "via": None, "remedy": None, "known": None, "source": "gevent monitor thread",
             "worker": "", "stack": []}
 
@@ -33,7 +34,8 @@ def _write(tmp_path: Path, stalls) -> Path:
 
 def test_stalls_are_grouped_by_distribution_worst_first(tmp_path):
     path = _write(tmp_path, [
-        _stall("PyMySQL", 150.0, "t.py::a"), _stall("pymysql", 447.0, "t.py::b", cpu=400.0),
+        _stall("PyMySQL", 150.0, "t.py::a"), _stall("pymysql", 447.0, "t.py::b", cpu=400.0,
+                                                     kind="cpu-bound"),
         _stall("PyMySQL", 120.0, "t.py::a", location="pymysql/c.py:9"),
         _stall(None, 300.0, "t.py::own"), _stall("elsewhere", 200.0, "t.py::c")])
     stalls = load_stalls(path)

@@ -257,8 +257,9 @@ PYPROJECT_HEAD = """
          " requests: 'not a module' is not a module name"),
         ('fail-onn = "warns"',
          "pyproject.toml:9: [tool.patchcheck] fail-onn = 'warns': unknown key; expected one"
-         " of baseline, cache, fail-on, format, import-names, jobs, output, patch,"
-         " patches-first, probe-paths, python, services, skip, stalls, timeout, waivers"),
+         " of baseline, cache, fail-on, format, import-names, include-test-packages, jobs,"
+         " output, patch, patches-first, probe-paths, python, services, skip, stalls, timeout,"
+         " waivers"),
     ],
 )
 def test_bad_values_name_file_line_key_and_value(tmp_path: Path, line: str, message: str) -> None:

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 from pc_real_testutil import require_binary_or_port, require_installed, require_library
-from pc_testutil import by_name, json_report, require_server, run_patchcheck, venv_python
+from pc_testutil import (
+    by_name,
+    json_report,
+    require_server,
+    run_patchcheck,
+    system_site_venv,
+)
 from test_real_probes import MARIADB, POSTGRES, SERVER_URLS, THREADPOOL, check_measured, explain
 
 SLAPD = ("slapd", "/usr/sbin/slapd")
@@ -101,9 +107,7 @@ def _venv_without(tmp_path: Path, *modules: str) -> str:
     """A target interpreter (the system site-packages: gevent, the clients) in which
     ``modules`` cannot be imported."""
     venv = tmp_path / ("venv-without-" + "-".join(modules))
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True)
-    python = str(venv_python(venv))
+    python = system_site_venv(venv, with_pip=False)
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           check=True, capture_output=True, text=True).stdout.strip()
     hide = "".join(f"sys.modules[{m!r}] = None; " for m in modules)

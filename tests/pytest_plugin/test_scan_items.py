@@ -36,8 +36,9 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
         "--patchcheck-fail-on", "order-sensitive", "--junitxml", "junit.xml", "-rs")
-    # redis (marker false) has a requirement item and an item for its probe: both skipped
-    result.assert_outcomes(passed=2, failed=1, skipped=3)
+    # one item per requirement (redis: its marker is false, skipped), counted by pytest
+    result.assert_outcomes(passed=2, failed=1, skipped=2)
+    result.stdout.fnmatch_lines(["collected 5 items"])
     result.stdout.fnmatch_lines([
         "*_ patchcheck: sortedcontainers _*",
         "order-sensitive: *",
@@ -48,8 +49,6 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
     result.stdout.fnmatch_lines([
         "SKIPPED * requirements.txt:3: not-a-real-package-pc5: not-installed*",
         "SKIPPED * requirements.txt:4: redis: does not apply to the target interpreter*",
-        "SKIPPED * requirements.txt:4: redis: not scanned (skip setting or marker), so probe "
-        "redis.blpop did not run",
     ])
     cases = {c.get("name"): c for c in ET.parse(pytester.path / "junit.xml").iter("testcase")}
     failure = cases["sortedcontainers"].find("failure")
@@ -113,9 +112,29 @@ def test_patching_first_is_learned_from_the_plugins_own_patch_all(
         "*order-only findings kept for pc-stale: imported before patch_all() in this run*"])
 
 
-def test_one_item_per_probe_with_its_measurement_and_remedies(pytester: pytest.Pytester,
-                                                               monkeypatch: pytest.MonkeyPatch
-                                                               ) -> None:
+def test_collect_only_lists_one_item_per_requirement(
+        pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", requirements="six\nsortedcontainers\nredis\n")
+    pytester.makepyfile("def test_own():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--patchcheck-scan",
+                                           "requirements.txt", "--co")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "collected 4 items",
+        "<RequirementsFile requirements.txt>",
+        "  <RequirementItem six>",
+        "  <RequirementItem sortedcontainers>",
+        "  <RequirementItem redis>",
+        "*<Function test_own>",
+        "*4 tests collected*",
+    ])
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--patchcheck-scan",
+                                           "requirements.txt", "--co", "-m", "patchcheck_scan")
+    result.stdout.fnmatch_lines(["collected 4 items / 1 deselected / 3 selected"])
+
+
+def test_one_probe_problem_is_one_failure_with_its_measurement_and_remedies(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     from pc_testutil import require_server
 
     if not (importlib.util.find_spec("requests") and importlib.util.find_spec("psycopg2")):
@@ -126,17 +145,26 @@ def test_one_item_per_probe_with_its_measurement_and_remedies(pytester: pytest.P
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt", "-v",
         "--junitxml", "junit.xml")
+    # before issue #15.9: "collected 0 items", 5 ran, psycopg2's blocks failed twice
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
+        "*collected 2 items",
         "*requirements.txt::requests PASSED*",
-        "*requirements.txt::requests?requests.get? PASSED*",
         "*requirements.txt::psycopg2-binary FAILED*",
-        "*requirements.txt::psycopg2-binary?psycopg2.pg_sleep? FAILED*",
     ])
     result.stdout.fnmatch_lines([
-        "blocks: psycopg2.pg_sleep: blocks: 3 × 300 ms waits took *",
-        "  remedy: blocks (stall * ms, ratio *) → cooperates with "
-        "psycogreen.gevent.patch_psycopg()*",
+        "*_ patchcheck: psycopg2-binary _*",
+        "blocks: *",
+        "PC200 [[]blocks[]] psycopg2.pg_sleep: hub stalled * ms while waiting*",
+        "  blocking stack:",
+        "*remedies measured:",
+        "  blocks (stall * ms, ratio *) → cooperates with psycogreen.gevent.patch_psycopg()*",
     ])
+    assert sum(1 for line in result.outlines if "_ patchcheck: psycopg2-binary _" in line) == 1
     cases = {c.get("name"): c for c in ET.parse(pytester.path / "junit.xml").iter("testcase")}
-    assert cases["psycopg2-binary[psycopg2.pg_sleep]"].find("failure") is not None
-    assert cases["requests[requests.get]"].find("failure") is None
+    assert set(cases) == {"requests", "psycopg2-binary"}
+    assert cases["psycopg2-binary"].find("failure") is not None
+    props = {(p.get("name"), p.get("value"))
+             for p in cases["psycopg2-binary"].iter("property")}
+    assert ("patchcheck_verdict", "blocks") in props
+    assert ("patchcheck_probe", "psycopg2.pg_sleep: blocks") in props

@@ -19,6 +19,7 @@ from patchcheck.model import (
     Environment,
     Finding,
     Measurement,
+    Outcome,
     ProbeOutcome,
     ScanReport,
     Severity,
@@ -385,6 +386,7 @@ def _sample_report() -> ScanReport:
         ProbeOutcome(
             probe="control.cooperating",
             origin="builtin",
+            expected=Outcome.COOPERATES,
             plain=Measurement(
                 outcome="cooperates",
                 wait_ms=300,
@@ -398,6 +400,7 @@ def _sample_report() -> ScanReport:
         ProbeOutcome(
             probe="control.blocking",
             origin="builtin",
+            expected=Outcome.BLOCKS,
             plain=Measurement(
                 outcome="blocks",
                 wait_ms=300,

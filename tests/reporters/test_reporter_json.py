@@ -115,7 +115,10 @@ def test_schema_covers_every_field_the_model_writes(sample_report):
     assert set(schema["$defs"]["distributionResult"]["properties"]) - {"bisect", "implicit"} \
         == set(doc["results"][0])
     assert set(schema["$defs"]["finding"]["properties"]) == set(doc["results"][1]["findings"][0])
-    assert set(schema["$defs"]["probeOutcome"]["properties"]) == set(doc["results"][1]["probes"][0])
+    # "expected" is a control's known answer: written on controls only
+    assert set(schema["$defs"]["probeOutcome"]["properties"]) - {"expected"} \
+        == set(doc["results"][1]["probes"][0])
+    assert set(schema["$defs"]["probeOutcome"]["properties"]) == set(doc["controls"][0])
     assert set(schema["$defs"]["measurement"]["properties"]) == set(
         doc["results"][1]["probes"][0]["plain"]
     )

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from pc_testutil import system_site_venv
 
 from patchcheck.model import Severity
 from patchcheck.targets import native
@@ -143,9 +144,7 @@ def test_pc_native_io_installs_and_works_in_a_venv(tmp_path: Path) -> None:
     if shutil.which("gcc") is None and shutil.which("cc") is None:
         pytest.skip("no C compiler")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
+    python = Path(system_site_venv(venv, with_pip=False, timeout=120))
     # --without-pip: the system pip is visible through --system-site-packages, and creating
     # the venv is 5x faster.
     site = build.build_and_install(PACKAGES / "pc_native_io", python)

@@ -127,3 +127,22 @@ def test_a_known_bad_gevent_pin_is_reported_without_installing_it(tmp_path) -> N
     assert "https://github.com/gevent/gevent/issues/1989" in bugs["CVE-2023-41419"]["links"]
     table = run_patchcheck("scan", "gevent==23.7.0", "--no-probes", cwd=tmp_path)
     assert "the measuring instrument: CVE-2023-41419 (fixed in 23.9.0)" in table.stdout
+
+
+def test_only_the_pins_whose_marker_holds_for_the_target_are_judged() -> None:
+    """Odoo pins gevent and greenlet once per Python version: on 3.11 the lines for 3.11
+    apply (gevent 23.9.1 with greenlet 2.0.2: PC004), not the last lines of the file."""
+    markers = {**MARKERS, "python_version": "3.11"}
+    pins = (Requirement(name="gevent", specifier="==23.9.1", origin="requirements.txt:1",
+                        line="gevent==23.9.1", marker="python_version == '3.11'"),
+            Requirement(name="gevent", specifier="==24.11.1", origin="requirements.txt:2",
+                        line="gevent==24.11.1", marker="python_version >= '3.13'"),
+            Requirement(name="greenlet", specifier="==2.0.2", origin="requirements.txt:3",
+                        line="greenlet==2.0.2", marker="python_version == '3.11'"),
+            Requirement(name="greenlet", specifier="==3.1.1", origin="requirements.txt:4",
+                        line="greenlet==3.1.1", marker="python_version >= '3.13'"))
+    found = instrument_findings(_gevent(), python_version="3.11.7", markers=markers,
+                                greenlet_version="3.5.6", requirements=pins, bugs=instrument_bugs())
+    pc004 = [f for f in found if f.code == "PC004"]
+    assert [f.evidence.pinned for f in pc004] == ["greenlet==2.0.2 (requirements.txt:3)"]
+    assert all("23.9.1" in f.summary for f in found if f.code == "PC005")

@@ -1,0 +1,5 @@
+"""The library: imports cleanly, patched or not."""
+
+
+def hello() -> str:
+    return "hello"
