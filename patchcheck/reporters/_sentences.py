@@ -378,12 +378,13 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
         if verdict is Verdict.ORDER_SENSITIVE:
             # Measurements lead (they fit the column): what blocked or broke imported first,
             # then what the right order measured, then the unmeasured order-only findings.
-            measured = [p for f, p in zip(warn, phrases) if probe_for(result, f) is not None]
-            phrases = measured + [p for p in phrases if p not in measured]
-            probe = _worst_probe(result, "PC204")
-            if probe is not None:
+            measured = [text for f, text in zip(warn, phrases)
+                        if probe_for(result, f) is not None]
+            phrases = measured + [text for text in phrases if text not in measured]
+            right = _worst_probe(result, "PC204")
+            if right is not None:
                 phrases.insert(len(measured),
-                               f"patched first: {measurement_phrase(probe.plain)}")
+                               f"patched first: {measurement_phrase(right.plain)}")
         return "; ".join(dict.fromkeys(phrases)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")
