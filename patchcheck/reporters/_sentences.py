@@ -378,12 +378,12 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
         if verdict is Verdict.ORDER_SENSITIVE:
             # Measurements lead (they fit the column): what blocked or broke imported first,
             # then what the right order measured, then the unmeasured order-only findings.
-            measured = [text for f, text in zip(warn, phrases)
-                        if probe_for(result, f) is not None]
-            phrases = measured + [text for text in phrases if text not in measured]
+            before = [text for f, text in zip(warn, phrases)
+                      if probe_for(result, f) is not None]
+            phrases = before + [text for text in phrases if text not in before]
             right = _worst_probe(result, "PC204")
             if right is not None:
-                phrases.insert(len(measured),
+                phrases.insert(len(before),
                                f"patched first: {measurement_phrase(right.plain)}")
         return "; ".join(dict.fromkeys(phrases)) or "warnings"
     if verdict is Verdict.COOPERATES:
