@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(scan)
     scan.add_argument("-v", "--verbose", action="count", default=0,
                       help="the whole evidence: full stacks, every finding and control, "
-                           "requirements skipped by their markers (default: one screen per "
-                           "problem)")
+                           "requirements skipped by their markers, with --install the "
+                           "installer's complete output (default: one screen per problem)")
     scan.add_argument("--all", action="store_true", dest="all_installed",
                       help="scan every distribution installed in the target interpreter")
     scan.add_argument("--deps", action="store_true", dest="include_deps",
@@ -108,9 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--install", action="store_true",
                       help="build a cached, isolated virtualenv with gevent and the "
                            "requirements, and scan that")
-    scan.add_argument("-v", "--verbose", action="count", default=0,
-                      help="say more: with --install, the installer's complete output "
-                           "(by default pip prints only its errors)")
     scan.add_argument("--baseline", metavar="FILE",
                       help="fail only on findings that are new or worse than in FILE")
     scan.add_argument("--update-baseline", action="store_true",
