@@ -32,6 +32,13 @@ from patchcheck.model import Requirement, ScanReport, Verdict
 
 if TYPE_CHECKING:
     from patchcheck.audit import AuditResult
+    from patchcheck.verdicts.patches_first import PatchesFirst
+    from patchcheck.watch.patching import PatchReport
+
+
+#: Verdicts of risks nobody measured (issue #10.3): an item that passes with one of them says
+#: so in pytest's warnings summary.
+_UNMEASURED = (Verdict.ORDER_SENSITIVE, Verdict.WARNS, Verdict.SUSPECT)
 
 
 class ScanFailed(Exception):
@@ -46,7 +53,7 @@ class ScanState:
     """Everything the scan items share: settings, the request and (once run) the report."""
 
     def __init__(self, config: pytest.Config, sources: list[tuple[str, Path]],
-                 fail_on: str | None) -> None:
+                 fail_on: str | None, patch_report: PatchReport | None = None) -> None:
         from patchcheck.audit import load_audit_settings
         from patchcheck.errors import PatchcheckError
         from patchcheck.verdicts.policy import threshold
@@ -60,6 +67,8 @@ class ScanState:
         except PatchcheckError as exc:
             raise pytest.UsageError(_error_text(exc)) from None
         self.requirements: list[Requirement] = []
+        #: ``watch.patching.PatchReport`` when this run patched (``--patchcheck-patch``)
+        self.patch_report = patch_report
         self._audit: AuditResult | None = None
         self._error: str | None = None
         self.notes: list[str] = []
@@ -77,7 +86,9 @@ class ScanState:
                 # as they do for the CLI's pyproject scan.
                 request = audit.AuditRequest(settings=self.settings,
                                              requirements=tuple(self.requirements),
-                                             use_baseline=False, source_dir=self.rootdir)
+                                             use_baseline=False, source_dir=self.rootdir,
+                                             patches_first=learned_patches_first(
+                                                 self.patch_report))
                 scan_request = audit.scan_request(request)
                 report = self._shared(lambda: audit.scan_report(scan_request))
                 self._audit = audit.judge(request, report)
@@ -92,6 +103,7 @@ class ScanState:
                     self._error = ("patchcheck failed (this is a bug, not a library verdict):\n"
                                    + traceback.format_exc())
                 raise ScanFailed(self._error) from None
+            self.notes.extend(self._audit.order_notes)
             self.notes.extend(self._audit.waiver_notes)
         return self._audit
 
@@ -123,6 +135,23 @@ class ScanState:
             tmp.write_text(json.dumps(report.to_json()), "utf-8")
             tmp.replace(data)
             return report
+
+
+def learned_patches_first(patch_report: PatchReport | None) -> PatchesFirst | None:
+    """``patches-first`` as this run observed it (``verdicts.patches_first.PatchesFirst``), or
+    None: the plugin's own ``patch_all()`` ran (``--patchcheck-patch``, or gevent was already
+    patched when pytest started) before the suite imported the libraries, so the suite
+    imports them patched first. What the plugin saw imported before patching (third-party
+    packages using patched modules) keeps its order-only findings."""
+    if patch_report is None or not patch_report.patched or patch_report.error:
+        return None
+    from patchcheck.verdicts.patches_first import PatchesFirst
+
+    # early_libraries holds every top-level package that used a patched module or held a
+    # stale reference when patch_all() ran (``watch.patching.analyse_early_imports``).
+    return PatchesFirst(why=f"gevent {patch_report.how}, before the libraries were imported",
+                        who="this test run patched first",
+                        imported_early=frozenset(patch_report.early_libraries))
 
 
 def _error_text(exc: Any) -> str:
@@ -236,6 +265,14 @@ class RequirementItem(pytest.Item):
                                f"{self.state.settings.fail_on})")
         if result.verdict in (Verdict.SKIPPED, Verdict.NOT_INSTALLED):
             _skip(f"{v.display_name(result)}: {result.verdict.value}: {evidence}")
+        if result.verdict in _UNMEASURED:
+            import warnings
+
+            from patchcheck.pytest_plugin import UnmeasuredRiskWarning
+
+            warnings.warn(UnmeasuredRiskWarning(
+                f"{v.display_name(result)}: {result.verdict.value}: {evidence} (passes: below "
+                f"--patchcheck-fail-on {self.state.settings.fail_on})"), stacklevel=1)
         self.add_report_section("call", "patchcheck", details if v.needs_details(result)
                                 else f"{v.display_name(result)}: {result.verdict.value} "
                                      f"({evidence})")

@@ -35,6 +35,7 @@ from patchcheck.progress import ProgressSink
 from patchcheck.shard import Shard
 from patchcheck.spec import KnowledgeEntry
 from patchcheck.verdicts import baseline as _baseline
+from patchcheck.verdicts.patches_first import PatchesFirst, apply_patches_first, from_setting
 from patchcheck.verdicts.policy import failing
 from patchcheck.verdicts.waivers import apply_waivers
 
@@ -85,6 +86,21 @@ class AuditRequest:
     shard: Shard | None = None
     #: ``-v``: the installer's complete output goes to the notes (default: only its errors)
     verbose: int = 0
+    #: the shell learned that the project patches first (the pytest plugin saw its own
+    #: patch_all() run before the suite imported the libraries); an explicit ``patches-first``
+    #: setting wins over it
+    patches_first: PatchesFirst | None = None
+
+    def order(self) -> PatchesFirst | None:
+        """Whether order-only findings are info (``verdicts.patches_first``), and why: the
+        setting when it was given (file, environment, flag), else what the shell learned."""
+        s = self.settings
+        origin = s.origins.get("patches_first", "default")
+        if origin != "default":
+            if not s.patches_first:
+                return None
+            return from_setting(origin, s.config_file.name if s.config_file else None)
+        return self.patches_first
 
     @property
     def stalls_path(self) -> Path | None:
@@ -110,6 +126,8 @@ class AuditResult:
     waiver_notes: tuple[str, ...] = ()
     #: what changed since the baseline, or that the baseline was written
     baseline_notes: tuple[str, ...] = ()
+    #: why order-only findings are info (``patches-first``); also in ``report.notes``
+    order_notes: tuple[str, ...] = ()
     baseline_diff: _baseline.BaselineDiff | None = field(default=None, compare=False)
 
     def fails(self, result: DistributionResult) -> bool:
@@ -224,10 +242,10 @@ def judge(audit: AuditRequest, report: ScanReport, *,
           baseline: _baseline.Baseline | None = None,
           today: _dt.date | None = None,
           knowledge: Sequence[KnowledgeEntry] | None = None) -> AuditResult:
-    """Remedies in the project's source, waivers, then the baseline, then the exit policy: the
-    one place a run's outcome is decided. Writes the baseline file when ``update_baseline``
-    asks for it. ``knowledge``: the entries whose ``applied_when`` are looked for (default:
-    the built-in ones).
+    """Remedies in the project's source, ``patches-first`` (order-only findings as info),
+    waivers, then the baseline, then the exit policy: the one place a run's outcome is
+    decided. Writes the baseline file when ``update_baseline`` asks for it. ``knowledge``: the
+    entries whose ``applied_when`` are looked for (default: the built-in ones).
 
     Exit codes: 3 when patchcheck itself had problems (no verdict can be trusted), else 2 when
     nothing was scanned (:func:`check_scanned_something` raises), else 4 when the requirements
@@ -240,6 +258,10 @@ def judge(audit: AuditRequest, report: ScanReport, *,
     s = audit.settings
     check_scanned_something(report)
     report = remedies_in_source(audit, report, knowledge)
+    order_notes: list[str] = []
+    order = audit.order()
+    if order is not None:
+        report, order_notes = apply_patches_first(report, order)
     waiver_notes: list[str] = []
     if s.waivers:
         report, waiver_notes = apply_waivers(report, s.waivers, today or _dt.date.today())
@@ -269,7 +291,8 @@ def judge(audit: AuditRequest, report: ScanReport, *,
         code = ExitCode.OK
     return AuditResult(report=report, exit_code=code, fail_on=s.fail_on,
                        failing=tuple(r.key for r in failed), waiver_notes=tuple(waiver_notes),
-                       baseline_notes=tuple(baseline_notes), baseline_diff=diff)
+                       baseline_notes=tuple(baseline_notes), baseline_diff=diff,
+                       order_notes=tuple(order_notes))
 
 
 def remedies_in_source(audit: AuditRequest, report: ScanReport,

@@ -16,6 +16,11 @@ from patchcheck.exitcode import ExitCode
 
 PROG = "patchcheck"
 
+FAIL_ON_HELP = ("exit 1 at or above: untested, order-sensitive, warns, suspect, blocks "
+                "(default), breaks, never")
+PATCHES_FIRST_HELP = ("the project calls patch_all() before importing its libraries: show "
+                      "order-only findings as info (setting patches-first; default: off)")
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` owns the exit code."""
@@ -69,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(scan)
     scan.add_argument("-v", "--verbose", action="count", default=0,
                       help="the whole evidence: full stacks, every finding and control, "
-                           "requirements skipped by their markers (default: one screen per "
-                           "problem)")
+                           "requirements skipped by their markers, with --install the "
+                           "installer's complete output (default: one screen per problem)")
     scan.add_argument("--all", action="store_true", dest="all_installed",
                       help="scan every distribution installed in the target interpreter")
     scan.add_argument("--deps", action="store_true", dest="include_deps",
@@ -80,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="patch_all() arguments, e.g. 'thread=false,subprocess=false'")
     scan.add_argument("-j", "--jobs", type=int, metavar="N",
                       help="checks to run at once (default: the CPU count)")
-    scan.add_argument("--fail-on", metavar="LEVEL",
-                      help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
+    scan.add_argument("--fail-on", metavar="LEVEL", help=FAIL_ON_HELP)
+    scan.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                      help=PATCHES_FIRST_HELP)
     scan.add_argument("--probe-path", action="append", metavar="DIR", default=None,
                       help="load the team's own probes from DIR (repeatable)")
     scan.add_argument("--no-probes", action="store_true", help="import checks only")
@@ -102,9 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--install", action="store_true",
                       help="build a cached, isolated virtualenv with gevent and the "
                            "requirements, and scan that")
-    scan.add_argument("-v", "--verbose", action="count", default=0,
-                      help="say more: with --install, the installer's complete output "
-                           "(by default pip prints only its errors)")
     scan.add_argument("--baseline", metavar="FILE",
                       help="fail only on findings that are new or worse than in FILE")
     scan.add_argument("--update-baseline", action="store_true",
@@ -137,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("-v", "--verbose", action="count", default=0,
                        help="the whole evidence: full stacks, every finding and control "
                             "(default: one screen per problem)")
-    merge.add_argument("--fail-on", metavar="LEVEL",
-                       help="exit 1 at or above: untested, warns, blocks (default), breaks, never")
+    merge.add_argument("--fail-on", metavar="LEVEL", help=FAIL_ON_HELP)
+    merge.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                       help=PATCHES_FIRST_HELP)
     merge.add_argument("--report", action="append", metavar="FORMAT=FILE", default=None,
                        help="also write the report in FORMAT to FILE (repeatable)")
 
@@ -166,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("-j", "--jobs", type=int, metavar="N")
     matrix.add_argument("--fail-on", metavar="LEVEL",
                         help="exit 1 when any environment has a finding at or above LEVEL")
+    matrix.add_argument("--patches-first", action=argparse.BooleanOptionalAction, default=None,
+                        help=PATCHES_FIRST_HELP)
     matrix.add_argument("--probe-path", action="append", metavar="DIR", default=None)
     matrix.add_argument("--no-probes", action="store_true", help="import checks only")
     matrix.add_argument("--skip", action="append", metavar="NAME", default=None)

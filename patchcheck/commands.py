@@ -46,6 +46,7 @@ def _settings(args: argparse.Namespace, *, python: str | None = None) -> Any:
         "stalls": getattr(args, "stalls", None),
         "no_cache": True if getattr(args, "no_cache", False) else None,
         "include_test_packages": True if getattr(args, "include_test_packages", False) else None,
+        "patches_first": getattr(args, "patches_first", None),
     }
     config = Path(args.config) if getattr(args, "config", None) else None
     return load_audit_settings(overrides, cwd=Path.cwd(), config_path=config)

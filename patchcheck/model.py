@@ -38,16 +38,25 @@ def stdlib_module(probe: str) -> str:
 
 
 class Severity(enum.IntEnum):
-    """How bad one finding is; a distribution's verdict is the worst of its findings."""
+    """How bad one finding is; a distribution's verdict is the worst of its findings
+    (``verdicts.fold.SEVERITY_VERDICT`` says which verdict each leads to; README "Verdicts").
+
+    Unmeasured risks are triaged (issue #10.3): ``ORDER_ONLY`` matters only if the app imports
+    the library before ``patch_all()``; ``SUSPECT`` probably blocks the hub (the library's own
+    C code does network I/O); ``WARNING`` is every other unmeasured risk. Only the labels are
+    stored (JSON), never the numbers, so members may be inserted.
+    """
 
     INFO = 0
-    WARNING = 1
-    BLOCKS = 2
-    BREAKS = 3
+    ORDER_ONLY = 1
+    WARNING = 2
+    SUSPECT = 3
+    BLOCKS = 4
+    BREAKS = 5
 
     @property
     def label(self) -> str:
-        return {0: "info", 1: "warning", 2: "blocks", 3: "breaks"}[int(self)]
+        return _SEVERITY_LABEL[self]
 
     @classmethod
     def parse(cls, text: str) -> Severity:
@@ -64,7 +73,13 @@ class Verdict(str, enum.Enum):
     UNTESTED = "untested"
     SKIPPED = "skipped"
     NOT_INSTALLED = "not-installed"
-    WARNS = "warns"
+    #: only if imported before patch_all(): stale references, gevent's ssl warning, a probe
+    #: that blocks or breaks only in that order
+    ORDER_SENSITIVE = "order-sensitive"
+    WARNS = "warns"  # another unmeasured risk (native threads, leftover processes, …)
+    #: probably blocks the hub: its own extension does socket I/O or links a network client
+    #: library, and no probe measured it
+    SUSPECT = "suspect"
     BLOCKS = "blocks"
     BREAKS = "breaks"
 
@@ -82,17 +97,30 @@ _VERDICT_RANK = {
     Verdict.UNTESTED: 1,
     Verdict.SKIPPED: 1,
     Verdict.NOT_INSTALLED: 1,
-    Verdict.WARNS: 2,
-    Verdict.BLOCKS: 3,
-    Verdict.BREAKS: 4,
+    Verdict.ORDER_SENSITIVE: 2,
+    Verdict.WARNS: 3,
+    Verdict.SUSPECT: 4,
+    Verdict.BLOCKS: 5,
+    Verdict.BREAKS: 6,
+}
+
+_SEVERITY_LABEL = {
+    Severity.INFO: "info",
+    Severity.ORDER_ONLY: "order-only",
+    Severity.WARNING: "warning",
+    Severity.SUSPECT: "suspect",
+    Severity.BLOCKS: "blocks",
+    Severity.BREAKS: "breaks",
 }
 
 #: ``--fail-on`` levels, mapped to the lowest verdict rank that fails.
 FAIL_ON_LEVELS: Mapping[str, int] = {
-    "untested": 1,
-    "warns": 2,
-    "blocks": 3,
-    "breaks": 4,
+    "untested": _VERDICT_RANK[Verdict.UNTESTED],
+    "order-sensitive": _VERDICT_RANK[Verdict.ORDER_SENSITIVE],
+    "warns": _VERDICT_RANK[Verdict.WARNS],
+    "suspect": _VERDICT_RANK[Verdict.SUSPECT],
+    "blocks": _VERDICT_RANK[Verdict.BLOCKS],
+    "breaks": _VERDICT_RANK[Verdict.BREAKS],
     "never": 99,
 }
 

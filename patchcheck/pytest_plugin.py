@@ -24,7 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from patchcheck.watch.report import StallRecord
 
 DEFAULT_MAX_BLOCK_MS = 100.0
-FAIL_ON_CHOICES = ("untested", "warns", "blocks", "breaks", "never")
+# patchcheck.model.FAIL_ON_LEVELS, spelled out: this module imports pytest only
+FAIL_ON_CHOICES = ("untested", "order-sensitive", "warns", "suspect", "blocks", "breaks",
+                   "never")
 
 MARKER_HELP = ("patchcheck(max_block_ms=None, allow_blocking=False): hub-stall watchdog "
                "settings for this test (--patchcheck-watch); allow_blocking=True opts it out")
@@ -34,6 +36,13 @@ class HubStallWarning(pytest.PytestWarning):
     """A test stalled the gevent hub for longer than allowed (``--patchcheck-watch`` without
     ``--patchcheck-strict``). Turn it into an error with
     ``-W error::patchcheck.pytest_plugin.HubStallWarning``."""
+
+
+class UnmeasuredRiskWarning(pytest.PytestWarning):
+    """A scan item passed below ``--patchcheck-fail-on`` with a verdict of a risk nobody
+    measured (``order-sensitive``, ``warns``, ``suspect``): shown in the warnings summary so it
+    stays visible. Turn it into an error with
+    ``-W error::patchcheck.pytest_plugin.UnmeasuredRiskWarning``."""
 
 
 class _State:
@@ -206,7 +215,7 @@ def _configure_scan(config: pytest.Config, state: _State) -> None:
     if fail_on and fail_on not in FAIL_ON_CHOICES:
         raise pytest.UsageError(f"ini patchcheck_fail_on = {fail_on!r}: expected one of "
                                 + ", ".join(FAIL_ON_CHOICES))
-    state.scan = ScanState(config, sources, fail_on)
+    state.scan = ScanState(config, sources, fail_on, patch_report=state.patch_report)
 
 
 def _parse_ms(value: Any, where: str) -> float:

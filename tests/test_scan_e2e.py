@@ -60,8 +60,10 @@ def test_cooperating_package_imports_clean(scanned: dict) -> None:
 
 def test_stale_references_are_named(scanned: dict) -> None:
     r = by_name(scanned)["pc-stale"]
-    assert r["verdict"] == "warns"
+    # stale references matter only if the app imports it before patch_all()
+    assert r["verdict"] == "order-sensitive"
     (finding,) = [f for f in r["findings"] if f["code"] == "PC120"]
+    assert finding["severity"] == "order-only"
     refs = {(x["holder"], x["name"], x["original"]) for x in finding["evidence"]["references"]}
     assert ("pc_stale", "socket", "socket.socket") in refs
     assert ("pc_stale", "sleep", "time.sleep") in refs
@@ -99,10 +101,12 @@ def test_native_thread_at_import_warns(scanned: dict) -> None:
     assert finding["evidence"]["native_threads"] >= 1
 
 
-def test_c_extension_doing_io_warns_with_symbols(scanned: dict) -> None:
+def test_c_extension_doing_its_own_socket_io_is_suspect(scanned: dict) -> None:
     r = by_name(scanned)["pc-native-io"]
-    assert r["verdict"] == "warns"
+    # its own extension calls connect/recv and no probe measured it: probably blocks the hub
+    assert r["verdict"] == "suspect"
     (finding,) = [f for f in r["findings"] if f["code"] == "PC140"]
+    assert finding["severity"] == "suspect" and finding["evidence"]["io"] == "own-calls"
     text = json.dumps(finding["evidence"])
     assert "connect" in text and "recv" in text
 
@@ -187,11 +191,76 @@ def test_table_output_shows_verdicts(target_python: str, tmp_path: Path) -> None
 def test_fail_on_breaks_ignores_warnings(target_python: str, tmp_path: Path) -> None:
     proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on", "breaks",
                           "--no-probes", "--no-cache", "--format", "json", cwd=tmp_path)
-    assert by_name(json_report(proc))["pc-stale"]["verdict"] == "warns"
+    assert by_name(json_report(proc))["pc-stale"]["verdict"] == "order-sensitive"
     assert proc.returncode == 0
+    # order-sensitive ranks below warns: only --fail-on order-sensitive (or lower) fails on it
     proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on", "warns",
                           "--no-probes", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0
+    proc = run_patchcheck("scan", "pc_stale", "--python", target_python, "--fail-on",
+                          "order-sensitive", "--no-probes", "--no-cache", "--format", "json",
+                          cwd=tmp_path)
     assert proc.returncode == 1
+
+
+def test_suspect_fails_at_fail_on_suspect_not_at_blocks(target_python: str,
+                                                         tmp_path: Path) -> None:
+    args = ("scan", "pc_native_io", "--python", target_python, "--no-probes", "--no-cache",
+            "--format", "json")
+    proc = run_patchcheck(*args, cwd=tmp_path)
+    assert by_name(json_report(proc))["pc-native-io"]["verdict"] == "suspect"
+    assert proc.returncode == 0, proc.stderr  # the default --fail-on blocks
+    proc = run_patchcheck(*args, "--fail-on", "suspect", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+
+
+def test_a_real_c_client_without_a_probe_is_suspect(target_python: str, tmp_path: Path) -> None:
+    """psycopg2-binary's _psycopg links its bundled libpq: with its probe not run, the table
+    says "probably blocks the hub" (suspect), not the same warns as a stale reference."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg2") is None:
+        pytest.skip("psycopg2-binary is not installed")
+    proc = run_patchcheck("scan", "psycopg2-binary", "sortedcontainers", "--python",
+                          target_python, "--no-probes", "--no-cache", cwd=tmp_path,
+                          env={"CI": "true", "COLUMNS": "120"})
+    table = proc.stdout.split("\nDetails\n", 1)[0]  # the rows, not the details' headings
+    rows = {line.split()[0]: line.split()[2] for line in table.splitlines()
+            if line.split()[:1] in (["psycopg2-binary"], ["sortedcontainers"])}
+    assert rows == {"psycopg2-binary": "suspect", "sortedcontainers": "order-sensitive"}, \
+        proc.stdout
+
+
+def test_patches_first_shows_order_only_findings_as_info(target_python: str,
+                                                         tmp_path: Path) -> None:
+    """A project that patches first: pc_stale's stale references are info, its verdict is what
+    was measured (nothing: untested), and the report says why once — from the flag, from the
+    environment, or from [tool.patchcheck]; the command line wins."""
+    args = ("scan", "pc_stale", "--python", target_python, "--no-probes", "--no-cache",
+            "--format", "json", "--fail-on", "order-sensitive")
+    proc = run_patchcheck(*args, "--patches-first", cwd=tmp_path)
+    report = json_report(proc)
+    r = by_name(report)["pc-stale"]
+    assert r["verdict"] == "untested" and proc.returncode == 0, proc.stderr
+    assert {f["severity"] for f in r["findings"] if f["code"] == "PC120"} == {"info"}
+    assert report["notes"].count("order-only findings shown as info: the project patches "
+                                 "first (--patches-first)") == 1
+    assert proc.stderr.count("order-only findings shown as info") == 1
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n\n"
+                                             "[tool.patchcheck]\npatches-first = true\n")
+    proc = run_patchcheck(*args, cwd=tmp_path)
+    report = json_report(proc)
+    assert by_name(report)["pc-stale"]["verdict"] == "untested"
+    assert ("order-only findings shown as info: the project patches first (pyproject.toml:5 "
+            "[tool.patchcheck] patches-first)") in report["notes"]
+    # CLI > env > file: the environment turns it off, the flag on again
+    proc = run_patchcheck(*args, cwd=tmp_path, env={"PATCHCHECK_PATCHES_FIRST": "0"})
+    assert by_name(json_report(proc))["pc-stale"]["verdict"] == "order-sensitive"
+    assert proc.returncode == 1
+    proc = run_patchcheck(*args, "--patches-first", cwd=tmp_path,
+                          env={"PATCHCHECK_PATCHES_FIRST": "0"})
+    assert by_name(json_report(proc))["pc-stale"]["verdict"] == "untested"
 
 
 def test_rescan_of_unchanged_environment_is_served_from_cache(target_python: str,
@@ -291,8 +360,8 @@ def test_missing_service_makes_the_probe_skipped_with_the_reason(target_python: 
                           "--no-cache", cwd=tmp_path,
                           env={"PATCHCHECK_REDIS_URL": "redis://127.0.0.1:1/0"})
     result = by_name(json_report(proc))["redis"]
-    # nothing measured it, so the import-order warnings are not cleared: warns, not cooperates
-    assert result["verdict"] in ("skipped", "warns")
+    # nothing measured it; its import-order findings are never cleared by a measurement
+    assert result["verdict"] in ("skipped", "order-sensitive")
     assert "PC205" in {f["code"] for f in result["findings"]}
     (outcome,) = result["probes"]
     assert outcome["plain"]["outcome"] == "skipped"

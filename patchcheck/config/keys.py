@@ -170,4 +170,5 @@ CONVERTERS: dict[str, Converter] = {
     "python": _conv_python,
     "cache": _conv_bool,
     "skip": _conv_skip,
+    "patches_first": _conv_bool,
 }

@@ -29,6 +29,7 @@ ENV_VARS: Mapping[str, str] = {
     "PATCHCHECK_PYTHON": "python",
     "PATCHCHECK_FORMAT": "format",
     "PATCHCHECK_NO_CACHE": "cache",  # inverted
+    "PATCHCHECK_PATCHES_FIRST": "patches_first",
 }
 
 

@@ -32,6 +32,9 @@ class Settings:
     python: str | None = None  # a path (made absolute) or a command name such as "python3.12"
     cache: bool = True
     skip: tuple[str, ...] = ()  # normalised distribution names not to scan
+    #: the project always calls patch_all() before importing its libraries (gunicorn -k gevent,
+    #: python -m gevent.monkey, first line of the entry point): order-only findings are info
+    patches_first: bool = False
     #: the config file that was read, if any
     config_file: Path | None = field(default=None, compare=False)
     #: setting name -> where its value came from ("pyproject.toml:14", "PATCHCHECK_JOBS",

@@ -42,6 +42,7 @@ from patchcheck.reporters._text import (
     shorten,
 )
 from patchcheck.verdicts import evidence as ev
+from patchcheck.verdicts.fold import SEVERITY_VERDICT
 
 
 @dataclass(frozen=True)
@@ -312,7 +313,7 @@ def _measured(result: DistributionResult, finding: Finding) -> bool:
 
 
 #: a module's verdict word from its worst finding's severity (none: what its probes measured)
-_MODULE_WORD = {Severity.BREAKS: "breaks", Severity.BLOCKS: "blocks", Severity.WARNING: "warns"}
+_MODULE_WORD = {severity: verdict.value for severity, verdict in SEVERITY_VERDICT.items()}
 
 
 def _stdlib_group(finding: Finding) -> str:

@@ -22,12 +22,15 @@ from patchcheck.model import (
 )
 from patchcheck.reporters._text import error_headline, exception_type, list_phrase, ms, ratio
 from patchcheck.verdicts import evidence as ev
+from patchcheck.verdicts.fold import SEVERITY_VERDICT
 
 #: Verdicts worst first: the order of summary counts.
 VERDICTS_WORST_FIRST: tuple[Verdict, ...] = (
     Verdict.BREAKS,
     Verdict.BLOCKS,
+    Verdict.SUSPECT,
     Verdict.WARNS,
+    Verdict.ORDER_SENSITIVE,
     Verdict.UNTESTED,
     Verdict.SKIPPED,
     Verdict.NOT_INSTALLED,
@@ -314,6 +317,12 @@ def _breaks_phrase(result: DistributionResult, f: Finding) -> str:
     return f.summary
 
 
+#: The unmeasured verdicts (issue #10.3) and the severity of the findings that explain them.
+_TRIAGED: dict[Verdict, Severity] = {
+    verdict: severity for severity, verdict in SEVERITY_VERDICT.items()
+    if verdict in (Verdict.ORDER_SENSITIVE, Verdict.WARNS, Verdict.SUSPECT)}
+
+
 def _warn_phrase(result: DistributionResult, f: Finding) -> str:
     e = f.evidence
     probe = probe_for(result, f)
@@ -375,11 +384,22 @@ def _key_evidence(result: DistributionResult, has_suite: bool) -> str:
     if verdict is Verdict.BREAKS:
         phrases = [_breaks_phrase(result, f) for f in findings if f.severity is Severity.BREAKS]
         return "; ".join(dict.fromkeys(phrases)) or "breaks"
-    if verdict is Verdict.WARNS:
-        warn = [f for f in findings if f.severity is Severity.WARNING] or findings
+    if verdict in _TRIAGED:
+        warn = [f for f in findings if f.severity is _TRIAGED[verdict]] or findings
         # A measurement leads (PC206/PC209: what importing first did), the suspicions follow.
         warn.sort(key=lambda f: probe_for(result, f) is None)
-        return "; ".join(dict.fromkeys(_warn_phrase(result, f) for f in warn)) or "warnings"
+        phrases = [_warn_phrase(result, f) for f in warn]
+        if verdict is Verdict.ORDER_SENSITIVE:
+            # Measurements lead (they fit the column): what blocked or broke imported first,
+            # then what the right order measured, then the unmeasured order-only findings.
+            before = [text for f, text in zip(warn, phrases)
+                      if probe_for(result, f) is not None]
+            phrases = before + [text for text in phrases if text not in before]
+            right = _worst_probe(result, "PC204")
+            if right is not None:
+                phrases.insert(len(before),
+                               f"patched first: {measurement_phrase(right.plain)}")
+        return "; ".join(dict.fromkeys(phrases)) or "warnings"
     if verdict is Verdict.COOPERATES:
         probe = _worst_probe(result, "PC204")
         if probe is not None:

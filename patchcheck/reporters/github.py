@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: one annotation per finding at or above warning.
+"""GitHub Actions workflow commands: one annotation per finding above info (order-only
+findings as notices).
 
 ``::error file=requirements.txt,line=3,title=PC310 psycopg2-binary 2.9.9 blocks::message``
 puts the finding on the requirements line in the pull request's "Files changed" view.
@@ -12,7 +13,10 @@ from __future__ import annotations
 from patchcheck.model import DistributionResult, Finding, ScanReport, Severity
 from patchcheck.reporters import _views as v
 
-_COMMAND = {Severity.BREAKS: "error", Severity.BLOCKS: "error", Severity.WARNING: "warning"}
+# Order-only findings are notices: worth a look on the requirement's line, not a warning
+# (they matter only if the app imports the library before patch_all()).
+_COMMAND = {Severity.BREAKS: "error", Severity.BLOCKS: "error", Severity.SUSPECT: "warning",
+            Severity.WARNING: "warning", Severity.ORDER_ONLY: "notice"}
 
 
 def escape_data(text: str) -> str:
@@ -48,7 +52,7 @@ def render_github(report: ScanReport) -> str:
     for result in report.results:
         origin = v.parse_origin(result.origin)
         for finding in sorted(result.findings, key=lambda f: -int(f.severity)):
-            if finding.severity < Severity.WARNING or finding.waived:
+            if finding.severity < Severity.ORDER_ONLY or finding.waived:
                 continue
             commands.append(
                 _command(

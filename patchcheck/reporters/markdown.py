@@ -17,7 +17,9 @@ from patchcheck.reporters import _views as v
 VERDICT_MARK = {
     Verdict.BREAKS: "❌",
     Verdict.BLOCKS: "🛑",
+    Verdict.SUSPECT: "🟠",
     Verdict.WARNS: "⚠️",
+    Verdict.ORDER_SENSITIVE: "🔀",
     Verdict.UNTESTED: "❔",
     Verdict.SKIPPED: "⏭️",
     Verdict.NOT_INSTALLED: "➖",

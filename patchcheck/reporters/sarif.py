@@ -26,10 +26,16 @@ SARIF_SCHEMA_URI = (
 )
 SRCROOT = "%SRCROOT%"
 
+# SARIF has three levels: measured blocking and breaking are errors; "probably blocks" and
+# the other unmeasured risks are warnings; order-only findings (they matter only when the
+# library is imported before patch_all()) are notes, as info is. The result's "severity"
+# property keeps patchcheck's own label.
 _LEVEL = {
     Severity.BREAKS: "error",
     Severity.BLOCKS: "error",
+    Severity.SUSPECT: "warning",
     Severity.WARNING: "warning",
+    Severity.ORDER_ONLY: "note",
     Severity.INFO: "note",
 }
 
@@ -61,7 +67,12 @@ _PROBE_RULES = {
         "hang or LoopExit) under gevent.monkey.patch_all().",
     ),
     Severity.BLOCKS: ("BlocksHub", "The gevent hub stalled while the library waited on I/O."),
+    Severity.SUSPECT: ("ProbeSuspect", "A behaviour probe suggests the library blocks the hub."),
     Severity.WARNING: ("ProbeWarning", "A behaviour probe of the library raised a warning."),
+    Severity.ORDER_ONLY: (
+        "ProbeImportOrder",
+        "A behaviour probe of the library fails only when it is imported before patch_all().",
+    ),
     Severity.INFO: ("ProbeNote", "A behaviour probe of the library could not give a verdict."),
 }
 
@@ -219,6 +230,7 @@ def _result(
             "distribution": result.name,
             "version": result.version,
             "verdict": result.verdict.value,
+            "severity": finding.severity.label,
             "check": finding.check,
             "evidence": v.json_safe(finding.evidence.to_json()),
         },

@@ -24,6 +24,7 @@ _STYLES = {
     "red": "\x1b[31m",
     "green": "\x1b[32m",
     "yellow": "\x1b[33m",
+    "magenta": "\x1b[35m",
     "cyan": "\x1b[36m",
     "boldred": "\x1b[1;31m",
 }
@@ -32,11 +33,14 @@ _VERDICT_STYLE = {
     Verdict.UNTESTED: "cyan",
     Verdict.SKIPPED: "dim",
     Verdict.NOT_INSTALLED: "dim",
+    Verdict.ORDER_SENSITIVE: "yellow",
     Verdict.WARNS: "yellow",
+    Verdict.SUSPECT: "magenta",
     Verdict.BLOCKS: "red",
     Verdict.BREAKS: "boldred",
 }
-_SEVERITY_STYLE = {"info": "dim", "warning": "yellow", "blocks": "red", "breaks": "boldred"}
+_SEVERITY_STYLE = {"info": "dim", "order-only": "yellow", "warning": "yellow",
+                   "suspect": "magenta", "blocks": "red", "breaks": "boldred"}
 
 _GAP = "  "
 _MIN_EVIDENCE = 12

@@ -836,7 +836,7 @@ def _finding(report: NativeFileReport) -> tuple[Finding, NativeFileReport] | Non
             chain = f" (bundled: {', '.join(shipped)})" if shipped else ""
             summary = f"{where} links a network client library: {_short_list(names, 3)}{chain}"
         return Finding(
-            code=CODE_CLIENT_LIBRARY, severity=Severity.WARNING, check=CHECK, summary=summary,
+            code=CODE_CLIENT_LIBRARY, severity=Severity.SUSPECT, check=CHECK, summary=summary,
             evidence=_evidence(report, ev.NativeIO.CLIENT_LIBRARY),
             hint=_HINT_LIBRARY.format(libs=_short_list(names, 3)),
         ), report
@@ -851,7 +851,7 @@ def _finding(report: NativeFileReport) -> tuple[Finding, NativeFileReport] | Non
                 evidence=_evidence(report, ev.NativeIO.RUST_STD), hint=_HINT_RUST,
             ), report
         return Finding(
-            code=CODE_BLOCKING_CALLS, severity=Severity.WARNING, check=CHECK,
+            code=CODE_BLOCKING_CALLS, severity=Severity.SUSPECT, check=CHECK,
             summary=(f"{where}: native code calls blocking libc functions "
                      f"({_short_list(primary)})"),
             evidence=_evidence(report, ev.NativeIO.OWN_CALLS), hint=_HINT_CALLS,
@@ -875,8 +875,10 @@ def findings_for(reports: Iterable[NativeFileReport]) -> list[Finding]:
     """Native findings of one distribution (``scan_distribution``'s reports).
 
     One finding per extension (or unlinked bundled client library) that does network I/O:
-    PC141 (WARNING) if it links or embeds a client library, else PC140 — WARNING for the
-    extension's own socket/DNS/TLS imports, INFO where those are Rust's std::net only.
+    PC141 (SUSPECT: probably blocks the hub) if it links or embeds a client library, else
+    PC140 — SUSPECT for the extension's own socket/DNS/TLS imports (``NativeIO.OWN_CALLS``),
+    INFO where those are Rust's std::net only. Sleep, poll and wait imports alone give no
+    finding (``PRIMARY_CATEGORIES``).
     Bundled helper libraries are never findings of their own: the leading finding lists them
     once (``NativeCode.bundles``); where they are the only network code, one INFO finding
     says so. Compute-only files give no finding; unreadable files give none either

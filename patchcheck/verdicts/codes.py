@@ -1,6 +1,13 @@
 """Stable finding codes. A code never changes meaning; retired codes are never reused.
 
 The README's "Finding codes" table is generated from ``CODES`` (and a test checks it).
+
+Each code's severity is its triage (README "Verdicts", issue #10.3): ``ORDER_ONLY`` for what
+matters only when the library is imported before ``patch_all()`` (verdict ``order-sensitive``;
+``patches-first`` turns them into info), ``SUSPECT`` for the library's own native network I/O
+that no probe measured (``suspect``), ``WARNING`` for the other unmeasured risks (``warns``).
+A check may lower a finding below its code's severity from typed evidence (PC140 for Rust's
+std::net or bundled helpers only: ``NativeCode.io``), never raise it.
 """
 from __future__ import annotations
 
@@ -75,18 +82,18 @@ _ALL = [
          "A process the library started at import (a helper, a daemon that detached with "
          "setsid() or a double fork) was still running when the check ended; patchcheck killed "
          "it. In your app it outlives its parent: check what starts it and how it is stopped."),
-    Code("PC110", "monkeypatch-warning", Severity.WARNING,
+    Code("PC110", "monkeypatch-warning", Severity.ORDER_ONLY,
          "gevent warns when the library is imported before patch_all()",
          "Call gevent.monkey.patch_all() before anything else imports the library (first lines "
          "of your entry point, gunicorn -k gevent, or python -m gevent.monkey)."),
     Code("PC111", "import-warning", Severity.INFO,
          "the import emits warnings under patch_all()",
          "Usually harmless; shown so that -W error does not surprise you."),
-    Code("PC120", "stale-reference", Severity.WARNING,
+    Code("PC120", "stale-reference", Severity.ORDER_ONLY,
          "keeps unpatched originals when imported before patch_all()",
          "The library captured the original (blocking) objects at import time. Patch before "
          "importing it: call gevent.monkey.patch_all() first."),
-    Code("PC121", "order-sensitive", Severity.WARNING,
+    Code("PC121", "order-sensitive", Severity.ORDER_ONLY,
          "behaves differently depending on import order",
          "Import the library only after gevent.monkey.patch_all()."),
     Code("PC130", "native-thread", Severity.WARNING,
@@ -94,11 +101,11 @@ _ALL = [
          "Native threads are invisible to gevent; code in them that touches gevent objects "
          "(sockets, locks) can raise LoopExit or 'cannot switch to a different thread'."),
     # --- native code (patchcheck.targets.native) -----------------------------------------
-    Code("PC140", "native-blocking-calls", Severity.WARNING,
+    Code("PC140", "native-blocking-calls", Severity.SUSPECT,
          "native code calls blocking libc functions",
          "A C extension that does its own I/O cannot be monkey-patched and may block the hub. "
          "A probe measures it; without one, treat it as a risk."),
-    Code("PC141", "native-client-library", Severity.WARNING,
+    Code("PC141", "native-client-library", Severity.SUSPECT,
          "links a network client library",
          "A C client library (libpq, libmysqlclient, libcurl, …) does its own I/O and blocks "
          "the hub unless the library offers an async/wait-callback hook."),
@@ -132,7 +139,7 @@ _ALL = [
     Code("PC205", "probe-skipped", Severity.INFO,
          "probe skipped: a service it needs is unavailable",
          "Start the service or point patchcheck at one (see the message)."),
-    Code("PC206", "order-blocks", Severity.WARNING,
+    Code("PC206", "order-blocks", Severity.ORDER_ONLY,
          "blocks when imported before patch_all()",
          "The library chooses its I/O strategy at import time; import it only after patching."),
     Code("PC207", "probe-inconclusive", Severity.WARNING,
@@ -145,7 +152,7 @@ _ALL = [
          "the plain measurement's finding is waived when the remedy measured cooperates."),
     # Measured, not assumed (issue #10): the app imported the library before patching, which
     # the import-before check warned about (PC110, PC120) or the probe declares (botocore).
-    Code("PC209", "order-breaks", Severity.WARNING,
+    Code("PC209", "order-breaks", Severity.ORDER_ONLY,
          "breaks when imported before patch_all()",
          "The call works when gevent patches first and fails when the library is imported "
          "before gevent.monkey.patch_all() (ssl imported too early: RecursionError, gevent#1016). "

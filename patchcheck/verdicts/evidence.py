@@ -408,8 +408,8 @@ class LinkedLibrary:
 class NativeIO(str, enum.Enum):
     """Why a native finding has the severity it has (``NativeCode.io``)."""
 
-    CLIENT_LIBRARY = "client-library"  # links or embeds a network client library: WARNING
-    OWN_CALLS = "own-calls"  # the extension itself imports socket/DNS/TLS calls: WARNING
+    CLIENT_LIBRARY = "client-library"  # links or embeds a network client library: SUSPECT
+    OWN_CALLS = "own-calls"  # the extension itself imports socket/DNS/TLS calls: SUSPECT
     # INFO: the extension's network imports are Rust's std::net (built by rustc, no event
     # loop, no client library): every Rust extension imports them (cryptography).
     RUST_STD = "rust-std"

@@ -23,11 +23,14 @@ from patchcheck.textcols import clip_words
 from patchcheck.verdicts import evidence as ev
 from patchcheck.verdicts.codes import CODES
 
-#: The verdict a finding of each severity leads to (INFO leads to none).
+#: The verdict a finding of each severity leads to (INFO leads to none). A code's severity
+#: (``verdicts/codes.py``) is its triage, so a new order-only code (PC209) needs no rule here.
 SEVERITY_VERDICT: Mapping[Severity, Verdict] = {
     Severity.BREAKS: Verdict.BREAKS,
     Severity.BLOCKS: Verdict.BLOCKS,
+    Severity.SUSPECT: Verdict.SUSPECT,
     Severity.WARNING: Verdict.WARNS,
+    Severity.ORDER_ONLY: Verdict.ORDER_SENSITIVE,
 }
 
 # Suspicions a measured "cooperates" clears (to info: they stay in the report). The native-code
@@ -164,7 +167,7 @@ def import_findings(after: CheckOutcome, before: CheckOutcome | None) -> list[Fi
         if before.data is None:
             if after.data is not None:
                 f = _ended_badly("import-before", before, "import before patch_all()")
-                findings += [replace(x, severity=Severity.WARNING, code="PC121",
+                findings += [replace(x, severity=CODES["PC121"].severity, code="PC121",
                                      summary=x.summary + " (but imports fine after patching)",
                                      evidence=ev.OrderSensitive(ended=_child_end(before)))
                              for x in f]
@@ -329,7 +332,7 @@ def fold_verdict(findings: Sequence[Finding], *, installed: bool = True,
     out: list[Finding] = []
     for f in findings:
         by = clearing.get(f.code, ())
-        if by and f.severity == Severity.WARNING:
+        if by and f.severity > Severity.INFO:
             cleared = f" (cleared: {', '.join(by)} measured cooperates)"
             f = replace(f, severity=Severity.INFO, summary=f.summary + cleared)
         out.append(f)

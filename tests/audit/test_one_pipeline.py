@@ -2,8 +2,8 @@
 
 The end-to-end cases run the real command line and a real pytest in subprocesses on
 distributions the tool's own environment has (six: no probe → untested; sortedcontainers: a
-stale threading reference, PC120 → warns), with the same ``[tool.patchcheck]``: the same
-waiver is applied, the same distributions fail, the same expired-waiver note is shown. The
+stale threading reference, PC120 → order-sensitive), with the same ``[tool.patchcheck]``: the
+same waiver is applied, the same distributions fail, the same expired-waiver note is shown. The
 ``judge`` cases run the decision step on in-memory reports.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ expires = 2020-01-01
 @pytest.mark.parametrize("waived", [False, True], ids=["no-waiver", "waiver"])
 def test_cli_and_pytest_plugin_apply_the_same_waivers_and_fail_the_same(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, waived: bool) -> None:
-    pytester.makepyprojecttoml('[tool.patchcheck]\nfail-on = "warns"\n'
+    pytester.makepyprojecttoml('[tool.patchcheck]\nfail-on = "order-sensitive"\n'
                                + (WAIVER if waived else "") + EXPIRED)
     pytester.makefile(".txt", requirements="six\nsortedcontainers\n")
     cache = {"PATCHCHECK_CACHE_DIR": str(pytester.path / "cache")}

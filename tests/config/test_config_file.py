@@ -206,10 +206,10 @@ PYPROJECT_HEAD = """
     [
         ('fail-on = "blocky"',
          "pyproject.toml:9: [tool.patchcheck] fail-on = 'blocky': expected one of untested,"
-         " warns, blocks, breaks, never"),
+         " order-sensitive, warns, suspect, blocks, breaks, never"),
         ('fail_on = 3',
-         "pyproject.toml:9: [tool.patchcheck] fail_on = 3: expected one of untested, warns,"
-         " blocks, breaks, never"),
+         "pyproject.toml:9: [tool.patchcheck] fail_on = 3: expected one of untested,"
+         " order-sensitive, warns, suspect, blocks, breaks, never"),
         ('timeout = "60"',
          "pyproject.toml:9: [tool.patchcheck] timeout = '60': expected a number of seconds"
          " greater than 0"),
@@ -258,7 +258,8 @@ PYPROJECT_HEAD = """
         ('fail-onn = "warns"',
          "pyproject.toml:9: [tool.patchcheck] fail-onn = 'warns': unknown key; expected one"
          " of baseline, cache, fail-on, format, import-names, include-test-packages, jobs,"
-         " output, patch, probe-paths, python, services, skip, stalls, timeout, waivers"),
+         " output, patch, patches-first, probe-paths, python, services, skip, stalls, timeout,"
+         " waivers"),
     ],
 )
 def test_bad_values_name_file_line_key_and_value(tmp_path: Path, line: str, message: str) -> None:

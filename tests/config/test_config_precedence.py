@@ -109,7 +109,8 @@ def test_no_cache_false_turns_cache_back_on(tmp_path: Path) -> None:
     "env, message",
     [
         ({"PATCHCHECK_FAIL_ON": "blocky"},
-         "PATCHCHECK_FAIL_ON='blocky': expected one of untested, warns, blocks, breaks, never"),
+         "PATCHCHECK_FAIL_ON='blocky': expected one of "
+         "untested, order-sensitive, warns, suspect, blocks, breaks, never"),
         ({"PATCHCHECK_TIMEOUT": "soon"},
          "PATCHCHECK_TIMEOUT='soon': expected a number of seconds greater than 0"),
         ({"PATCHCHECK_TIMEOUT": "nan"},
@@ -133,7 +134,8 @@ def test_env_errors(tmp_path: Path, env: dict[str, str], message: str) -> None:
     "cli, message",
     [
         ({"fail_on": "blocky"},
-         "--fail-on 'blocky': expected one of untested, warns, blocks, breaks, never"),
+         "--fail-on 'blocky': expected one of "
+         "untested, order-sensitive, warns, suspect, blocks, breaks, never"),
         ({"timeout": -1}, "--timeout -1: expected a number of seconds greater than 0"),
         ({"patch": "sockets=false"},
          "--patch 'sockets=false': 'sockets' is not a patch_all() argument; expected one of"

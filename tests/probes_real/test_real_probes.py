@@ -108,8 +108,9 @@ CASES = [
          remedies={"psycopg2.pg_sleep": {"psycogreen.gevent.patch_psycopg()": "cooperates",
                                          THREADPOOL: "cooperates"}},
          servers=[POSTGRES], known="agrees"),
-    # Imported after patch_all() it cooperates; imported before, it keeps the C wait: warns.
-    Case("psycopg", "psycopg", "warns",
+    # Imported after patch_all() it cooperates; imported before, it keeps the C wait:
+    # order-sensitive (PC206).
+    Case("psycopg", "psycopg", "order-sensitive",
          {"psycopg.pg_sleep": "cooperates",
           ("psycopg.pg_sleep", "before-patch"): "blocks"},
          servers=[POSTGRES], known="agrees"),

@@ -1,7 +1,7 @@
 """--patchcheck-scan: one item per requirement, judged by the CLI's policy, evidence in reports.
 
 Uses distributions the tool's own environment has (six: no probe → untested; sortedcontainers:
-a stale threading reference → warns), so no probe and no server is needed and a scan takes
+a stale threading reference → order-sensitive), so no probe and no server is needed and a scan takes
 seconds.
 """
 from __future__ import annotations
@@ -35,16 +35,16 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
         """)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
-        "--patchcheck-fail-on", "warns", "--junitxml", "junit.xml", "-rs")
+        "--patchcheck-fail-on", "order-sensitive", "--junitxml", "junit.xml", "-rs")
     # one item per requirement (redis: its marker is false, skipped), counted by pytest
     result.assert_outcomes(passed=2, failed=1, skipped=2)
     result.stdout.fnmatch_lines(["collected 5 items"])
     result.stdout.fnmatch_lines([
         "*_ patchcheck: sortedcontainers _*",
-        "warns: *",
-        "sortedcontainers *: warns (requirements.txt:2)",
+        "order-sensitive: *",
+        "sortedcontainers *: order-sensitive (requirements.txt:2)",
         "PC120 *",
-        "*(fails because --patchcheck-fail-on is warns)",
+        "*(fails because --patchcheck-fail-on is order-sensitive)",
     ])
     result.stdout.fnmatch_lines([
         "SKIPPED * requirements.txt:3: not-a-real-package-pc5: not-installed*",
@@ -60,7 +60,7 @@ def test_items_pass_fail_and_skip_by_policy_with_evidence(pytester: pytest.Pytes
 def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("""
         [tool.patchcheck]
-        fail-on = "warns"
+        fail-on = "order-sensitive"
 
         [[tool.patchcheck.waivers]]
         distribution = "sortedcontainers"
@@ -75,6 +75,41 @@ def test_waivers_from_pyproject_and_xdist_share_one_scan(pytester: pytest.Pytest
     result.assert_outcomes(passed=2)
     shared = list(pytester.path.glob("**/patchcheck-scan/*.json"))
     assert len(shared) <= 1  # one scan for both workers (when they share a basetemp)
+
+
+def test_patching_first_is_learned_from_the_plugins_own_patch_all(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, target_python: str) -> None:
+    """--patchcheck-patch patched before the suite imported pc_stale (scanned in the test
+    packages' venv, never imported by pytest's plugins): its stale references cannot bite this
+    suite, so the item passes at fail-on order-sensitive, and the notes say why. A package
+    imported before patching (here a -p plugin of that name holding socket.socket) keeps its
+    order-only findings and fails."""
+    monkeypatch.setenv("PATCHCHECK_PYTHON", target_python)
+    pytester.makefile(".txt", requirements="pc_stale\n")
+    args = ("-p", "no:cacheprovider", "--patchcheck-scan", "requirements.txt",
+            "--patchcheck-fail-on", "order-sensitive")
+    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*patchcheck scan notes*",
+        "*order-only findings shown as info: this test run patched first (gevent patched by "
+        "--patchcheck-patch (pytest_load_initial_conftests), before the libraries were "
+        "imported)*",
+    ])
+    # Without the plugin's patching nothing is learned: the same item fails; below fail-on it
+    # passes, and the unmeasured risk stays visible in the warnings summary.
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(failed=1)
+    result = pytester.runpytest_subprocess(*args[:-1], "suspect")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*UnmeasuredRiskWarning: pc-stale*: order-sensitive: stale: *"
+                                 "(passes: below --patchcheck-fail-on suspect)"])
+
+    pytester.makepyfile(pc_stale="from socket import socket\n")
+    result = pytester.runpytest_subprocess(*args, "--patchcheck-patch", "-p", "pc_stale")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*order-only findings kept for pc-stale: imported before patch_all() in this run*"])
 
 
 def test_collect_only_lists_one_item_per_requirement(

@@ -74,9 +74,9 @@ def test_cryptography_gets_no_warning() -> None:
 
 
 @pytest.mark.parametrize("name", ["psycopg2-binary", "pylibmc"])
-def test_real_client_libraries_still_warn(name: str) -> None:
+def test_real_client_libraries_are_suspect(name: str) -> None:
     findings = native.findings_for(native.scan_distribution(_installed(name)))
-    (finding,) = [f for f in findings if f.severity is Severity.WARNING]
+    (finding,) = [f for f in findings if f.severity is Severity.SUSPECT]
     assert finding.code == "PC141"
     assert len(finding.evidence.chain) == 2  # the extension, then the bundled client library
 

@@ -77,7 +77,7 @@ def test_blocking_only_when_imported_first_is_pc206_from_the_order_field():
     r = result_with(after, before)
     codes = {f.check: f.code for f in r.findings}
     assert codes == {"probe:x.call": "PC204", "probe:x.call (imported before patch_all)": "PC206"}
-    assert r.verdict is Verdict.WARNS
+    assert r.verdict is Verdict.ORDER_SENSITIVE
     pc206 = next(f for f in r.findings if f.code == "PC206")
     assert pc206.evidence == ev.ProbeRef("x.call", ImportOrder.BEFORE_PATCH)
     assert r.probe_outcome("x.call", ImportOrder.BEFORE_PATCH) is before

@@ -20,8 +20,11 @@ def report(*verdicts: Verdict, problems: tuple[str, ...] = ()) -> ScanReport:
 
 # Which verdicts fail at each level (the table in the README).
 EXPECTED = {
-    "untested": {"untested", "skipped", "not-installed", "warns", "blocks", "breaks"},
-    "warns": {"warns", "blocks", "breaks"},
+    "untested": {"untested", "skipped", "not-installed", "order-sensitive", "warns", "suspect",
+                 "blocks", "breaks"},
+    "order-sensitive": {"order-sensitive", "warns", "suspect", "blocks", "breaks"},
+    "warns": {"warns", "suspect", "blocks", "breaks"},
+    "suspect": {"suspect", "blocks", "breaks"},
     "blocks": {"blocks", "breaks"},
     "breaks": {"breaks"},
     "never": set(),
@@ -61,5 +64,6 @@ def test_bad_level() -> None:
     with pytest.raises(ConfigError) as info:
         exit_code_for(report(), "blocky")
     assert info.value.message == (
-        "fail-on = 'blocky': expected one of untested, warns, blocks, breaks, never"
+        "fail-on = 'blocky': expected one of untested, order-sensitive, warns, suspect, blocks, "
+        "breaks, never"
     )
