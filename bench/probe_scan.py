@@ -31,9 +31,11 @@ import patchcheck.audit as audit_mod  # noqa: E402
 import patchcheck.bisect.run as bisect_mod  # noqa: E402
 import patchcheck.engine as engine_mod  # noqa: E402
 import patchcheck.install as install_mod  # noqa: E402
+import patchcheck.runner.forkserver as forkserver_mod  # noqa: E402
 import patchcheck.runner.probing as probing_mod  # noqa: E402
 import patchcheck.services as services_mod  # noqa: E402
 from patchcheck.cli import main as cli_main  # noqa: E402
+from patchcheck.runner.protocol import ControlTask, ProbeTask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,18 +71,28 @@ class Timeline:
         return timed
 
     def child(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(runner: Any, spec: Any, services: Any, modules: Any, order: Any,
-                  remedy: Any, *args: Any, **kwargs: Any) -> Any:
+        """A runner's ``run``: the time a probe or control child really ran (after it got its
+        slot), labelled by probe, remedy and order."""
+        def timed(runner: Any, task: Any, *args: Any, **kwargs: Any) -> Any:
+            label = _label(task)
             start = time.monotonic()
             try:
-                return fn(runner, spec, services, modules, order, remedy, *args, **kwargs)
+                return fn(runner, task, *args, **kwargs)
             finally:
-                label = spec.name + ("" if remedy is None else f" + {remedy.label[:40]}")
-                if getattr(order, "value", "after-patch") != "after-patch":
-                    label += f" [{order.value}]"
-                with self._lock:
-                    self.children.append((label, start - self.t0, time.monotonic() - self.t0))
+                if label:
+                    with self._lock:
+                        self.children.append((label, start - self.t0,
+                                              time.monotonic() - self.t0))
         return timed
+
+
+def _label(task: Any) -> str:
+    if isinstance(task, ControlTask):
+        return f"control:{task.control}"
+    if not isinstance(task, ProbeTask):
+        return ""  # import checks, target info: not the probe phase
+    label = task.name + ("" if task.remedy is None else f" + {task.remedy.label[:40]}")
+    return label + ("" if task.import_order == "after" else f" [{task.import_order}]")
 
 
 def install_timers(tl: Timeline) -> list[tuple[Any, str, Any]]:
@@ -102,7 +114,8 @@ def install_timers(tl: Timeline) -> list[tuple[Any, str, Any]]:
          tl.phase("  controls", probing_mod.ProbeRunner.run_controls))
     wrap(probing_mod.ProbeRunner, "run_all",
          tl.phase("  probes + remedies", probing_mod.ProbeRunner.run_all))
-    wrap(probing_mod.ProbeRunner, "_child", tl.child(probing_mod.ProbeRunner._child))
+    for cls in (forkserver_mod.ForkRunner, forkserver_mod.SpawnRunner):
+        wrap(cls, "run", tl.child(cls.run))
     wrap(services_mod.ServiceRegistry, "close",
          tl.phase("  services stop", services_mod.ServiceRegistry.close))
     wrap(services_mod.ServiceRegistry, "_stop_handle",
@@ -139,13 +152,15 @@ def print_run(total: float, code: int, tl: Timeline, load0: tuple[float, ...],
     slow = sorted(tl.stops, key=lambda x: -x[1])[:5]
     if slow:
         print("  slowest service stops: " + ", ".join(f"{n} {d:.2f} s" for n, d in slow))
-    kids = tl.children
+    phase = [(s, e) for name, s, e in tl.phases if name == "probe phase (all)"]
+    # only the probe phase's children (bisection runs probes of its own later)
+    kids = [c for c in tl.children if phase and phase[0][0] <= c[1] <= phase[0][1]]
     if kids:
-        first = min(s for _, s, _ in kids)
-        last = max(e for _, _, e in kids)
+        first, last = phase[0]
         summed = sum(e - s for _, s, e in kids)
-        print(f"  probe children: {len(kids)}, summed {summed:.1f} s over {last - first:.1f} s "
-              f"wall = {in_flight(kids, first, last):.2f} at once on average")
+        print(f"  probe phase: {len(kids)} children (controls, probes, remedies), summed "
+              f"{summed:.1f} s in {last - first:.1f} s = "
+              f"{in_flight(kids, first, last):.2f} at once on average")
         print(f"  longest children (of {len(kids)}):")
         for label, s, e in sorted(kids, key=lambda c: c[1] - c[2])[:top]:
             print(f"    {e - s:6.2f} s  [{s:6.2f} .. {e:6.2f}]  {label}")
