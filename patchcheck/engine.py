@@ -1,18 +1,16 @@
 """The scan engine: the one API the CLI and the pytest plugin drive.
 
 sources → targets → plan → runner → (harness in children) → verdicts. The engine carries out a
-``Plan``: import checks and the native-code scan for every distribution (the controls and the
-probes of the standard library's row run alongside), then the libraries' probes, then the
-verdicts; results come from the cache where nothing they depend on changed.
+``Plan``: import checks and the native-code scan for every distribution, then the controls and
+the probes, then the verdicts; results come from the cache where nothing they depend on changed.
 It never imports a target library and never patches the tool process.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -129,14 +127,10 @@ class Scan:
         self.progress_total(len(plan.installed) + sum(
             len(item.probes) for item in plan.installed if item.key not in cached))
 
-        # The controls and the probes that need no import result (the standard library's row)
-        # start with the import checks; the libraries' probes follow them, since they need the
-        # modules and client libraries the import checks found. The meter stays as stable
-        # with them sharing the machine (bench/meter_stability.py --jobs, a core busy), and
-        # a failed control still discards every measurement.
-        with self._early_probes(plan, cached, pm) as early:
-            results = self._import_phase(plan, target, cached)
-            controls = self._probe_phase(plan, results, cached, early)
+        results = self._import_phase(plan, target, cached)
+        # Probes run after the import checks so that CPU-heavy imports do not share the
+        # machine with timing-sensitive measurements.
+        controls = self._probe_phase(plan, results, cached, pm)
         self._to_cache(plan, results, cached, controls)
         for item in plan.items:
             if item.instrument and item.dist is not None:
@@ -207,51 +201,27 @@ class Scan:
                 self.progress(f"{dist.name} imported")
         return results
 
-    @contextmanager
-    def _early_probes(self, plan: Plan, cached: Mapping[str, DistributionResult], pm: Any
-                      ) -> Iterator[_EarlyProbes | None]:
-        """The probe runner, with the controls and then the probes of rows without import
-        checks (``item.stdlib``) started in the background; None when nothing is probed."""
-        to_probe = _to_probe(plan, cached)
+    def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
+                     cached: Mapping[str, DistributionResult], pm: Any
+                     ) -> tuple[ProbeOutcome, ...]:
+        to_probe = {item.key: list(item.probes) for item in plan.installed
+                    if item.probes and item.key not in cached}
         if not to_probe:
-            yield None
-            return
+            return ()
         from patchcheck.runner.probing import ProbeRunner
 
-        early_keys = {item.key for item in plan.installed if item.stdlib and item.key in to_probe}
-        rows = {item.key: stdlib_result(item) for item in plan.installed
-                if item.key in early_keys}
         with ProbeRunner(self.request, pm, progress=self.progress,
-                         child_runner=self._runner) as runner, \
-                ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-early") as bg:
-
-            def controls_then_early() -> tuple[tuple[ProbeOutcome, ...],
-                                               dict[str, list[ProbeOutcome]] | None]:
-                controls = runner.run_controls()
-                if not all(runner.control_ok(c) for c in controls):
-                    return controls, None  # nothing is measured on an unreliable meter
-                return controls, runner.run_all({k: to_probe[k] for k in early_keys}, rows)
-
-            yield _EarlyProbes(runner, to_probe, early_keys, bg.submit(controls_then_early))
-
-    def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
-                     cached: Mapping[str, DistributionResult], early: _EarlyProbes | None
-                     ) -> tuple[ProbeOutcome, ...]:
-        if early is None:
-            return ()
-        runner = early.runner
-        controls, measured = early.started.result()
-        bad = [c for c in controls if not runner.control_ok(c)]
-        if bad or measured is None:
-            self.problems.append(
-                "the hub meter is unreliable on this machine: control "
-                + ", ".join(f"{c.probe} measured {c.plain.outcome.value}" for c in bad)
-                + " (run 'patchcheck doctor' for details)")
-            return controls
-        self._meter_ok = True
-        rest = {key: specs for key, specs in early.to_probe.items()
-                if key not in early.early_keys}
-        measured = {**measured, **(runner.run_all(rest, results) if rest else {})}
+                         child_runner=self._runner) as runner:
+            controls = runner.run_controls()
+            bad = [c for c in controls if not runner.control_ok(c)]
+            if bad:
+                self.problems.append(
+                    "the hub meter is unreliable on this machine: control "
+                    + ", ".join(f"{c.probe} measured {c.plain.outcome.value}" for c in bad)
+                    + " (run 'patchcheck doctor' for details)")
+                return controls
+            self._meter_ok = True
+            measured = runner.run_all(to_probe, results)
         for key, outcomes in measured.items():
             results[key] = with_probes(results[key], outcomes)
         return controls
@@ -374,22 +344,6 @@ class Scan:
 
         matched = matching_entries(entries, result)
         return replace(result, known=tuple(matched)) if matched else result
-
-
-@dataclass(frozen=True)
-class _EarlyProbes:
-    """The scan's probe runner, what it probes, and the background job already started: the
-    controls, then the probes of ``early_keys`` (rows with no import checks)."""
-
-    runner: Any
-    to_probe: dict[str, list[Any]]
-    early_keys: set[str]
-    started: Future[tuple[tuple[ProbeOutcome, ...], dict[str, list[ProbeOutcome]] | None]]
-
-
-def _to_probe(plan: Plan, cached: Mapping[str, DistributionResult]) -> dict[str, list[Any]]:
-    return {item.key: list(item.probes) for item in plan.installed
-            if item.probes and item.key not in cached}
 
 
 def _probe_digests(probes: Sequence[Any]) -> dict[str, str]:
