@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="pass -j J to the scan")
     ap.add_argument("--top", type=int, default=8, help="longest children to list")
     ap.add_argument("--verdicts", action="store_true", help="print each row's verdict")
+    ap.add_argument("--keep", metavar="DIR", help="keep each run's JSON report in DIR")
     ap.add_argument("extra", nargs="*", help="more scan arguments (after --)")
     args = ap.parse_args(argv)
 
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(args.runs):
-            report = Path(tmp) / f"report{n}.json"
+            report = Path(args.keep or tmp) / f"report{n}.json"
             load0 = os.getloadavg()
             total, code, tl = one_run(scan_argv, report)
             load1 = os.getloadavg()
