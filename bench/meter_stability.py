@@ -5,7 +5,7 @@ fresh child, while a spinning subprocess keeps another core busy, and prints per
 expected outcome (a control's from its table; a probe's, the one it measured most
 often), how many runs measured it, flaps (runs that measured anything else), and the
 median / p95 of the concurrency ratio and the largest heartbeat gap. ``--jobs J`` runs J
-children at once (as a probe scan does: its probe phase runs ``--probe-jobs`` children at once),
+children at once (as a probe scan does: its probe phase runs 2 children per ``--jobs`` at once),
 so the stability of the meter can be compared at the concurrency the scan uses.
 
     python bench/meter_stability.py [--n 20] [--jobs 1] [--no-spin] [--json out.json]
