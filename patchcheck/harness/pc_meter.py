@@ -26,10 +26,14 @@ Classification (``classify()``), with T and the thresholds chosen for a loaded 2
   a native watchdog thread (an OS thread captured before patching, so it runs while the hub
   is blocked in C) declares it after ``max(2 s, 4×K×S)`` of the call (``max(8 s, 4×K×S)`` of
   the factories), writes every thread's and greenlet's stack and the result through
-  ``on_hang`` and ends the child (``os._exit``). One detector, one bound: the same hang gives
-  the same outcome every run, whether the hub is alive (a cooperative wait that never ends)
-  or stuck in C (a ``connect`` that never returns). Without ``on_hang`` (a direct caller)
-  the cooperative join timeout reports the same result for hangs that leave the hub alive.
+  ``on_hang`` and ends the child (``os._exit``). A call that waits *cooperatively* for an
+  answer that never comes (grpc's ``channel_ready_future``) is declared sooner, after
+  ``max(1 s, 2×K×S)``, when the heartbeat shows the hub ran without a stall of
+  ``max(S/2, 100 ms)`` over the last ``max(K×S, 0.2 s)``: K copies that each wait S are done
+  by K×S even one after the other, and a hub that keeps beating is not in a slow C call.
+  One detector, one bound per kind: a hub stuck in C (a ``connect`` that never returns) keeps
+  the full bound. Without ``on_hang`` (a direct caller) the cooperative join timeout reports
+  the same result for hangs that leave the hub alive.
 * a probe problem → ``inconclusive`` (nothing about the library was measured): the calls
   did not wait on the peer (median per-call time ``T < S/4`` while the hub ran), or the
   factory raised (other than gevent's own hub errors, which are the library's ``breaks``)
@@ -49,6 +53,7 @@ The result is a dict in ``patchcheck.model.Measurement.to_json()`` shape.
 """
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import statistics
@@ -72,6 +77,13 @@ MIN_CALL_HANG_S = 2.0
 MIN_FACTORY_HANG_S = 8.0
 #: how many times the whole expected wait (K×S) a phase may take before it is a hang
 HANG_FACTOR = 4.0
+#: ... and a call whose hub kept running (no stall, see ``idle_hang_bound``): sooner
+IDLE_HANG_FACTOR = 2.0
+MIN_IDLE_HANG_S = 1.0
+#: the hub "kept running" when no heartbeat gap reached max(S/2, this) over the last
+#: max(K×S, IDLE_WINDOW_MIN_S): a blocking C call of S makes a gap of S
+IDLE_GAP_MIN_S = 0.1
+IDLE_WINDOW_MIN_S = 0.2
 #: how often the watchdog looks
 WATCHDOG_PERIOD_S = 0.05
 #: a call shorter than this fraction of S did not wait on the peer
@@ -105,6 +117,13 @@ def hang_bounds(concurrency: int, wait: float) -> tuple[float, float]:
     """(factory bound, call bound) in seconds: a phase still running then is a hang."""
     whole = HANG_FACTOR * max(1, concurrency) * wait
     return max(MIN_FACTORY_HANG_S, whole), max(MIN_CALL_HANG_S, whole)
+
+
+def idle_hang_bound(concurrency: int, wait: float) -> float:
+    """Seconds after which calls still waiting while the hub runs are hung (never later than
+    the call bound of ``hang_bounds``)."""
+    whole = max(1, concurrency) * wait
+    return min(max(MIN_IDLE_HANG_S, IDLE_HANG_FACTOR * whole), hang_bounds(concurrency, wait)[1])
 
 _THIS_FILE = os.path.basename(__file__).rsplit(".", 1)[0]  # "pc_meter" (also for .pyc)
 
@@ -339,6 +358,15 @@ class _Heartbeat:
     def last(self) -> float:
         return self.beats[-1] if self.beats else 0.0
 
+    def ran_since(self, start: float, stall: float) -> bool:
+        """True when, from ``start`` to now, the hub never went ``stall`` seconds without a
+        beat. Safe from another thread: beats are only appended, in time order."""
+        beats = self.beats
+        now = time.perf_counter()
+        recent = beats[bisect.bisect_left(beats, start):]
+        points = [start] + recent + [now]
+        return all(b - a < stall for a, b in zip(points, points[1:]))
+
     def max_gap(self, start: float, end: float) -> float:
         """Largest interval without a beat inside [start, end] (clipped to the window)."""
         points = [start] + [b for b in self.beats if start < b < end] + [end]
@@ -372,10 +400,13 @@ class _HangWatchdog:
     """
 
     def __init__(self, bounds: dict[str, float], on_hang: Callable[[dict[str, Any]], Any],
-                 describe: Callable[[str, float], dict[str, Any]]) -> None:
+                 describe: Callable[[str, float], dict[str, Any]],
+                 idle: dict[str, tuple[float, Callable[[], bool]]] | None = None) -> None:
         self.bounds = bounds
         self.on_hang = on_hang
         self.describe = describe
+        #: phase → (sooner bound, "the hub kept running"): a hang that leaves the hub idle
+        self.idle = idle or {}
         self._lock = _allocate_native_lock()
         self._phase: str | None = None
         self._since = 0.0
@@ -403,15 +434,21 @@ class _HangWatchdog:
                 if self._done:
                     return
                 phase = self._phase
-                if phase is None or time.perf_counter() - self._since < self.bounds[phase]:
+                if phase is None:
                     continue
+                ran, bound = time.perf_counter() - self._since, self.bounds[phase]
+                if ran < bound:
+                    sooner = self.idle.get(phase)
+                    if sooner is None or ran < sooner[0] or not sooner[1]():
+                        continue
+                    bound = sooner[0]
                 self._done = True
             try:
-                result = self.describe(phase, self.bounds[phase])
+                result = self.describe(phase, bound)
             except BaseException as exc:  # evidence only: the hang is still a hang
                 result = result_dict("breaks", hung=True, phase=phase,
                                      error="the %s did not return within %.1f s (%s)"
-                                     % (phase, self.bounds[phase], describe_exception(exc)))
+                                     % (phase, bound, describe_exception(exc)))
             self.on_hang(result)
             return
 
@@ -498,8 +535,14 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
 
     dog = None
     if on_hang is not None:
+        idle_window = max(k * s, IDLE_WINDOW_MIN_S)
+        idle_stall = max(s / 2.0, IDLE_GAP_MIN_S)
+
+        def hub_ran() -> bool:
+            return heartbeat.ran_since(time.perf_counter() - idle_window, idle_stall)
+
         dog = _HangWatchdog({"factory": factory_bound, "call": call_bound}, on_hang,
-                            hung_result)
+                            hung_result, idle={"call": (idle_hang_bound(k, s), hub_ran)})
         dog.start()
 
     def worker(i: int) -> None:

@@ -5,9 +5,12 @@ to the child in its spec, and the child's measurement comes back as ``Measuremen
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from patchcheck.model import (
@@ -43,9 +46,55 @@ from patchcheck.spec import (
 from patchcheck.verdicts.evidence import NativeCode
 
 __all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "child_modules", "client_libraries",
-           "measurement_of", "probe_task", "remedies_to_try"]
+           "measurement_of", "probe_slots", "probe_task", "remedies_to_try"]
 
 CONTROL_WAIT_S = 0.3
+#: Probe children per job (``--jobs``, default the CPU count) run at once. A probe child spends
+#: most of its life waiting on its slow peer (K calls of S each), not on a CPU, so the probe
+#: phase keeps more children running than there are cores. The controls and the stdlib probes
+#: stayed as stable at 3 per job with a core busy as at 1 (``bench/meter_stability.py --jobs``);
+#: 2, not 3, because a CPU-heavy factory (botocore loading its service models for 3 clients)
+#: came close to its 8 s hang bound at 3 on a box at load 15. ``bench/probe_scan.py`` measures.
+PROBE_SLOTS_PER_JOB = 2
+#: Slot priorities: a follow-up run (a remedy, the other import order) of a probe whose plain
+#: run is known goes before a probe not started yet, so a probe's chain of runs never waits
+#: behind the whole queue and ends the scan late.
+_FOLLOW_UP, _FIRST = 0, 1
+
+
+def probe_slots(jobs: int) -> int:
+    """How many probe children run at once for ``--jobs jobs``."""
+    return max(1, jobs) * PROBE_SLOTS_PER_JOB
+
+
+class _Slots:
+    """A counting semaphore whose waiters are served by (priority, arrival): the scan's limit
+    on probe children running at once. Threads only wait for a slot; a holder never waits for
+    another, so any number of threads may queue without deadlock."""
+
+    def __init__(self, count: int) -> None:
+        self._free = max(1, count)
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, int]] = []
+        self._arrival = itertools.count()
+
+    @contextmanager
+    def held(self, priority: int) -> Iterator[None]:
+        ticket = (priority, next(self._arrival))
+        with self._cond:
+            heapq.heappush(self._queue, ticket)
+            while not (self._free and self._queue[0] == ticket):
+                self._cond.wait()
+            heapq.heappop(self._queue)
+            self._free -= 1
+            # another slot may still be free for the next in line
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += 1
+                self._cond.notify_all()
 
 
 def client_libraries(result: DistributionResult) -> tuple[str, ...]:
@@ -114,6 +163,11 @@ def child_modules(spec: ProbeSpec, modules: Sequence[str], order: ImportOrder
     return (*modules, *(m for m in spec.before_imports if m not in modules))
 
 
+def _plain_order(spec: ProbeSpec) -> ImportOrder:
+    """The order of a probe's first (plain) run."""
+    return ImportOrder.BEFORE_PATCH if spec.import_order == "before" else ImportOrder.AFTER_PATCH
+
+
 def probe_task(spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
                order: str, remedy: RemedySpec | None = None, *,
                patch_args: Mapping[str, Any] | None = None) -> ProbeTask:
@@ -139,6 +193,7 @@ class ProbeRunner:
         # The scan's runner when given (it closes it); else our own, closed on exit.
         self._own_runner = child_runner is None
         self.child_runner: Runner = child_runner or make_runner(request.python)
+        self._slots = _Slots(probe_slots(int(getattr(request, "jobs", 1) or 1)))
 
     def __enter__(self) -> ProbeRunner:
         from patchcheck.services import ServiceRegistry
@@ -180,15 +235,17 @@ class ProbeRunner:
             if missing:
                 m = Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
             else:
-                res = self.child_runner.run(
-                    ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
-                    timeout=min(self.request.timeout, 30.0))
+                # The controls measure the meter at the probes' concurrency (same slots).
+                with self._slots.held(_FOLLOW_UP):
+                    res = self.child_runner.run(
+                        ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
+                        timeout=min(self.request.timeout, 30.0))
                 m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m,
                                 expected=Outcome(CONTROLS[name]))
 
         self.progress.phase(ScanPhase.CONTROLS, detail=f"{len(CONTROLS)} controls")
-        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+        with ThreadPoolExecutor(max_workers=len(CONTROLS) or 1) as pool:
             return tuple(pool.map(one, CONTROLS))
 
     @staticmethod
@@ -214,7 +271,12 @@ class ProbeRunner:
                           _CHILD_ORDER[order], remedy, patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        res = self.child_runner.run(task, timeout=budget)
+        # The plain run of each probe queues in plan order; every later run of a probe goes
+        # first (see _FOLLOW_UP).
+        priority = _FIRST if remedy is None and order.value == _plain_order(spec).value \
+            else _FOLLOW_UP
+        with self._slots.held(priority):
+            res = self.child_runner.run(task, timeout=budget)
         return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
 
@@ -232,9 +294,8 @@ class ProbeRunner:
         plain = self._child(spec, services, modules, order, None)
         always = spec.measure_remedies == "always" or bool(
             getattr(self.request, "all_remedies", False))
-        remedies = tuple(self._child(spec, services, modules, order, remedy)
-                         for remedy in remedies_to_try(spec, plain, native_libraries,
-                                                       always=always))
+        remedies = self._each(lambda remedy: self._child(spec, services, modules, order, remedy),
+                              remedies_to_try(spec, plain, native_libraries, always=always))
         outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
                                  remedies=remedies, order=order)]
         if spec.import_order == "both":
@@ -243,8 +304,20 @@ class ProbeRunner:
                                          order=ImportOrder.BEFORE_PATCH))
         return outcomes
 
+    @staticmethod
+    def _each(run: Any, remedies: Sequence[RemedySpec]) -> tuple[Measurement, ...]:
+        """Measure each remedy, all started at once as soon as the plain run is known (each
+        waits for a slot of its own)."""
+        if len(remedies) <= 1:
+            return tuple(run(remedy) for remedy in remedies)
+        with ThreadPoolExecutor(max_workers=len(remedies),
+                                thread_name_prefix="patchcheck-remedy") as pool:
+            return tuple(pool.map(run, remedies))
+
     def run_all(self, probes: Mapping[str, Sequence[ProbeSpec]],
                 results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
+        """Every probe of every distribution: one thread per probe, the children they start
+        limited by the scan's slots (``probe_slots``), plain runs in plan order."""
         out: dict[str, list[ProbeOutcome]] = {}
         jobs = []
         # The progress counts distributions: one is done when its last probe is.
@@ -263,7 +336,9 @@ class ProbeRunner:
                 if done:
                     self.progress.advance(results[key].name)
 
-        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+        count = sum(len(specs) for specs in probes.values())
+        with ThreadPoolExecutor(max_workers=max(1, count),
+                                thread_name_prefix="patchcheck-probe") as pool:
             for key, specs in probes.items():
                 modules = results[key].modules
                 libraries = client_libraries(results[key])

@@ -53,6 +53,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -305,12 +306,23 @@ class ServiceRegistry:
         return proxy.endpoint, proxy
 
     def close(self) -> None:
-        """Stop every service (proxies first, then in reverse start order). Idempotent."""
+        """Stop every service: the proxies first, then the rest, each wave at once (a scratch
+        database's DROP and a server's shutdown take a second or more each on a loaded box,
+        and services do not depend on each other, only proxies on what they front).
+        Idempotent."""
         with self._lock:
             self._closed = True
             order, self._order = self._order, []
-        for slot in reversed(order):
-            self._stop(slot)
+        proxies = [slot for slot in order if isinstance(slot.handle, LatencyProxy)]
+        rest = [slot for slot in reversed(order) if slot not in proxies]
+        for wave in (proxies, rest):
+            if len(wave) <= 1:
+                for slot in wave:
+                    self._stop(slot)
+                continue
+            with ThreadPoolExecutor(max_workers=len(wave),
+                                    thread_name_prefix="patchcheck-stop") as pool:
+                list(pool.map(self._stop, wave))
 
     def _stop(self, slot: _Slot) -> None:
         handle, slot.handle = slot.handle, None

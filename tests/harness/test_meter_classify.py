@@ -91,3 +91,32 @@ def test_context_service_and_unique(tmp_path):
     with pytest.raises(LookupError, match="not started"):
         ctx.service("redis")
     assert ctx.unique("k") != ctx.unique("k")
+
+
+@pytest.mark.parametrize("k, s, idle, call", [
+    (3, 0.3, 1.8, 3.6),  # the example scan's probes: 2×K×S against 4×K×S
+    (2, 0.1, 1.0, 2.0),  # at least 1 s / 2 s
+    (1, 0.3, 1.0, 2.0),
+])
+def test_a_hang_with_the_hub_running_is_declared_sooner(k, s, idle, call):
+    assert pc_meter.idle_hang_bound(k, s) == pytest.approx(idle)
+    assert pc_meter.hang_bounds(k, s)[1] == pytest.approx(call)
+
+
+def test_the_sooner_bound_is_never_later_than_the_call_bound():
+    for k in (1, 2, 3, 5, 8):
+        for s in (0.01, 0.1, 0.3, 1.0, 5.0):
+            assert pc_meter.idle_hang_bound(k, s) <= pc_meter.hang_bounds(k, s)[1]
+            assert pc_meter.idle_hang_bound(k, s) >= k * s  # K calls of S each, in turn
+
+
+def test_the_hub_ran_since_means_no_beat_gap_that_long():
+    import time
+
+    beat = pc_meter._Heartbeat()
+    now = time.perf_counter()
+    beat.beats = [now - 1.0 + i * 0.01 for i in range(101)]  # every 10 ms up to now
+    assert beat.ran_since(now - 0.5, stall=0.1)
+    beat.beats = [b for b in beat.beats if not now - 0.6 < b < now - 0.3]  # a 300 ms stall
+    assert not beat.ran_since(now - 0.8, stall=0.1)
+    assert beat.ran_since(now - 0.25, stall=0.1)  # the window after the stall
