@@ -56,9 +56,10 @@ def test_installed_wheel_scans(wheel: Path, tmp_path: Path) -> None:
                             capture_output=True, text=True, env=env, cwd=tmp_path)
     paths = {p["path"] for p in json.loads(probes.stdout)}
     assert paths and all("site-packages/patchcheck/_builtin_probes/" in p for p in paths)
+    # --patches-first: the measured verdict, not requests' import-order findings
     scan = subprocess.run([str(venv / "bin" / "patchcheck"), "scan", "requests", "--format",
-                           "json"], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=300)
+                           "json", "--patches-first"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
     results = json.loads(scan.stdout)["results"]
     (result,) = [r for r in results if not r.get("implicit")]  # beside the stdlib row
     assert result["name"] == "requests" and result["verdict"] == "cooperates", scan.stderr

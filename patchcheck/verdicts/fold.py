@@ -257,6 +257,13 @@ def probe_findings(outcome: ProbeOutcome, *,
     name = outcome.label
     order_only = (outcome.order is ImportOrder.BEFORE_PATCH and patch_first is not None
                   and patch_first.plain.outcome.passed)
+    # Failing the same way in both orders is not about the order: the patched-first finding
+    # speaks for both (pyzmq blocks either way; a second PC200 would also escape the waiver of
+    # a remedy the project applies, which is judged on the patched-first run).
+    if (outcome.order is ImportOrder.BEFORE_PATCH and patch_first is not None
+            and m.outcome is patch_first.plain.outcome
+            and m.outcome in (Outcome.BLOCKS, Outcome.CPU_BOUND, Outcome.BREAKS)):
+        return []
     if m.outcome is Outcome.BLOCKS and order_only:
         return [make_finding("PC206", check,
                              f"{name}: hub stalled {m.max_gap_ms:.0f} ms when the library "
@@ -265,8 +272,9 @@ def probe_findings(outcome: ProbeOutcome, *,
         err = (m.error or "").strip().splitlines()
         what = "hangs" if m.hung else "breaks"
         return [make_finding("PC209", check,
-                             f"{outcome.probe}: {what} if imported before patch_all(): "
-                             f"{err[-1] if err else 'failed'}"[:200], evidence=ref)]
+                             clip_words(f"{outcome.probe}: {what} if imported before "
+                                        f"patch_all(): {err[-1] if err else 'failed'}", 200),
+                             evidence=ref)]
     if m.outcome is Outcome.BLOCKS:
         return [make_finding("PC200", check,
                              f"{name}: hub stalled {m.max_gap_ms:.0f} ms while waiting "

@@ -22,7 +22,7 @@ CASES = [
     # PC120 at import: imported before patch_all(), KafkaAdminClient() never returns (its
     # network thread, a greenlet once patched, polls the unpatched selector chosen at import
     # on the hub's thread; the measured stack): PC209, warns. Patched first it cooperates.
-    Case("kafka-python", "kafka", "warns",
+    Case("kafka-python", "kafka", "order-sensitive",
          {"kafka-python.bootstrap": "cooperates",
           ("kafka-python.bootstrap", "before-patch"): "breaks"}, known="agrees"),
     # librdkafka's own threads do the I/O; list_topics(timeout) waits in C on the hub's thread.
@@ -36,7 +36,7 @@ CASES = [
          remedies={"cassandra-driver.connect_libev": {GEVENT_CONNECTION: "cooperates"}},
          known="agrees"),
     # Imported first, creating the client raises RecursionError (gevent#1016): PC209, warns.
-    Case("boto3", "boto3", "warns",
+    Case("boto3", "boto3", "order-sensitive",
          {"boto3.list_objects": "cooperates", ("boto3.list_objects", "before-patch"): "breaks"},
          known="agrees"),
     Case("elasticsearch", "elasticsearch", "cooperates",

@@ -51,15 +51,15 @@ def test_https_imported_before_patch_all_raises_recursion_error(report: dict) ->
     assert ("requests.get", "before-patch") in runs
 
 
-def test_the_measurement_is_pc209_and_the_verdict_warns(report: dict) -> None:
+def test_the_measurement_is_pc209_and_the_verdict_is_order_sensitive(report: dict) -> None:
     result = by_name(report)["requests"]
     (pc209,) = [f for f in result["findings"] if f["code"] == "PC209"]
-    assert pc209["severity"] == "warning"
+    assert pc209["severity"] == "order-only"
     assert pc209["evidence"] == {"probe": "requests.get_tls", "order": "before-patch"}
     assert pc209["check"] == "probe:requests.get_tls (imported before patch_all)"
     assert "breaks if imported before patch_all(): RecursionError" in pc209["summary"]
     assert not [f for f in result["findings"] if f["code"] == "PC202"]  # not "breaks"
-    assert result["verdict"] == "warns"
+    assert result["verdict"] == "order-sensitive"
 
 
 def test_a_patched_first_cooperation_does_not_clear_the_import_order_warnings(
@@ -68,5 +68,5 @@ def test_a_patched_first_cooperation_does_not_clear_the_import_order_warnings(
     order = {f["code"]: f for f in result["findings"] if f["code"] in ("PC110", "PC120")}
     assert set(order) == {"PC110", "PC120"}
     for finding in order.values():
-        assert finding["severity"] == "warning", finding
+        assert finding["severity"] == "order-only", finding
         assert "cleared" not in finding["summary"], finding

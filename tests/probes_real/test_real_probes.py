@@ -79,14 +79,14 @@ def _httpx_case() -> Case:
 CASES = [
     # Imported before patch_all() (its import check finds PC110/PC120, so that order is
     # measured too) the HTTPS call raises RecursionError (gevent#1016): PC209, warns.
-    Case("requests", "requests", "warns",
+    Case("requests", "requests", "order-sensitive",
          {"requests.get": "cooperates", "requests.get_tls": "cooperates",
           ("requests.get", "before-patch"): "cooperates",
           ("requests.get_tls", "before-patch"): "breaks"}, known="agrees"),
     # pool_wait: a full pool's checkout (maxsize=1, block=True) while another greenlet holds
     # the only connection (gevent#1957, urllib3#3061): measured cooperating, in both orders.
     # Imported first, HTTPS raises RecursionError (gevent#1016): PC209, warns.
-    Case("urllib3", "urllib3", "warns",
+    Case("urllib3", "urllib3", "order-sensitive",
          {"urllib3.get": "cooperates", "urllib3.get_tls": "cooperates",
           ("urllib3.get", "before-patch"): "cooperates",
           ("urllib3.get_tls", "before-patch"): "breaks",
@@ -95,7 +95,7 @@ CASES = [
     _httpx_case(),
     # `import botocore` loads no ssl; with botocore.session imported first (the probe's
     # before_imports) creating the client raises RecursionError (gevent#1016): PC209, warns.
-    Case("botocore", "botocore", "warns",
+    Case("botocore", "botocore", "order-sensitive",
          {"botocore.call": "cooperates", "botocore.call_tls": "cooperates",
           ("botocore.call_tls", "before-patch"): "breaks"}),
     Case("redis", "redis", "cooperates",

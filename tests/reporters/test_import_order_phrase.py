@@ -25,8 +25,9 @@ def test_the_table_says_which_order_broke_and_how() -> None:
         _run(Outcome.COOPERATES, ImportOrder.AFTER_PATCH),
         _run(Outcome.BREAKS, ImportOrder.BEFORE_PATCH,
              error="RecursionError: maximum recursion depth exceeded")])
-    assert r.verdict is Verdict.WARNS
-    assert key_evidence(r) == "breaks if imported before patch_all (RecursionError)"
+    assert r.verdict is Verdict.ORDER_SENSITIVE
+    assert key_evidence(r) == ("breaks if imported before patch_all (RecursionError); "
+                               "patched first: stall 20 ms, ratio 1.1×")
 
 
 def test_a_hang_imported_first_says_hang() -> None:
@@ -41,7 +42,7 @@ def test_the_measurement_leads_the_suspicions_and_a_setup_failure_shows_its_type
     from patchcheck.model import Finding, Phase, Severity
     from patchcheck.verdicts import evidence as ev
 
-    warning = Finding("PC110", Severity.WARNING, "import-before",
+    warning = Finding("PC110", Severity.ORDER_ONLY, "import-before",
                       "gevent warns when patching after this import: Monkey-patching ssl",
                       ev.Warnings((ev.WarningRecord(
                           category="gevent.monkey.MonkeyPatchWarning",

@@ -106,16 +106,16 @@ def test_before_imports_join_the_imported_first_run_only():
 
 # --- PC209: breaks only when imported first -----------------------------------------------
 
-def test_breaking_only_when_imported_first_is_pc209_a_warning_with_a_probe_ref():
+def test_breaking_only_when_imported_first_is_pc209_order_only_with_a_probe_ref():
     r = with_probes(DistributionResult(name="x", verdict=Verdict.COOPERATES),
                     [probe(Outcome.COOPERATES), probe(Outcome.BREAKS, BEFORE, error=RECURSION)])
     (pc209,) = [f for f in r.findings if f.code == "PC209"]
-    assert pc209.severity is Severity.WARNING is CODES["PC209"].severity
+    assert pc209.severity is Severity.ORDER_ONLY is CODES["PC209"].severity
     assert pc209.summary == ("x.get_tls: breaks if imported before patch_all(): " + RECURSION)
     assert pc209.check == "probe:x.get_tls (imported before patch_all)"
     assert pc209.evidence == ev.ProbeRef("x.get_tls", BEFORE)
     assert r.probe_outcome("x.get_tls", BEFORE) is not None
-    assert r.verdict is Verdict.WARNS
+    assert r.verdict is Verdict.ORDER_SENSITIVE
     assert Finding.from_json(pc209.to_json()) == pc209
 
 
@@ -125,9 +125,8 @@ def test_hanging_only_when_imported_first_is_pc209_too():
     assert f.code == "PC209" and "hangs if imported before patch_all()" in f.summary
 
 
-# broken in both orders: the call is broken, as before; skipped or blocking patched first:
-# nothing passed to compare with
-@pytest.mark.parametrize("after", [Outcome.BREAKS, Outcome.SKIPPED, Outcome.BLOCKS])
+# skipped or blocking patched first: nothing passed to compare with, the call is broken
+@pytest.mark.parametrize("after", [Outcome.SKIPPED, Outcome.BLOCKS])
 def test_breaking_imported_first_without_a_passing_patch_first_run_is_pc202(after):
     (f,) = probe_findings(probe(Outcome.BREAKS, BEFORE, error=RECURSION),
                           patch_first=probe(after))
@@ -136,15 +135,25 @@ def test_breaking_imported_first_without_a_passing_patch_first_run_is_pc202(afte
     assert alone.code == "PC202"  # a probe declared "before" only
 
 
+@pytest.mark.parametrize("both", [Outcome.BLOCKS, Outcome.BREAKS])
+def test_failing_the_same_way_in_both_orders_is_one_finding(both):
+    """pyzmq blocks either way: the patched-first finding speaks for both orders."""
+    r = with_probes(DistributionResult(name="x", verdict=Verdict.UNTESTED),
+                    [probe(both), probe(both, BEFORE, error=RECURSION)])
+    failing = [f for f in r.findings if f.severity > Severity.INFO]
+    assert len(failing) == 1 and failing[0].evidence == ev.ProbeRef("x.get_tls", AFTER)
+    assert r.probe_outcome("x.get_tls", BEFORE) is not None
+
+
 # --- which measurement clears which warning -------------------------------------------------
 
 def test_a_patched_first_cooperation_does_not_clear_import_order_warnings():
     found = before_check(warning=True, stale=True)
     verdict, folded = fold_verdict(found, probes=[probe(Outcome.COOPERATES)])
-    assert {f.code: f.severity for f in folded} == {"PC110": Severity.WARNING,
-                                                    "PC120": Severity.WARNING}
+    assert {f.code: f.severity for f in folded} == {"PC110": Severity.ORDER_ONLY,
+                                                    "PC120": Severity.ORDER_ONLY}
     assert not any("cleared" in f.summary for f in folded)
-    assert verdict is Verdict.WARNS
+    assert verdict is Verdict.ORDER_SENSITIVE
 
 
 def test_an_imported_first_cooperation_clears_them_and_says_which():
@@ -166,10 +175,10 @@ def test_an_imported_first_failure_keeps_them_even_when_another_probe_cooperated
     r = with_probes(DistributionResult(name="x", verdict=Verdict.WARNS, findings=tuple(found)),
                     probes)
     by_code = {f.code: f for f in r.findings if f.code in ("PC110", "PC209")}
-    assert by_code["PC110"].severity is Severity.WARNING
+    assert by_code["PC110"].severity is Severity.ORDER_ONLY
     assert "cleared" not in by_code["PC110"].summary
-    assert by_code["PC209"].severity is Severity.WARNING
-    assert r.verdict is Verdict.WARNS
+    assert by_code["PC209"].severity is Severity.ORDER_ONLY
+    assert r.verdict is Verdict.ORDER_SENSITIVE
 
 
 def test_order_sensitive_import_is_cleared_only_imported_first():
