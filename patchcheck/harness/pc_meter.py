@@ -27,9 +27,9 @@ Classification (``classify()``), with T and the thresholds chosen for a loaded 2
   is blocked in C) declares it after ``max(2 s, 4×K×S)`` of the call (``max(8 s, 4×K×S)`` of
   the factories), writes every thread's and greenlet's stack and the result through
   ``on_hang`` and ends the child (``os._exit``). A call that waits *cooperatively* for an
-  answer that never comes (grpc's ``channel_ready_future``) is declared sooner, after
-  ``max(1 s, 2×K×S)``, when the heartbeat shows the hub ran without a stall of
-  ``max(S/2, 100 ms)`` over the last ``max(K×S, 0.2 s)``: K copies that each wait S are done
+  answer that never comes (grpc's ``channel_ready_future``) is declared after
+  ``idle_hang_bound`` (today the call bound), when the heartbeat shows the hub ran without a
+  stall of ``max(S/2, 100 ms)`` over the last ``max(K×S, 0.2 s)``: K copies that each wait S are done
   by K×S even one after the other, and a hub that keeps beating is not in a slow C call.
   One detector, one bound per kind: a hub stuck in C (a ``connect`` that never returns) keeps
   the full bound. Without ``on_hang`` (a direct caller) the cooperative join timeout reports
@@ -77,9 +77,13 @@ MIN_CALL_HANG_S = 2.0
 MIN_FACTORY_HANG_S = 8.0
 #: how many times the whole expected wait (K×S) a phase may take before it is a hang
 HANG_FACTOR = 4.0
-#: ... and a call whose hub kept running (no stall, see ``idle_hang_bound``): sooner
-IDLE_HANG_FACTOR = 2.0
-MIN_IDLE_HANG_S = 1.0
+#: ... and a call whose hub kept running (no stall, see ``idle_hang_bound``). Once 2×K×S and
+#: 1 s: on a loaded machine paramiko's three concurrent ssh execs of `sleep 0.3` took longer
+#: than 1.8 s while cooperating, and were reported as a hang. A hang must never be a guess, so
+#: the bound is the call bound's again; the mechanism stays for a probe that declares a
+#: shorter one.
+IDLE_HANG_FACTOR = HANG_FACTOR
+MIN_IDLE_HANG_S = MIN_CALL_HANG_S
 #: the hub "kept running" when no heartbeat gap reached max(S/2, this) over the last
 #: max(K×S, IDLE_WINDOW_MIN_S): a blocking C call of S makes a gap of S
 IDLE_GAP_MIN_S = 0.1

@@ -74,12 +74,12 @@ def _hang_signature(m):
 
 
 def test_a_cooperative_hang_is_declared_by_the_watchdog_with_stacks():
-    # K=2, S=0.1 and the hub kept running: the sooner bound max(1 s, 2×K×S) = 1 s, not the
-    # call bound max(2 s, 4×K×S) = 2 s of a hub stuck in C (the next test)
+    # K=2, S=0.1 and the hub kept running: the call bound max(2 s, 4×K×S) = 2 s, as for a hub
+    # stuck in C (the next test)
     m = _run("bad.hang")
     assert _hang_signature(m) == ("breaks", True, "call",
-                                  "2 of 2 calls did not return within 1.0 s"), explain(m)
-    assert 1000.0 <= m["elapsed_ms"] < 2000.0, explain(m)
+                                  "2 of 2 calls did not return within 2.0 s"), explain(m)
+    assert 2000.0 <= m["elapsed_ms"] < 3500.0, explain(m)
     assert any("misbehaving.py" in line for line in m["stack"]), m["stack"]
 
 
