@@ -29,8 +29,9 @@ Classification (``classify()``), with T and the thresholds chosen for a loaded 2
   ``on_hang`` and ends the child (``os._exit``). A call that waits *cooperatively* for an
   answer that never comes (grpc's ``channel_ready_future``) is declared after
   ``idle_hang_bound`` (today the call bound), when the heartbeat shows the hub ran without a
-  stall of ``max(S/2, 100 ms)`` over the last ``max(K×S, 0.2 s)``: K copies that each wait S are done
-  by K×S even one after the other, and a hub that keeps beating is not in a slow C call.
+  stall of ``max(S/2, 100 ms)`` over the last ``max(K×S, 0.2 s)``: K copies that each wait S
+  are done by K×S even one after the other, and a hub that keeps beating is not in a slow C
+  call.
   One detector, one bound per kind: a hub stuck in C (a ``connect`` that never returns) keeps
   the full bound. Without ``on_hang`` (a direct caller) the cooperative join timeout reports
   the same result for hangs that leave the hub alive.
