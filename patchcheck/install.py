@@ -382,7 +382,10 @@ def find_conflicts(metadata: Mapping[str, Any], requirements: Sequence[Requireme
     versions: dict[str, str | None] = {}
     for d in metadata.get("distributions") or ():
         versions.setdefault(normalize_name(str(d.get("name", ""))), d.get("version"))
-    asked = {r.key: r for r in requirements}
+    from patchcheck.verdicts.instrument import pin_applies
+
+    # Only the lines whose marker holds pin anything: Odoo pins gevent once per Python.
+    asked = {r.key: r for r in requirements if pin_applies(r, markers)}
     out: list[Conflict] = []
     for d in metadata.get("distributions") or ():
         name = str(d.get("name", ""))

@@ -91,3 +91,21 @@ def test_find_conflicts_ignores_what_the_scan_did_not_ask_for() -> None:
     assert find_conflicts(_metadata(*dists), [Requirement(name="six")]) == ()
     [missing] = find_conflicts(_metadata(("a", "1", ["c"])), [Requirement(name="a")])
     assert missing.installed is None and "c is not installed" in missing.text
+
+
+def test_the_pins_named_are_the_lines_whose_marker_holds() -> None:
+    """Odoo pins gevent and greenlet once per Python version: on 3.11 the conflict names the
+    3.11 lines, not the file's last (3.13) lines."""
+    py311, py313 = "python_version == '3.11'", "python_version >= '3.13'"
+    reqs = [Requirement(name="gevent", specifier="==23.9.1", origin="r.txt:1",
+                        line="gevent==23.9.1", marker=py311),
+            Requirement(name="gevent", specifier="==24.11.1", origin="r.txt:2",
+                        line="gevent==24.11.1", marker=py313),
+            Requirement(name="greenlet", specifier="==2.0.2", origin="r.txt:3",
+                        line="greenlet==2.0.2", marker=py311),
+            Requirement(name="greenlet", specifier="==3.1.1", origin="r.txt:4",
+                        line="greenlet==3.1.1", marker=py313)]
+    dists = (("gevent", "23.9.1", GEVENT_2391), ("greenlet", "2.0.2", []),
+             ("zope.event", "5.0", []))
+    [conflict] = find_conflicts(_metadata(*dists, python="3.11"), reqs)
+    assert [p.origin for p in conflict.pins] == ["r.txt:1", "r.txt:3"]

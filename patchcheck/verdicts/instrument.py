@@ -60,7 +60,7 @@ def instrument_findings(dist: InstalledDistribution, *, python_version: str,
         return []
     # Only the lines whose marker holds for the target are its pins: Odoo pins gevent once per
     # Python version, and the last line (for 3.13) must not speak for a 3.11 target.
-    pins = {r.key: r for r in requirements if _applies(r, markers)}
+    pins = {r.key: r for r in requirements if pin_applies(r, markers)}
     # The greenlet pin is judged by this gevent's metadata only when the gevent pin (if any)
     # is this version: another release may require another greenlet.
     gevent_pin = exact_pin(pins.get(GEVENT))
@@ -71,7 +71,9 @@ def instrument_findings(dist: InstalledDistribution, *, python_version: str,
     return findings
 
 
-def _applies(req: Requirement, markers: Mapping[str, str]) -> bool:
+def pin_applies(req: Requirement, markers: Mapping[str, str]) -> bool:
+    """Whether the requirement line holds for the target (its marker true): only those lines
+    pin anything (also ``install.find_conflicts``)."""
     from packaging.markers import (
         InvalidMarker,
         Marker,
