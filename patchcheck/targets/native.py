@@ -111,6 +111,9 @@ BLOCKING_SYMBOLS: Mapping[str, frozenset[str]] = {
 #: context only: measured on a real environment (numpy, scipy, pydantic_core, rpds,
 #: cryptography, gevent), only "network"/"dns"/"tls" separate native I/O from compute code.
 PRIMARY_CATEGORIES: frozenset[str] = frozenset({"network", "dns", "tls"})
+#: Primary symbols that alone are no socket I/O of the file's own: converting an address to
+#: text (a reverse lookup only when asked for). A file with only these is info, not suspect.
+NAME_INFO_ONLY: frozenset[str] = frozenset({"getnameinfo"})
 
 _CATEGORY_OF: dict[str, str] = {
     name: category for category, names in BLOCKING_SYMBOLS.items() for name in names
@@ -849,6 +852,16 @@ def _finding(report: NativeFileReport) -> tuple[Finding, NativeFileReport] | Non
                 summary=(f"{where}: network imports of Rust's standard library "
                          f"({_short_list(primary, 3)}); no client library, no event loop"),
                 evidence=_evidence(report, ev.NativeIO.RUST_STD), hint=_HINT_RUST,
+            ), report
+        if set(primary) <= NAME_INFO_ONLY:
+            # psutil's _psutil_linux: getnameinfo turns an interface address into text
+            # (NI_NUMERICHOST, no lookup). Without a socket call of its own the file does no
+            # network I/O it could block on; a reverse lookup is possible, so it stays visible.
+            return Finding(
+                code=CODE_BLOCKING_CALLS, severity=Severity.INFO, check=CHECK,
+                summary=(f"{where}: imports only {_short_list(primary)} (address to text; no "
+                         "socket calls of its own)"),
+                evidence=_evidence(report, ev.NativeIO.OWN_CALLS), hint=_HINT_CALLS,
             ), report
         return Finding(
             code=CODE_BLOCKING_CALLS, severity=Severity.SUSPECT, check=CHECK,

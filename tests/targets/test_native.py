@@ -525,3 +525,29 @@ def test_the_plain_reader_defers_odd_files_to_pyelftools(tmp_path: Path, native_
         path.write_bytes(odd)
         with open(path, "rb") as stream, pytest.raises(native._NotPlain):
             native._read_elf_fast(stream)
+
+
+def test_a_lone_getnameinfo_is_info_not_suspect() -> None:
+    """psutil's _psutil_linux imports getnameinfo (interface addresses to text) and no socket
+    call: no I/O of its own to block on (issue #15.3). With a socket call it is suspect."""
+    alone = native.NativeFileReport(path="/site/psutil/_psutil_linux.abi3.so", is_extension=True,
+                                    symbols={"dns": ("getnameinfo",)})
+    (finding,) = native.findings_for([alone])
+    assert (finding.code, finding.severity) == ("PC140", Severity.INFO)
+    assert "only getnameinfo" in finding.summary
+    with_io = native.NativeFileReport(path="/site/x/_x.so", is_extension=True,
+                                      symbols={"dns": ("getnameinfo",), "network": ("connect",)})
+    (finding,) = native.findings_for([with_io])
+    assert finding.severity is Severity.SUSPECT
+
+
+def test_real_psutil_is_not_suspect() -> None:
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution("psutil")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("psutil is not installed here (pip install psutil)")
+    reports = native.scan_distribution(str(f.locate()) for f in dist.files or ())
+    assert all(f.severity <= Severity.INFO for f in native.findings_for(reports)
+               if f.code == "PC140")
