@@ -861,7 +861,9 @@ def _finding(report: NativeFileReport) -> tuple[Finding, NativeFileReport] | Non
                 code=CODE_BLOCKING_CALLS, severity=Severity.INFO, check=CHECK,
                 summary=(f"{where}: imports only {_short_list(primary)} (address to text; no "
                          "socket calls of its own)"),
-                evidence=_evidence(report, ev.NativeIO.OWN_CALLS), hint=_HINT_CALLS,
+                evidence=_evidence(report, ev.NativeIO.OWN_CALLS),
+                hint=("Nothing to do: getnameinfo turns an address into text; it waits on DNS "
+                      "only for a reverse lookup, which a probe of that call would show."),
             ), report
         return Finding(
             code=CODE_BLOCKING_CALLS, severity=Severity.SUSPECT, check=CHECK,
