@@ -268,7 +268,7 @@ class RequirementItem(pytest.Item):
         if result.verdict in _UNMEASURED:
             import warnings
 
-            from patchcheck.pytest_plugin import UnmeasuredRiskWarning
+            from patchcheck._pytest_warnings import UnmeasuredRiskWarning
 
             warnings.warn(UnmeasuredRiskWarning(
                 f"{v.display_name(result)}: {result.verdict.value}: {evidence} (passes: below "

@@ -8,7 +8,8 @@ no threads; ``-p no:patchcheck`` removes the plugin altogether):
   run under gevent (``python -m gevent.monkey --module pytest`` or ``--patchcheck-patch``),
   plus the ``patchcheck_cooperative`` fixture (``patchcheck.watch``).
 
-Import-light: this module imports pytest only; everything else is imported inside hooks.
+Import-light: this module imports pytest (and its leaf `_pytest_warnings`) only; everything
+else is imported inside hooks.
 Settings precedence: marker > command line > ini (pytest-timeout's convention).
 """
 from __future__ import annotations
@@ -36,13 +37,6 @@ class HubStallWarning(pytest.PytestWarning):
     """A test stalled the gevent hub for longer than allowed (``--patchcheck-watch`` without
     ``--patchcheck-strict``). Turn it into an error with
     ``-W error::patchcheck.pytest_plugin.HubStallWarning``."""
-
-
-class UnmeasuredRiskWarning(pytest.PytestWarning):
-    """A scan item passed below ``--patchcheck-fail-on`` with a verdict of a risk nobody
-    measured (``order-sensitive``, ``warns``, ``suspect``): shown in the warnings summary so it
-    stays visible. Turn it into an error with
-    ``-W error::patchcheck.pytest_plugin.UnmeasuredRiskWarning``."""
 
 
 class _State:
