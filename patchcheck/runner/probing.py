@@ -50,12 +50,13 @@ __all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "child_modules", "clie
 
 CONTROL_WAIT_S = 0.3
 #: Probe children per job (``--jobs``, default the CPU count) run at once. A probe child spends
-#: most of its life waiting on its slow peer (K calls of S each), not on a CPU, so the probe
-#: phase keeps more children running than there are cores. The controls and the stdlib probes
-#: stayed as stable at 3 per job with a core busy as at 1 (``bench/meter_stability.py --jobs``);
-#: 2, not 3, because a CPU-heavy factory (botocore loading its service models for 3 clients)
-#: came close to its 8 s hang bound at 3 on a box at load 15. ``bench/probe_scan.py`` measures.
-PROBE_SLOTS_PER_JOB = 2
+#: most of its life waiting on its slow peer, so 2 per job measured faster (``bench/probe_scan.py``:
+#: 35.8 s against 73.7 s) and as stable in ``bench/meter_stability.py`` — but the test suite on 2
+#: cores (its own 2 workers, each scanning) then saw a psycopg run starved for 433 ms with 18 ms
+#: of CPU (``blocks``) and boto3 ``cpu-bound``: a verdict that changes between runs. 1 per job
+#: until a measurement shows the meter holds with the machine full; the slots still order the
+#: runs (follow-ups first) and let remedies start together.
+PROBE_SLOTS_PER_JOB = 1
 #: Slot priorities: a follow-up run (a remedy, the other import order) of a probe whose plain
 #: run is known goes before a probe not started yet, so a probe's chain of runs never waits
 #: behind the whole queue and ends the scan late.
