@@ -276,8 +276,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if state.watch:
         mode = "strict (stalls fail tests)" if state.strict else "warn"
         if state.watchdog is not None:
+            sources = state.watchdog.sources_description or "heartbeat only"
             lines.append(f"patchcheck: watching hub stalls over {state.limit_ms:g} ms, {mode}, "
-                         f"stacks from the {state.watchdog.source_name or 'heartbeat only'}")
+                         f"stacks from the {sources}")
         elif state.watch_note:
             lines.append(f"patchcheck: {state.watch_note}")
     return lines

@@ -236,9 +236,14 @@ class _StackCollector:
         self._seen: set = set()
         self.stacks: list[list[str]] = []
         self.source = "none"
+        #: when a source last saw a stall (perf_counter): the backup sampler's "already seen"
+        self.last_seen = 0.0
 
     def add_frames(self, frames: Sequence[str]) -> None:
-        if not self.open or len(self.stacks) >= MAX_STACKS:
+        if not self.open:
+            return
+        self.last_seen = time.perf_counter()
+        if len(self.stacks) >= MAX_STACKS:
             return
         trimmed = _trim_frames(frames)
         key = "".join(trimmed)
@@ -302,13 +307,18 @@ class _MonitorWatch:
 
 
 class _SamplerWatch:
-    """Fallback: a native thread samples the hub thread's frame when the heartbeat is late."""
+    """A native thread samples the hub thread's frame when the heartbeat is late: the stack
+    source where gevent's monitor cannot run, and beside it a backup (``backup=True``) that
+    samples only a stall the monitor has not reported — the monitor reports only when its
+    tracer saw no switch between two checks, and a loaded CI machine once had a 900 ms stall
+    without a report."""
 
     def __init__(self, collector: _StackCollector, threshold: float,
-                 last_beat: Callable[[], float]) -> None:
+                 last_beat: Callable[[], float], backup: bool = False) -> None:
         self.collector = collector
         self.threshold = threshold
         self.last_beat = last_beat
+        self.backup = backup
         self.running = False
 
     def start(self) -> bool:
@@ -323,7 +333,8 @@ class _SamplerWatch:
         self._hub_ident = get_ident()
         self.running = True
         start_new_thread(self._run, ())
-        self.collector.source = "sampling sys._current_frames()"
+        if not self.backup:
+            self.collector.source = "sampling sys._current_frames()"
         return True
 
     def _run(self) -> None:
@@ -332,8 +343,11 @@ class _SamplerWatch:
             self._sleep(period)
             if not self.collector.open:
                 continue
-            if time.perf_counter() - self.last_beat() < self.threshold:
+            stalled_since = self.last_beat()
+            if time.perf_counter() - stalled_since < self.threshold:
                 continue
+            if self.backup and self.collector.last_seen >= stalled_since:
+                continue  # the monitor has this stall
             frame = sys._current_frames().get(self._hub_ident)
             if frame is not None:
                 self.collector.add_frames(traceback.format_stack(frame))
@@ -503,15 +517,14 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
     collector = _StackCollector()
     heartbeat = _Heartbeat()
     threshold = min(max(s / 4.0, 0.02), 0.1)
-    watch: Any = None
+    watches: list[Any] = []
     if monitor:
         watch = _MonitorWatch(collector, threshold)
-        if not watch.start():
-            watch = None
-    if watch is None:
-        watch = _SamplerWatch(collector, threshold, heartbeat.last)
-        if not watch.start():
-            watch = None
+        if watch.start():
+            watches.append(watch)
+    sampler = _SamplerWatch(collector, threshold, heartbeat.last, backup=bool(watches))
+    if sampler.start():
+        watches.append(sampler)
 
     ready_count = [0]
     all_ready = Event()
@@ -660,7 +673,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
     finally:
         collector.open = False
         heartbeat.running = False
-        if watch is not None:
+        for watch in watches:
             watch.stop()
         release.set()
         for g in greenlets:

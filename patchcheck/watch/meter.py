@@ -231,7 +231,7 @@ class MonitorSource:
         if w is None or len(w.samples) >= MAX_SAMPLES:
             return
         try:
-            sample = sample_thread(self._hub_ident, time.perf_counter())
+            sample = sample_thread(self._hub_ident, time.perf_counter(), self.name)
         except Exception:
             return
         if sample is not None:
@@ -244,12 +244,20 @@ class MonitorSource:
 
 
 class SamplerSource:
-    """A native thread that samples the hub thread while the heartbeat is late."""
+    """A native thread that samples the hub thread while the heartbeat is late.
+
+    The stack source where gevent's monitor cannot run, and beside it a **backup**
+    (``backup=True``): it then samples only a stall that has no sample yet. gevent's monitor
+    reports only when its tracer saw no greenlet switch between two of its checks, and one CI
+    run on a loaded machine had stalls of twice the limit with no report at all; the sampler
+    needs nothing but the heartbeat being late.
+    """
 
     name = "sampling sys._current_frames()"
 
-    def __init__(self, heartbeat: Heartbeat) -> None:
+    def __init__(self, heartbeat: Heartbeat, *, backup: bool = False) -> None:
         self.heartbeat = heartbeat
+        self.backup = backup
         self.running = False
         self._period = 0.05
 
@@ -286,10 +294,13 @@ class SamplerSource:
             if w is None or len(w.samples) >= MAX_SAMPLES:
                 continue
             now = perf()
-            if now - self.heartbeat.last < self._period:
+            stalled_since = self.heartbeat.last
+            if now - stalled_since < self._period:
                 continue
+            if self.backup and w.samples and w.samples[-1].at >= stalled_since:
+                continue  # the monitor already has this stall
             try:
-                sample = sample_thread(self._hub_ident, now)
+                sample = sample_thread(self._hub_ident, now, self.name)
             except Exception:
                 continue
             if sample is not None:

@@ -101,7 +101,8 @@ class StallRecord:
             lines.append("stack (innermost last):")
             lines += format_frames(self.stack)
         elif not self.source:
-            lines.append("stack: not captured (the stall was shorter than a monitor period)")
+            lines.append("stack: not captured (no sampling thread ran during the stall: C code "
+                         "holding the GIL, or a machine too busy to schedule it)")
         return lines
 
     def to_json(self) -> dict[str, Any]:
@@ -177,7 +178,7 @@ def records_from_window(window: Any, *, limit_ms: float, rootdir: Path | None = 
             via=attribution.via if attribution else None,
             stack=with_source(trim_runner(sample.frames)) if sample is not None else (),
             remedy=remedy, known=known, test=test, phase=phase,
-            source=source if sample is not None else "",
+            source=(sample.source or source) if sample is not None else "",
             worker=os.environ.get("PYTEST_XDIST_WORKER", ""),
         ))
     return out

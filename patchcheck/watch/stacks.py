@@ -66,6 +66,7 @@ class Sample:
     at: float  # time.perf_counter()
     frames: tuple[FrameInfo, ...]
     call: CallHint | None = None
+    source: str = ""  # the instrument that took it (gevent's monitor thread, the sampler)
 
 
 # --- which files are "infrastructure" (skipped when attributing) ---------------------------
@@ -221,7 +222,7 @@ def call_hint(frame: types.FrameType) -> CallHint | None:
     return None
 
 
-def sample_thread(thread_ident: int, at: float) -> Sample | None:
+def sample_thread(thread_ident: int, at: float, source: str = "") -> Sample | None:
     """Look at another thread's current frame (called from the monitor/sampler thread)."""
     frame = sys._current_frames().get(thread_ident)
     if frame is None:
@@ -230,7 +231,7 @@ def sample_thread(thread_ident: int, at: float) -> Sample | None:
         frames = frames_of(frame)
         target = innermost_interesting(frame)
         hint = call_hint(target) if target is not None else None
-        return Sample(at, frames, hint)
+        return Sample(at, frames, hint, source)
     finally:
         del frame
 

@@ -30,35 +30,47 @@ class Watchdog:
         self.default_limit_ms = default_limit_ms
         self.rootdir = rootdir
         self.heartbeat = Heartbeat(heartbeat_period(default_limit_ms))
-        self.source: Any = None
+        #: the stack sources: gevent's monitor thread and the sampler as its backup, or the
+        #: sampler alone where the monitor cannot run
+        self.sources: list[Any] = []
         self._limit_ms = default_limit_ms
 
     @property
     def source_name(self) -> str:
-        return self.source.name if self.source is not None else ""
+        return self.sources[0].name if self.sources else ""
+
+    @property
+    def sources_description(self) -> str:
+        """For the session header: "gevent monitor thread (backup: sampling …)"."""
+        if not self.sources:
+            return ""
+        if len(self.sources) == 1:
+            return self.sources[0].name
+        return f"{self.sources[0].name} (backup: {self.sources[1].name})"
 
     def start(self) -> None:
         period = monitor_period(self.default_limit_ms)
-        for cls in (MonitorSource, SamplerSource):
-            source = cls(self.heartbeat)
-            if source.start(period):
-                self.source = source
-                break
+        monitor = MonitorSource(self.heartbeat)
+        if monitor.start(period):
+            self.sources.append(monitor)
+        sampler = SamplerSource(self.heartbeat, backup=bool(self.sources))
+        if sampler.start(period):
+            self.sources.append(sampler)
         self.heartbeat.start()
-        if self.source is not None:
-            self.source.ignore_current()
+        for source in self.sources:
+            source.ignore_current()
 
     def open(self, limit_ms: float) -> None:
         self._limit_ms = limit_ms
-        if self.source is not None:
-            self.source.set_period(monitor_period(limit_ms))
-            self.source.watch_current()
+        for source in self.sources:
+            source.set_period(monitor_period(limit_ms))
+            source.watch_current()
         self.heartbeat.open(Window(limit_ms / 1000.0))
 
     def close(self, *, test: str = "", phase: str = "") -> list[StallRecord]:
         window = self.heartbeat.close()
-        if self.source is not None:
-            self.source.ignore_current()
+        for source in self.sources:
+            source.ignore_current()
         if window is None or not window.stalls:
             return []
         return records_from_window(window, limit_ms=self._limit_ms, rootdir=self.rootdir,
@@ -66,6 +78,6 @@ class Watchdog:
 
     def stop(self) -> None:
         self.heartbeat.stop()
-        if self.source is not None:
-            self.source.stop()
-            self.source = None
+        for source in self.sources:
+            source.stop()
+        self.sources = []

@@ -90,3 +90,12 @@ def test_a_long_series_keeps_the_largest_gap_of_each_slice():
     # the one 502 ms stall (1.998 s → 2.5 s) survives among 1500 beats cut to 100 points
     assert max(series, key=lambda point: point[1]) == [2500.0, 502.0]
     assert [t for t, _ in series] == sorted(t for t, _ in series)
+
+
+def test_a_stall_gevents_monitor_does_not_report_still_has_a_stack():
+    # Greenlets switching among themselves reset the monitor's check: only the backup
+    # sampler (which needs nothing but a late heartbeat) can name the blocking stack.
+    m = _measure("beat.switches")
+    assert m.outcome.value == "blocks", explain(m.to_json())
+    assert any("heartbeat.py" in line and ("in partner" in line or "in call" in line)
+               for line in m.stack), m.stack

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -152,3 +153,43 @@ def test_xdist_workers_watch_and_the_controller_summarises(blocklib: pytest.Pyte
     assert {s["library"] for s in doc["stalls"]} == {"blocklib-dist"}
     assert {s["worker"] for s in doc["stalls"]} <= {"gw0", "gw1"}
     assert doc["settings"]["strict"] is True
+
+
+def test_a_stall_gevents_monitor_does_not_report_is_still_attributed(
+        blocklib: pytest.Pytester) -> None:
+    # Greenlets that switch among themselves without yielding to the hub reset gevent's
+    # monitor check at every switch: the backup sampler takes the stack.
+    (blocklib.path / "site" / "blocklib" / "switching.py").write_text(textwrap.dedent("""\
+        import greenlet
+        from gevent.monkey import get_original
+
+        _sleep = get_original("time", "sleep")
+
+
+        def wait(seconds):
+            caller = greenlet.getcurrent()
+
+            def partner():
+                while True:
+                    _sleep(0.02)
+                    caller.switch()
+
+            other = greenlet.greenlet(partner)
+            for _ in range(int(seconds / 0.04)):
+                other.switch()
+                _sleep(0.02)
+            other.throw(greenlet.GreenletExit)
+        """))
+    blocklib.makepyfile("""
+        import blocklib.switching
+
+        def test_switches():
+            blocklib.switching.wait(0.4)
+        """)
+    result = blocklib.runpytest_subprocess(*WATCH, "--patchcheck-watch-report", "stalls.json")
+    result.assert_outcomes(passed=1, warnings=1)
+    doc = json.loads((blocklib.path / "stalls.json").read_text())
+    (stall,) = doc["stalls"]
+    assert stall["library"] == "blocklib-dist", stall
+    assert stall["source"] == "sampling sys._current_frames()", stall
+    assert stall["stack"][-1]["file"].endswith("blocklib/switching.py"), stall
