@@ -92,14 +92,16 @@ def scan(python: str, args: list[str]) -> tuple[float, float, int, int, dict]:
             "--no-probes", "--no-cache", "--format", "json", "--fail-on", "never"]
     cpu, start = _children_cpu(), time.perf_counter()
     # Not from a checkout: ``-m`` would import the working directory's patchcheck.
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tempfile.gettempdir())
     sampler = Sampler(proc.pid)
     sampler.start()
-    out, _ = proc.communicate(timeout=3600)
+    out, err = proc.communicate(timeout=3600)
     wall = time.perf_counter() - start
     sampler.stop.set()
     sampler.join()
+    if not out.strip():
+        raise SystemExit(f"the scan printed no report (exit {proc.returncode}): {err.strip()}")
     return wall, _children_cpu() - cpu, sampler.tool_kb, sampler.tree_kb, json.loads(out)
 
 
