@@ -190,34 +190,45 @@ class ResultCache:
             return False
         return True
 
-    # -- the gevent plugin inventory of an environment ---------------------------------------
+    # -- what is known of an environment: its gevent plugins, its inspection -----------------
 
-    @property
-    def _inventories(self) -> Path:
-        return self.root / "results" / "inventory" / _LAYOUT
+    def _aux_path(self, kind: str, key: str) -> Path:
+        return self.root / "results" / kind / _LAYOUT / f"{self.path_for(key).stem}.json"
 
-    def get_plugins(self, key: str) -> list[Any] | None:
-        """The cached plugin inventory (``GeventPlugin`` rows as JSON data), or None."""
-        path = self._inventories / f"{self.path_for(key).stem}.json"
+    def _aux_get(self, kind: str, key: str, field: str, typ: type) -> Any:
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(self._aux_path(kind, key), encoding="utf-8") as fh:
                 data = json.load(fh)
             if data.get("schema") != CACHE_SCHEMA or data.get("key") != key:
                 return None
-            plugins = data["plugins"]
-            return plugins if isinstance(plugins, list) else None
+            value = data[field]
+            return value if isinstance(value, typ) else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
-    def put_plugins(self, key: str, plugins: list[Any]) -> bool:
-        """Store a plugin inventory under ``key``; False when it cannot be written."""
-        path = self._inventories / f"{self.path_for(key).stem}.json"
-        text = json.dumps({"schema": CACHE_SCHEMA, "key": key, "plugins": plugins})
+    def _aux_put(self, kind: str, key: str, field: str, value: Any) -> bool:
+        text = json.dumps({"schema": CACHE_SCHEMA, "key": key, field: value})
         try:
-            write_atomic(path, text)
+            write_atomic(self._aux_path(kind, key), text)
         except OSError:
             return False
         return True
+
+    def get_plugins(self, key: str) -> list[Any] | None:
+        """The cached plugin inventory (``GeventPlugin`` rows as JSON data), or None."""
+        return self._aux_get("inventory", key, "plugins", list)  # type: ignore[no-any-return]
+
+    def put_plugins(self, key: str, plugins: list[Any]) -> bool:
+        """Store a plugin inventory under ``key``; False when it cannot be written."""
+        return self._aux_put("inventory", key, "plugins", plugins)
+
+    def get_inspection(self, key: str) -> dict[str, Any] | None:
+        """A cached ``info`` task's data (``targets/resolve.py`` checks its stamps), or None."""
+        return self._aux_get("inspection", key, "info", dict)  # type: ignore[no-any-return]
+
+    def put_inspection(self, key: str, info: dict[str, Any]) -> bool:
+        """Store an ``info`` task's data under ``key``; False when it cannot be written."""
+        return self._aux_put("inspection", key, "info", info)
 
     def clear(self) -> int:
         """Remove every entry; returns how many there were. Missing folder: 0."""

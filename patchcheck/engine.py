@@ -111,7 +111,9 @@ class Scan:
         target = inspect_target(req.python, [r.name for r in req.requirements],
                                 all_installed=req.all_installed or req.include_deps,
                                 timeout=req.timeout, patch_args=req.patch_args,
-                                runner=self._runner)
+                                runner=self._runner,
+                                # a re-scan of an unchanged environment starts no child
+                                cache=self._cache() if req.use_cache else None)
         # The gevent plugin inventory (from the cache, or a child) while the scan is planned.
         inventory_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck")
         self._inventory = inventory_pool.submit(self._plugin_findings, target)

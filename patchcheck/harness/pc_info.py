@@ -187,8 +187,54 @@ def _plugins_fingerprint():
         return ""
 
 
+#: What in a ``sys.path`` folder decides what importlib.metadata finds there and what the
+#: interpreter puts on ``sys.path`` at start-up.
+_STAMPED_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth", ".egg")
+_STAMPED_NAMES = ("EGG-INFO", "sitecustomize.py", "usercustomize.py")
+
+
+def _stat_row(path):
+    """``[path, mtime_ns, ctime_ns, inode, size, device]``; the numbers None when missing.
+    The tool compares these rows with its own ``os.stat`` (patchcheck/targets/snapshot.py)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path, None, None, None, None, None]
+    return [path, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size, st.st_dev]
+
+
+def stamps():
+    """What proves this inspection still true (docs/architecture.md, "Caching"): every
+    ``sys.path`` entry, and in each folder the metadata folders (and every file in them),
+    ``.pth``/``.egg-link`` files and site/user customize modules. A folder's mtime changes
+    when an entry is added, removed or renamed (pip re-creates a ``.dist-info`` on upgrade);
+    the files' own rows catch edits in place (an ``egg_info`` run rewriting PKG-INFO).
+    Taken *before* anything is read, so a change during the inspection shows as a change."""
+    rows = []
+    for entry in sys.path:
+        folder = os.path.abspath(entry or ".")
+        rows.append(_stat_row(folder))
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue  # a zip file or a missing folder: its own row is the stamp
+        for name in names:
+            if not (name.endswith(_STAMPED_SUFFIXES) or name in _STAMPED_NAMES):
+                continue
+            path = os.path.join(folder, name)
+            rows.append(_stat_row(path))
+            if name.endswith((".dist-info", ".egg-info")) or name == "EGG-INFO":
+                try:
+                    inner = sorted(os.listdir(path))
+                except OSError:
+                    continue
+                rows.extend(_stat_row(os.path.join(path, n)) for n in inner)
+    return rows
+
+
 def run(task):
     """Run an ``InfoTask`` (``pc_protocol``)."""
+    taken = stamps()
     env = {
         "executable": sys.executable,
         "python_version": platform.python_version(),
@@ -220,4 +266,4 @@ def run(task):
             dists.append({"requested": name, "installed": True, "name": name,
                           "version": getattr(dist, "version", None), "import_names": [],
                           "native_files": [], "error": "%s: %s" % (type(exc).__name__, exc)})
-    return {"environment": env, "distributions": dists}
+    return {"environment": env, "distributions": dists, "stamps": taken}

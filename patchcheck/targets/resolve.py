@@ -13,6 +13,7 @@ from patchcheck.errors import EnvironmentProblem, UsageError
 from patchcheck.model import InstalledDistribution, TargetInfo
 
 if TYPE_CHECKING:
+    from patchcheck.cache import ResultCache
     from patchcheck.runner.forkserver import Runner
 
 __all__ = ["InstalledDistribution", "TargetInfo", "inspect_target", "resolve_python"]
@@ -45,16 +46,64 @@ def resolve_python(python: str | None) -> str:
 
 def inspect_target(python: str, names: Sequence[str], *, all_installed: bool = False,
                    timeout: float = 60.0, patch_args: Mapping[str, Any] | None = None,
-                   runner: Runner | None = None) -> TargetInfo:
+                   runner: Runner | None = None, cache: ResultCache | None = None
+                   ) -> TargetInfo:
     """What ``python`` is and which of ``names`` (or, ``all_installed``, every distribution)
     it has, from an ``info`` task run by ``runner`` (default: a runner of its own).
 
+    With ``cache``, an earlier inspection is reused while it provably still holds
+    (``targets/snapshot.py``): then no child runs.
+
     :raises EnvironmentProblem: the interpreter cannot be inspected, or has no gevent.
     """
-    from patchcheck.runner.forkserver import make_runner
     from patchcheck.runner.protocol import InfoTask, read_info
 
     task = InfoTask(distributions=tuple(names), all_installed=all_installed)
+    stored = None
+    data = None
+    if cache is not None:
+        # The key's facts are taken before any child runs: a change while it runs is a miss.
+        key, facts = _inspection_key(python, task, runner, cache)
+        data = _cached_inspection(key, cache)
+        stored = (key, facts, cache)
+    if data is None:
+        data = _run_inspection(python, task, timeout, runner, stored)
+    target = read_info(data, patch_args=patch_args)
+    if not target.environment.gevent_version:
+        raise EnvironmentProblem(
+            f"gevent is not installed in the target interpreter {python}",
+            hint=f"install it there: {python} -m pip install gevent")
+    return target
+
+
+def _inspection_key(python: str, task: Any, runner: Runner | None,
+                    cache: ResultCache) -> tuple[str, dict[str, Any]]:
+    from patchcheck.cache import tool_digest
+    from patchcheck.runner.process import child_env
+    from patchcheck.targets.snapshot import interpreter_facts
+
+    # The environment the child gets decides its sys.path (PYTHONPATH, the user site, ...).
+    facts = interpreter_facts(python, child_env(getattr(runner, "env", None)))
+    return cache.key(kind="target-inspection", facts=facts, task=task.args(),
+                     tool=tool_digest()), facts
+
+
+def _cached_inspection(key: str, cache: ResultCache) -> dict[str, Any] | None:
+    from patchcheck.targets.snapshot import unchanged
+
+    data = cache.get_inspection(key)
+    return data if data is not None and unchanged(data.get("stamps")) else None
+
+
+def _run_inspection(python: str, task: Any, timeout: float, runner: Runner | None,
+                    stored: tuple[str, dict[str, Any], ResultCache] | None) -> dict[str, Any]:
+    """Run the ``info`` child; with ``stored`` (key, facts, cache) keep its answer when it
+    can be proven later (``snapshot.settled``)."""
+    import time
+
+    from patchcheck.runner.forkserver import make_runner
+
+    since = time.time_ns()
     if runner is None:
         with make_runner(python) as own:
             res = own.run(task, timeout=timeout)
@@ -67,9 +116,15 @@ def inspect_target(python: str, names: Sequence[str], *, all_installed: bool = F
             f"could not inspect the target interpreter {python}: {detail}"
             + (f" ({tail[0]})" if tail else ""),
             hint="check that it runs: " + f"{python} -c 'import sys; print(sys.version)'")
-    target = read_info(res.data, patch_args=patch_args)
-    if not target.environment.gevent_version:
-        raise EnvironmentProblem(
-            f"gevent is not installed in the target interpreter {python}",
-            hint=f"install it there: {python} -m pip install gevent")
-    return target
+    data = dict(res.data)
+    if stored is not None:
+        from patchcheck.targets.snapshot import fact_rows, settled
+
+        key, facts, cache = stored
+        stamps = data.get("stamps")
+        # Without gevent the scan stops; nothing to reuse.
+        if (isinstance(stamps, list) and stamps
+                and (data.get("environment") or {}).get("gevent_version")
+                and settled([*stamps, *fact_rows(facts)], since)):
+            cache.put_inspection(key, data)  # best effort: a failed write costs a child
+    return data
