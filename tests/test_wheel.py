@@ -26,8 +26,8 @@ def test_wheel_contents(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     # patchcheck_probe: the probe API under the name probe files import (a re-export).
-    assert tops == {"patchcheck", "patchcheck_probe", wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1]
-                    + ".dist-info"}
+    name, version = wheel.name.split("-")[:2]
+    assert tops == {"patchcheck", "patchcheck_probe", f"{name}-{version}.dist-info"}
     for required in ("patchcheck/harness/pc_child.py", "patchcheck/harness/pc_zygote.py",
                      "patchcheck/harness/pc_protocol.json",
                      "patchcheck/harness/patchcheck_probe.py",

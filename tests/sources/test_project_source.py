@@ -38,8 +38,9 @@ def test_imports_and_calls_resolved_through_the_files_imports(tmp_path) -> None:
 
 def test_text_that_only_looks_like_a_remedy_is_not_one(tmp_path) -> None:
     # A comment, a string, an unrelated function of the same name, plain zmq: none apply.
-    _write(tmp_path, "m.py", '# import zmq.green as zmq\nDOC = "psycogreen.gevent.patch_psycopg()"\n'
-                             "import zmq\n\ndef patch_psycopg():\n    pass\n\npatch_psycopg()\n")
+    _write(tmp_path, "m.py",
+           '# import zmq.green as zmq\nDOC = "psycogreen.gevent.patch_psycopg()"\n'
+           "import zmq\n\ndef patch_psycopg():\n    pass\n\npatch_psycopg()\n")
     assert _found(tmp_path) == []
 
 

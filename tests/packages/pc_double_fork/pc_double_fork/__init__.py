@@ -13,7 +13,7 @@ if os.fork() == 0:
         pidfile = os.environ.get("PC_DAEMON_PIDFILE")
         if pidfile:
             with open(pidfile, "a") as f:
-                f.write("%d\n" % os.getpid())
+                f.write(f"{os.getpid()}\n")
         os.write(_w, b"x")
         for fd in (0, 1, 2):
             os.close(fd)

@@ -12,4 +12,4 @@ _proc = subprocess.Popen(
     stderr=subprocess.DEVNULL)
 if os.environ.get("PC_DAEMON_PIDFILE"):
     with open(os.environ["PC_DAEMON_PIDFILE"], "a") as f:
-        f.write("%d\n" % _proc.pid)
+        f.write(f"{_proc.pid}\n")

@@ -2,4 +2,4 @@
 import os
 
 with open("pc_writes_cwd.out", "w") as f:
-    f.write("written at import by pc_writes_cwd in %s\n" % os.getcwd())
+    f.write(f"written at import by pc_writes_cwd in {os.getcwd()}\n")
