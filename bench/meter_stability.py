@@ -5,10 +5,12 @@ fresh child, while a spinning subprocess keeps another core busy, and prints per
 expected outcome (a control's from its table; a probe's, the one it measured most
 often), how many runs measured it, flaps (runs that measured anything else), and the
 median / p95 of the concurrency ratio and the largest heartbeat gap. ``--jobs J`` runs J
-children at once (as a probe scan does: its probe phase runs 2 children per ``--jobs`` at once),
-so the stability of the meter can be compared at the concurrency the scan uses.
+children at once (a probe scan runs ``probe_slots(jobs)`` at once), so the stability of the
+meter can be compared at the concurrency the scan uses. ``--fork`` forks each child from the
+scan's probe zygote (``patchcheck.runner.forkserver``) instead of starting a fresh one, as a
+scan does.
 
-    python bench/meter_stability.py [--n 20] [--jobs 1] [--no-spin] [--json out.json]
+    python bench/meter_stability.py [--n 20] [--jobs 1] [--fork] [--no-spin] [--json out.json]
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from patchcheck.probeloader import builtin_probe_dir, load_probe_dir  # noqa: E402
+from patchcheck.runner.forkserver import make_runner  # noqa: E402
 from patchcheck.runner.probing import probe_task  # noqa: E402
 from patchcheck.runner.process import run_child  # noqa: E402
 from patchcheck.runner.protocol import ALL_CONTROLS, ControlTask, Task  # noqa: E402
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=1, help="children to run at once")
     ap.add_argument("--no-spin", action="store_true", help="do not load another core")
+    ap.add_argument("--fork", action="store_true",
+                    help="fork the children from the scan's zygotes, as a scan does")
     ap.add_argument("--only", default="", help="substring filter on item names")
     ap.add_argument("--json", metavar="PATH", help="also write the raw measurements")
     args = ap.parse_args(argv)
@@ -80,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, list[dict]] = {}
     started = time.monotonic()
 
+    runner = make_runner(sys.executable, use_fork=True) if args.fork else None
+
     def one(spec: Task) -> dict:
-        res = run_child(sys.executable, spec, timeout=40)
+        res = (runner.run(spec, timeout=40) if runner is not None
+               else run_child(sys.executable, spec, timeout=40))
         return dict(res.data) if res.data is not None else {
             "outcome": "harness-failure", "ratio": 0, "max_gap_ms": 0, "cpu_ms": 0,
             "error": res.harness_error or res.problem}
@@ -97,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
     finally:
         pool.shutdown()
+        if runner is not None:
+            runner.close()
         if spinner is not None:
             spinner.kill()
             spinner.wait()

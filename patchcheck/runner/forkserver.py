@@ -45,7 +45,9 @@ from patchcheck.runner.process import (
 )
 from patchcheck.runner.protocol import (
     ZYGOTE_SCRIPT,
+    ControlTask,
     ImportTask,
+    ProbeTask,
     Task,
     read_zygote_reply,
     zygote_request,
@@ -140,7 +142,15 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
     (it started a thread or the hub), the next zygote only reads gevent's plugins
     (``importlib.metadata`` entry points, which ``patch_all()`` looks up before it patches
     anything) and each child patches. An import check before patching gets ``pc_imports``
-    only; probes and the rest get nothing beyond ``pc_child``.
+    only.
+
+    A probe or control that patches first (``import_order`` after) would import ``pc_probe``
+    (with ``pc_meter``) and then ``gevent.monkey`` before anything else; its zygote imports
+    them, in that order, and stops there: nothing is patched and no hub exists, so each child
+    patches, builds its hub, heartbeat and watchdog thread itself, as a fresh one does. A run
+    that imports the library *before* patching gets no gevent in its zygote (a library may look
+    at ``sys.modules`` for gevent when it is imported); the rest get nothing beyond
+    ``pc_child``.
     """
     if isinstance(task, ImportTask):
         if task.order == "after":
@@ -150,6 +160,9 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
                             does_check_work=True),
                     Preload(base + ("pc_imports:prepare_plugin_lookup",)))
         return (Preload(("pc_imports",)),)
+    if isinstance(task, ControlTask) or (isinstance(task, ProbeTask)
+                                         and task.import_order == "after"):
+        return (Preload(("pc_probe", "gevent.monkey")), Preload())
     return (Preload(),)
 
 
