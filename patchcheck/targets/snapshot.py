@@ -35,18 +35,11 @@ RACY_S = 2.0
 Row = list[Any]
 
 
-def stat_row(path: str) -> Row:
-    """The row ``harness/pc_info._stat_row`` takes, for the same path."""
+def stat_row(path: str, stat: Any = os.stat) -> Row:
+    """The row ``harness/pc_info._stat_row`` takes, for the same path (``stat=os.lstat``: of a
+    symlink itself)."""
     try:
-        st = os.stat(path)
-    except OSError:
-        return [path, None, None, None, None, None]
-    return [path, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size, st.st_dev]
-
-
-def _lstat_row(path: str) -> Row:
-    try:
-        st = os.lstat(path)
+        st = stat(path)
     except OSError:
         return [path, None, None, None, None, None]
     return [path, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_size, st.st_dev]
@@ -77,7 +70,7 @@ def interpreter_facts(python: str, child_env: Mapping[str, str]) -> dict[str, An
     real = os.path.realpath(path)
     return {
         "python": path,
-        "link": _lstat_row(path),
+        "link": stat_row(path, os.lstat),
         "real": stat_row(real),
         "pyvenv": _pyvenv_cfg(path),
         "env": {k: v for k, v in sorted(child_env.items())
