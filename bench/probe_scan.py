@@ -110,6 +110,8 @@ def install_timers(tl: Timeline) -> list[tuple[Any, str, Any]]:
          tl.phase("import checks", engine_mod.Scan._import_phase))
     wrap(engine_mod.Scan, "_probe_phase",
          tl.phase("probe phase (all)", engine_mod.Scan._probe_phase))
+    wrap(probing_mod.ProbeRunner, "await_services",
+         tl.phase("  services (left to wait for)", probing_mod.ProbeRunner.await_services))
     wrap(probing_mod.ProbeRunner, "run_controls",
          tl.phase("  controls", probing_mod.ProbeRunner.run_controls))
     wrap(probing_mod.ProbeRunner, "run_all",
@@ -161,10 +163,31 @@ def print_run(total: float, code: int, tl: Timeline, load0: tuple[float, ...],
         print(f"  probe phase: {len(kids)} children (controls, probes, remedies), summed "
               f"{summed:.1f} s in {last - first:.1f} s = "
               f"{in_flight(kids, first, last):.2f} at once on average")
+        edges = sorted([(s, 1) for _, s, _ in kids] + [(e, -1) for _, _, e in kids])
+        running = peak = 0
+        for _, step in edges:
+            running += step
+            peak = max(peak, running)
+        print(f"  most children at once: {peak}")
         print(f"  longest children (of {len(kids)}):")
         for label, s, e in sorted(kids, key=lambda c: c[1] - c[2])[:top]:
             print(f"    {e - s:6.2f} s  [{s:6.2f} .. {e:6.2f}]  {label}")
     print(f"TOTAL {total:.2f} s  (exit {code})")
+
+
+def starved_line(report: Path) -> str:
+    """How many measurements came out starved (the hub thread waited for a CPU) and were
+    taken again alone, and the largest run-queue wait of any measurement."""
+    data = json.loads(report.read_text())
+    runs = [m for r in data["results"] for p in r.get("probes") or ()
+            for m in (p["plain"], *(p.get("remedies") or ()))]
+    runs += [c["plain"] for c in data.get("controls") or ()]
+    again = sum(1 for m in runs if m.get("measured_alone"))
+    twice = sum(1 for m in runs if m.get("measured_alone") and m.get("starved"))
+    queued = [m["run_queue_ms"] for m in runs if m.get("run_queue_ms") is not None]
+    most = f"{max(queued):.0f} ms" if queued else "unknown"
+    return (f"measurements: {len(runs)}; starved and taken again alone: {again} "
+            f"(starved twice: {twice}); largest run-queue wait of the hub thread: {most}")
 
 
 def verdicts(report: Path) -> dict[str, str]:
@@ -195,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             load1 = os.getloadavg()
             print(f"--- run {n + 1} of {args.runs}: patchcheck {' '.join(scan_argv)}")
             print_run(total, code, tl, load0, load1, args.top)
+            if report.exists():
+                print("  " + starved_line(report))
             totals.append(total)
             if args.verdicts and report.exists():
                 for name, verdict in verdicts(report).items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -137,10 +138,12 @@ class Scan:
         # terminal shows").
         self.progress.phase(ScanPhase.IMPORTS, total=len(plan.items))
 
-        results = self._import_phase(plan, target, cached)
-        # Probes run after the import checks so that CPU-heavy imports do not share the
-        # machine with timing-sensitive measurements.
-        controls = self._probe_phase(plan, results, cached, pm)
+        with ExitStack() as stack:
+            runner = self._probe_runner(plan, cached, pm, stack)
+            results = self._import_phase(plan, target, cached)
+            # Probes run after the import checks so that CPU-heavy imports do not share the
+            # machine with timing-sensitive measurements (the services start meanwhile).
+            controls = self._probe_phase(plan, results, cached, runner)
         self._to_cache(plan, results, cached, controls, target.environment)
         for item in plan.items:
             if item.instrument and item.dist is not None:
@@ -215,33 +218,41 @@ class Scan:
                 self.progress.advance(dist.name)
         return results
 
+    def _probe_runner(self, plan: Plan, cached: Mapping[str, DistributionResult], pm: Any,
+                      stack: ExitStack) -> Any:
+        """The scan's ``ProbeRunner`` (None without probes to run), its services starting in
+        the background: they take seconds, and need only the probes, not the import checks."""
+        to_probe = {item.key: item.probes for item in plan.installed
+                    if item.probes and item.key not in cached}
+        if not to_probe:
+            return None
+        from patchcheck.runner.probing import ProbeRunner
+
+        runner = stack.enter_context(ProbeRunner(self.request, pm, progress=self.progress,
+                                                 child_runner=self._runner))
+        runner.start_services(to_probe)
+        return runner
+
     def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
-                     cached: Mapping[str, DistributionResult], pm: Any
+                     cached: Mapping[str, DistributionResult], runner: Any
                      ) -> tuple[ProbeOutcome, ...]:
         # What the import checks found decides the orders: a library that loads ssl or keeps
         # originals when imported first is also measured imported first (issue #10).
         to_probe = {item.key: list(probes_for_order_risk(item.probes,
                                                          results[item.key].findings))
                     for item in plan.installed if item.probes and item.key not in cached}
-        if not to_probe:
+        if not to_probe or runner is None:
             return ()
-        from patchcheck.runner.probing import ProbeRunner
-
-        with ProbeRunner(self.request, pm, progress=self.progress,
-                         child_runner=self._runner) as runner:
-            # Servers can take seconds to start: say so, then measure (nothing is timed
-            # while they start, and the first probe does not wait on a slow one).
-            runner.start_services(to_probe)
-            controls = runner.run_controls()
-            bad = [c for c in controls if not runner.control_ok(c)]
-            if bad:
-                self.problems.append(
-                    "the hub meter is unreliable on this machine: control "
-                    + ", ".join(f"{c.probe} measured {c.plain.outcome.value}" for c in bad)
-                    + " (run 'patchcheck doctor' for details)")
-                return controls
-            self._meter_ok = True
-            measured = runner.run_all(to_probe, results)
+        controls = runner.run_controls()
+        bad = [c for c in controls if not runner.control_ok(c)]
+        if bad:
+            self.problems.append(
+                "the hub meter is unreliable on this machine: control "
+                + ", ".join(f"{c.probe} measured {c.plain.outcome.value}" for c in bad)
+                + " (run 'patchcheck doctor' for details)")
+            return controls
+        self._meter_ok = True
+        measured = runner.run_all(to_probe, results)
         for key, outcomes in measured.items():
             results[key] = with_probes(results[key], outcomes)
         return controls

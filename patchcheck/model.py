@@ -312,6 +312,13 @@ class Measurement:
     # The exact lines an application adds to apply this remedy, when the harness computed
     # them for this machine's layout (greenify: the library's path pattern).
     remedy_lines: tuple[str, ...] = ()
+    # The hub thread's run-queue wait during the calls (waiting for a CPU; Linux schedstat),
+    # None where unknown. ``starved``: a blocks/cpu-bound run whose stall was mostly that
+    # wait, not the library (harness/pc_meter.py); ``measured_alone``: the runner measured it
+    # again with no other check running, and this is that second measurement.
+    run_queue_ms: float | None = None
+    starved: bool = False
+    measured_alone: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.outcome, Outcome):  # a plugin or test passing the JSON text
@@ -336,6 +343,9 @@ class Measurement:
             "not_installed": self.not_installed,
             "install": self.install,
             "remedy_lines": list(self.remedy_lines),
+            "run_queue_ms": None if self.run_queue_ms is None else round(self.run_queue_ms, 1),
+            "starved": self.starved,
+            "measured_alone": self.measured_alone,
         }
         if self.heartbeat:  # left out when empty: cached results from before it still load
             data["heartbeat"] = [[round(float(t), 1), round(float(gap), 1)]
@@ -362,6 +372,10 @@ class Measurement:
             not_installed=data.get("not_installed"),
             install=data.get("install"),
             remedy_lines=tuple(data.get("remedy_lines") or ()),
+            run_queue_ms=None if data.get("run_queue_ms") is None
+            else float(data["run_queue_ms"]),
+            starved=bool(data.get("starved", False)),
+            measured_alone=bool(data.get("measured_alone", False)),
         )
 
 

@@ -195,6 +195,11 @@ class _PluginLookup:
         return False
 
 
+def plugin_lookup():
+    """The context to call ``patch_all()`` in (here and in the probe children, ``pc_probe``)."""
+    return _PluginLookup()
+
+
 def prepare_plugin_lookup():
     """Zygote preload (``runner/forkserver.py: preload_for``): read gevent's plugins once for
     every child it forks. Only where the children patch before anything else: in the
@@ -259,7 +264,7 @@ def _patch(patch_args):
         try:
             from gevent import monkey
 
-            with _PluginLookup():
+            with plugin_lookup():
                 ret = monkey.patch_all(**patch_args)
             outcome = {"ok": True, "returned": repr(ret)}
         except BaseException as exc:

@@ -49,6 +49,10 @@ Classification (``classify()``), with T and the thresholds chosen for a loaded 2
   CPU time fell to ~30 % of elapsed on a loaded 2-core box); elsewhere the process CPU time.
   The reported ``cpu_ms`` is always the process CPU time.
 * otherwise ``cooperates``.
+* ``starved`` (a flag beside ``blocks``/``cpu-bound``): the run would be ``cooperates`` had
+  each heartbeat gap been shortened by the hub thread's run-queue wait inside it (schedstat,
+  read at every beat): the stall was the machine's, not the library's. The tool re-measures
+  such a run with no other check running (``runner/probing.py``).
 
 The result is a dict in ``patchcheck.model.Measurement.to_json()`` shape.
 """
@@ -161,11 +165,14 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 cpu_s: float = 0.0, stack: Sequence[str] = (), error: str | None = None,
                 remedy: str | None = None, hung: bool = False,
                 phase: str | None = None,
-                heartbeat: Sequence[Sequence[float]] = ()) -> dict[str, Any]:
+                heartbeat: Sequence[Sequence[float]] = (), starved: bool = False,
+                run_queue_s: float | None = None) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
     returned (the tool side reports PC203 from it, not from the error text); ``phase``:
     where the run ended early (one of ``PHASES``); ``heartbeat``: ``_Heartbeat.series()``,
-    left out when empty."""
+    left out when empty; ``starved``: a ``blocks``/``cpu-bound`` run whose stall was mostly
+    the hub thread waiting for a CPU; ``run_queue_s``: that wait over the calls (schedstat),
+    None where unknown."""
     data: dict[str, Any] = {
         "outcome": outcome,
         "hung": hung,
@@ -182,6 +189,9 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "not_installed": None,  # set for "not-tried" (pc_probe)
         "install": None,
         "remedy_lines": [],
+        "starved": starved,
+        "run_queue_ms": None if run_queue_s is None else round(run_queue_s * 1000.0, 1),
+        "measured_alone": False,  # the tool's to say (runner/probing.py)
     }
     if heartbeat:
         data["heartbeat"] = [list(point) for point in heartbeat]
@@ -196,21 +206,58 @@ def describe_exception(exc: BaseException) -> str:
     return "%s: %s" % (name, text) if text else name
 
 
-def runnable_seconds() -> float | None:
-    """CPU time + run-queue wait of the calling thread (Linux schedstat), or None."""
+def _schedstat_paths() -> list[str]:
     import threading
 
     paths = ["/proc/thread-self/schedstat"]
     if hasattr(threading, "get_native_id"):
         paths.append("/proc/self/task/%d/schedstat" % threading.get_native_id())
-    for path in paths:
+    return paths
+
+
+def schedstat() -> tuple[float, float] | None:
+    """(CPU time, run-queue wait) of the calling thread in seconds (Linux), or None."""
+    for path in _schedstat_paths():
         try:
             with open(path) as f:
                 on_cpu, waiting = f.read().split()[:2]
-            return (int(on_cpu) + int(waiting)) / 1e9
+            return int(on_cpu) / 1e9, int(waiting) / 1e9
         except (OSError, ValueError):
             continue
     return None
+
+
+def runnable_seconds() -> float | None:
+    """CPU time + run-queue wait of the calling thread (Linux schedstat), or None."""
+    stat = schedstat()
+    return None if stat is None else stat[0] + stat[1]
+
+
+def run_queue_clock() -> Callable[[], float] | None:
+    """A clock of the *calling* thread's run-queue wait in seconds — time it was ready to run
+    but had no CPU — kept open for reading at every heartbeat (about 1 µs a read); None where
+    there is no schedstat. Bound to the thread that calls this, whoever reads it later."""
+    for path in _schedstat_paths():
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            int(os.pread(fd, 128, 0).split()[1])
+        except (OSError, ValueError, IndexError):
+            os.close(fd)
+            continue
+        return _reader(fd)
+    return None
+
+
+def _reader(fd: int) -> Callable[[], float]:
+    pread = os.pread
+
+    def waited() -> float:
+        return int(pread(fd, 128, 0).split()[1]) / 1e9
+
+    return waited
 
 
 # --- blocking stacks ---------------------------------------------------------------------
@@ -362,6 +409,9 @@ class _SamplerWatch:
 class _Heartbeat:
     def __init__(self) -> None:
         self.beats: list[float] = []
+        #: the hub thread's run-queue wait (seconds, cumulative) at each beat, where known:
+        #: how much of a gap the machine, not the library, took (``max_gap_unstarved``)
+        self.queued: list[float] = []
         self.running = True
 
     def run(self) -> None:
@@ -369,9 +419,19 @@ class _Heartbeat:
 
         append = self.beats.append
         now = time.perf_counter
+        waited = run_queue_clock()  # opened here: in the hub's thread
+        if waited is None:
+            append(now())
+            while self.running:
+                gevent.sleep(HEARTBEAT_S)
+                append(now())
+            return
+        queue = self.queued.append
+        queue(waited())
         append(now())
         while self.running:
             gevent.sleep(HEARTBEAT_S)
+            queue(waited())
             append(now())
 
     def last(self) -> float:
@@ -391,6 +451,29 @@ class _Heartbeat:
         points = [start] + [b for b in self.beats if start < b < end] + [end]
         # The beat just before the window may have been the start of a stall into it.
         return max((b - a for a, b in zip(points, points[1:])), default=0.0)
+
+    def max_gap_unstarved(self, start: float, end: float) -> float:
+        """``max_gap`` with each gap less the hub thread's run-queue wait inside it: the
+        stall the hub thread caused while it had a CPU. Without schedstat, ``max_gap``."""
+        beats, queued = self.beats, self.queued
+        n = min(len(beats), len(queued))
+        if n == 0:
+            return self.max_gap(start, end)
+        lo = max(bisect.bisect_left(beats, start, 0, n) - 1, 0)
+        largest = 0.0
+        for j in range(lo + 1, n):
+            a, b = beats[j - 1], beats[j]
+            if b <= start:
+                continue
+            if a >= end:
+                break
+            gap = min(b, end) - max(a, start)
+            largest = max(largest, gap - min(gap, queued[j] - queued[j - 1]))
+        if beats[n - 1] < end:  # no beat after the window yet: the tail counts whole
+            largest = max(largest, end - max(beats[n - 1], start))
+        if beats[lo] > start:  # the window began before the first beat
+            largest = max(largest, beats[lo] - start)
+        return largest
 
     def series(self, start: float, end: float,
                limit: int = HEARTBEAT_POINTS) -> list[list[float]]:
@@ -623,7 +706,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
                 stack=_tb_lines(tb), **common))
         gevent.sleep(0.01)  # let the heartbeat settle after setup
         cpu0 = time.process_time()
-        busy0 = runnable_seconds()
+        stat0 = schedstat()
         collector.open = True
         t_release = time.perf_counter()
         t_marks["release"] = t_release
@@ -633,7 +716,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         done = gevent.joinall(greenlets, timeout=join_timeout)
         t_joined = time.perf_counter()
         cpu1 = time.process_time()
-        busy1 = runnable_seconds()
+        stat1 = schedstat()
         collector.open = False
         if len(done) < len(greenlets):
             result = hung_result("call", join_timeout)
@@ -651,15 +734,23 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         cpu = cpu1 - cpu0
         ratio = elapsed / per_call if per_call > 0 else 0.0
         numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu,
-                       heartbeat=heartbeat.series(t_release, t_end))
+                       heartbeat=heartbeat.series(t_release, t_end),
+                       run_queue_s=None if stat0 is None or stat1 is None
+                       else stat1[1] - stat0[1])
         if call_errors:
             i, exc, tb = call_errors[0]
             return finished(result_dict("breaks", phase="call", error=describe_exception(exc),
                                         stack=_tb_lines(tb) + collector.lines(),
                                         **numbers, **common))
-        busy = cpu if busy0 is None or busy1 is None else busy1 - busy0
+        busy = cpu if stat0 is None or stat1 is None else sum(stat1) - sum(stat0)
         outcome = classify(concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
                            max_gap_s=max_gap, cpu_s=busy)
+        # A stall that is mostly the hub thread waiting for a CPU (the machine's load, other
+        # checks) is not the library's: the tool measures such a run again alone.
+        starved = outcome in ("blocks", "cpu-bound") and classify(
+            concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
+            max_gap_s=heartbeat.max_gap_unstarved(t_release, t_end),
+            cpu_s=busy) == "cooperates"
         if outcome == "cooperates" and per_call < NO_WAIT_FRACTION * s:
             # Decided from the measured T against S: the call did not wait on the peer, so
             # the hub had nothing to keep running through. Not a pass.
@@ -669,7 +760,8 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
                       "about %.0f ms" % (per_call * 1000.0, s * 1000.0),
                 **numbers, **common))
         stack = collector.lines() if outcome in ("blocks", "cpu-bound") else []
-        return finished(result_dict(outcome, stack=stack, **numbers, **common))
+        return finished(result_dict(outcome, stack=stack, starved=starved, **numbers,
+                                    **common))
     finally:
         collector.open = False
         heartbeat.running = False

@@ -146,7 +146,8 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
 
     A probe or control that patches first (``import_order`` after) would import ``pc_probe``
     (with ``pc_meter``) and then ``gevent.monkey`` before anything else; its zygote imports
-    them, in that order, and stops there: nothing is patched and no hub exists, so each child
+    them, in that order, reads gevent's plugins (as ``patch_all()`` would first) and stops
+    there: nothing is patched and no hub exists, so each child
     patches, builds its hub, heartbeat and watchdog thread itself, as a fresh one does. A run
     that imports the library *before* patching gets no gevent in its zygote (a library may look
     at ``sys.modules`` for gevent when it is imported); the rest get nothing beyond
@@ -162,7 +163,8 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
         return (Preload(("pc_imports",)),)
     if isinstance(task, ControlTask) or (isinstance(task, ProbeTask)
                                          and task.import_order == "after"):
-        return (Preload(("pc_probe", "gevent.monkey")), Preload())
+        return (Preload(("pc_probe", "gevent.monkey", "pc_imports:prepare_plugin_lookup")),
+                Preload())
     return (Preload(),)
 
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from patchcheck.model import (
@@ -18,6 +22,7 @@ from patchcheck.model import (
     ImportOrder,
     Measurement,
     Outcome,
+    Phase,
     ProbeOutcome,
     normalize_name,
 )
@@ -46,55 +51,123 @@ from patchcheck.spec import (
 from patchcheck.verdicts.evidence import NativeCode
 
 __all__ = ["CONTROLS", "CONTROL_SERVICES", "ProbeRunner", "child_modules", "client_libraries",
-           "measurement_of", "probe_slots", "probe_task", "remedies_to_try"]
+           "measurement_of", "probe_slots", "probe_slots_max", "probe_task", "remedies_to_try",
+           "starved_twice"]
 
 CONTROL_WAIT_S = 0.3
-#: Probe children per job (``--jobs``, default the CPU count) run at once. A probe child spends
-#: most of its life waiting on its slow peer, so 2 per job measured faster (``bench/probe_scan.py``:
-#: 35.8 s against 73.7 s) and as stable in ``bench/meter_stability.py`` — but the test suite on 2
-#: cores (its own 2 workers, each scanning) then saw a psycopg run starved for 433 ms with 18 ms
-#: of CPU (``blocks``) and boto3 ``cpu-bound``: a verdict that changes between runs. 1 per job
-#: until a measurement shows the meter holds with the machine full; the slots still order the
-#: runs (follow-ups first) and let remedies start together.
+#: Probe children run at once: always 1 per job (``--jobs``, default the CPU count), and up
+#: to this many per job while a CPU is free. A probe child spends most of its life waiting on
+#: its slow peer (summed, the example's 80 children wait ~60 s and compute ~15 s), so the
+#: extra slots are what makes a probe scan take seconds, not half a minute. They are given one
+#: at a time and only while the machine has an idle CPU (``_cpu_free``), so a child's CPU-heavy
+#: start (fork, the library's import, ``patch_all()``) never waits for a core behind other
+#: checks; on a full machine (a CI runner's other jobs) the scan falls back to 1 per job. A
+#: measurement that still came out starved (``Measurement.starved``: the hub thread waited for
+#: a CPU, not on the library) is taken again with no other child running (``_Slots.alone``).
+#: Once 2 fixed slots per job were tried: faster, but a full 2-core machine starved a psycopg
+#: run (433 ms stall, 18 ms CPU: ``blocks``) with nothing to tell it from a real stall.
 PROBE_SLOTS_PER_JOB = 1
-#: Slot priorities: a follow-up run (a remedy, the other import order) of a probe whose plain
-#: run is known goes before a probe not started yet, so a probe's chain of runs never waits
-#: behind the whole queue and ends the scan late.
-_FOLLOW_UP, _FIRST = 0, 1
+PROBE_SLOTS_MAX_PER_JOB = 4
+#: An extra slot is given at most this often (s): the child just started must have shown up
+#: in the run queue before the next look at it.
+EXTRA_SLOT_SPACING_S = 0.03
+#: Slot priorities: a starved run measured again goes first, then a remedy of a probe whose
+#: plain run is known, before a probe not started yet, so a probe's chain of runs never waits
+#: behind the whole queue and ends the scan late. Plain runs of probes that declare remedies
+#: (a library known to need one: its run is likely followed by several more) start before the
+#: others, which fill the tail.
+_AGAIN, _FOLLOW_UP, _FIRST_WITH_REMEDIES, _FIRST = -1, 0, 1, 2
 
 
 def probe_slots(jobs: int) -> int:
-    """How many probe children run at once for ``--jobs jobs``."""
+    """How many probe children always may run at once for ``--jobs jobs``."""
     return max(1, jobs) * PROBE_SLOTS_PER_JOB
 
 
-class _Slots:
-    """A counting semaphore whose waiters are served by (priority, arrival): the scan's limit
-    on probe children running at once. Threads only wait for a slot; a holder never waits for
-    another, so any number of threads may queue without deadlock."""
+def probe_slots_max(jobs: int) -> int:
+    """How many probe children run at once for ``--jobs jobs`` while a CPU is free."""
+    return max(1, jobs) * PROBE_SLOTS_MAX_PER_JOB
 
-    def __init__(self, count: int) -> None:
-        self._free = max(1, count)
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _cpu_free() -> bool:
+    """Is a CPU idle right now? Linux's count of runnable tasks (``/proc/loadavg``'s
+    ``R/T``, which counts the thread reading it) against this process's CPUs; False where
+    unknown, so only the fixed slots are used."""
+    try:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return running - 1 < _cpu_count()
+
+
+class _Slots:
+    """The scan's limit on probe children running at once: a semaphore whose waiters are
+    served by (priority, arrival). ``base`` slots are always there; the next, up to ``limit``,
+    only while ``cpu_free()`` and one per ``EXTRA_SLOT_SPACING_S``. ``alone`` waits until no
+    other child runs and holds every slot. Threads only wait for a slot; a holder never waits
+    for another, so any number of threads may queue without deadlock."""
+
+    def __init__(self, base: int, limit: int | None = None,
+                 cpu_free: Any = _cpu_free) -> None:
+        self._base = max(1, base)
+        self._limit = max(self._base, limit or self._base)
+        self._cpu_free = cpu_free
+        self._used = 0
+        self._alone = False
+        self._last_extra = 0.0
         self._cond = threading.Condition()
-        self._queue: list[tuple[int, int]] = []
+        self._queue: list[tuple[int, int, bool]] = []
         self._arrival = itertools.count()
+        #: the most children that ran at once (bench/probe_scan.py prints it)
+        self.peak = 0
+
+    def _grant(self, alone: bool) -> bool | None:
+        """Whether the head of the queue may start now; None: not yet, but maybe soon without
+        a release (an extra slot waits for a free CPU)."""
+        if self._alone:
+            return False
+        if alone:
+            return self._used == 0
+        if self._used < self._base:
+            return True
+        if self._used >= self._limit:
+            return False
+        now = time.monotonic()
+        if now - self._last_extra >= EXTRA_SLOT_SPACING_S and self._cpu_free():
+            self._last_extra = now
+            return True
+        return None
 
     @contextmanager
-    def held(self, priority: int) -> Iterator[None]:
-        ticket = (priority, next(self._arrival))
+    def held(self, priority: int, *, alone: bool = False) -> Iterator[None]:
+        ticket = (priority, next(self._arrival), alone)
         with self._cond:
             heapq.heappush(self._queue, ticket)
-            while not (self._free and self._queue[0] == ticket):
-                self._cond.wait()
+            while True:
+                granted = self._queue[0] == ticket and self._grant(alone)
+                if granted:
+                    break
+                self._cond.wait(EXTRA_SLOT_SPACING_S if granted is None else None)
             heapq.heappop(self._queue)
-            self._free -= 1
+            self._used += 1
+            self._alone = alone
+            self.peak = max(self.peak, self._used)
             # another slot may still be free for the next in line
             self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
-                self._free += 1
+                self._used -= 1
+                self._alone = False
                 self._cond.notify_all()
 
 
@@ -129,6 +202,16 @@ def remedies_to_try(spec: ProbeSpec, plain: Measurement, native_libraries: Seque
     if native_libraries and (plain.outcome is Outcome.BLOCKS or always):
         tried.append(greenify_remedy(native_libraries))
     return tried
+
+
+def starved_twice(m: Measurement) -> Measurement:
+    """A run starved even with no other check running: the machine's other load took the
+    CPU from the hub thread; no verdict on the library can be drawn from it."""
+    queued = "" if m.run_queue_ms is None else f" for {m.run_queue_ms:.0f} ms"
+    return replace(m, outcome=Outcome.INCONCLUSIVE, phase=Phase.CALL, stack=(), error=(
+        f"the hub thread waited{queued} for a CPU during the calls, twice (the second time "
+        f"with no other check of this scan running): the machine is too busy to measure "
+        f"this probe; run the scan again with fewer jobs or on a quieter machine"))
 
 
 def measurement_of(res: ChildResult, *, wait: float, concurrency: int,
@@ -194,7 +277,10 @@ class ProbeRunner:
         # The scan's runner when given (it closes it); else our own, closed on exit.
         self._own_runner = child_runner is None
         self.child_runner: Runner = child_runner or make_runner(request.python)
-        self._slots = _Slots(probe_slots(int(getattr(request, "jobs", 1) or 1)))
+        jobs = int(getattr(request, "jobs", 1) or 1)
+        self._slots = _Slots(probe_slots(jobs), probe_slots_max(jobs))
+        self._services: Future[None] | None = None
+        self._services_detail = ""
 
     def __enter__(self) -> ProbeRunner:
         from patchcheck.services import ServiceRegistry
@@ -205,6 +291,8 @@ class ProbeRunner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._services is not None:  # never close the registry under a starting service
+            futures_wait([self._services])
         if self.registry is not None:
             self.registry.close()
         if self._own_runner:
@@ -212,8 +300,9 @@ class ProbeRunner:
 
     # -- services -------------------------------------------------------------------------
     def start_services(self, probes: Mapping[str, Sequence[ProbeSpec]]) -> None:
-        """Start (or find) every service the controls and ``probes`` need, side by side, before
-        anything is measured; the progress line names them meanwhile. Each is asked for with
+        """Start (or find) every service the controls and ``probes`` need, side by side and in
+        the background: the import checks run meanwhile, and the first measurement waits for
+        them (``await_services``; nothing is timed while they start). Each is asked for with
         the delay its probe asks for, so the probes reuse what started here."""
         wanted = {(name, CONTROL_WAIT_S): None for c in CONTROLS
                   for name in CONTROL_SERVICES.get(c, ())}
@@ -223,25 +312,42 @@ class ProbeRunner:
             return
         from patchcheck.services import PROXY_PREFIX
 
-        names = dict.fromkeys(name.removeprefix(PROXY_PREFIX) for name, _ in wanted)
-        self.progress.phase(ScanPhase.SERVICES, detail=", ".join(names))
-        with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
-            # A service that cannot start is an answer (ServiceUnavailable) its probes report.
-            list(pool.map(lambda key: self.registry.endpoint(key[0], delay=key[1]), wanted))
+        self._services_detail = ", ".join(
+            dict.fromkeys(name.removeprefix(PROXY_PREFIX) for name, _ in wanted))
+
+        def start_all() -> None:
+            with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+                # A service that cannot start is an answer (ServiceUnavailable) its probes
+                # report.
+                list(pool.map(lambda key: self.registry.endpoint(key[0], delay=key[1]),
+                              wanted))
+
+        starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-services")
+        self._services = starter.submit(start_all)
+        starter.shutdown(wait=False)
+
+    def await_services(self) -> None:
+        """Wait for ``start_services``; the progress line names the services meanwhile."""
+        started, self._services = self._services, None
+        if started is None:
+            return
+        if not started.done():
+            self.progress.phase(ScanPhase.SERVICES, detail=self._services_detail)
+        started.result()
 
     # -- controls -------------------------------------------------------------------------
     def run_controls(self) -> tuple[ProbeOutcome, ...]:
+        self.await_services()
         def one(name: str) -> ProbeOutcome:
             services, missing = self._endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
             if missing:
                 m = Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
             else:
                 # The controls measure the meter at the probes' concurrency (same slots).
-                with self._slots.held(_FOLLOW_UP):
-                    res = self.child_runner.run(
-                        ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
-                        timeout=min(self.request.timeout, 30.0))
-                m = measurement_of(res, wait=CONTROL_WAIT_S, concurrency=0)
+                m = self._measured(
+                    ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
+                    _FOLLOW_UP, timeout=min(self.request.timeout, 30.0),
+                    wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m,
                                 expected=Outcome(CONTROLS[name]))
 
@@ -272,14 +378,28 @@ class ProbeRunner:
                           _CHILD_ORDER[order], remedy, patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        # The plain run of each probe queues in plan order; every later run of a probe goes
-        # first (see _FOLLOW_UP).
-        priority = _FIRST if remedy is None and order.value == _plain_order(spec).value \
-            else _FOLLOW_UP
-        with self._slots.held(priority):
-            res = self.child_runner.run(task, timeout=budget)
-        return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency,
+        # The plain runs of each probe (both orders, queued together) in plan order, those
+        # with remedies first; a remedy, started once the plain run is known, before them.
+        priority = (_FOLLOW_UP if remedy is not None
+                    else _FIRST_WITH_REMEDIES if spec.remedies else _FIRST)
+        return self._measured(task, priority, timeout=budget, wait=spec.wait,
+                              concurrency=spec.concurrency,
                               remedy=None if remedy is None else remedy.label)
+
+    def _measured(self, task: ProbeTask | ControlTask, priority: int, *, timeout: float,
+                  wait: float, concurrency: int, remedy: str | None = None) -> Measurement:
+        """Run ``task`` in a slot; a starved measurement (the hub thread waited for a CPU,
+        not on the library) is taken again alone, and starved twice is inconclusive."""
+        with self._slots.held(priority):
+            res = self.child_runner.run(task, timeout=timeout)
+        first = measurement_of(res, wait=wait, concurrency=concurrency, remedy=remedy)
+        if not first.starved:
+            return first
+        with self._slots.held(_AGAIN, alone=True):
+            res = self.child_runner.run(task, timeout=timeout)
+        again = replace(measurement_of(res, wait=wait, concurrency=concurrency, remedy=remedy),
+                        measured_alone=True)
+        return starved_twice(again) if again.starved else again
 
     def run_probe(self, spec: ProbeSpec, modules: Sequence[str],
                   native_libraries: Sequence[str] = ()) -> list[ProbeOutcome]:
@@ -290,19 +410,24 @@ class ProbeRunner:
             return [ProbeOutcome(probe=spec.name, origin=spec.origin,
                                  plain=Measurement(outcome=Outcome.SKIPPED, error=why,
                                                    wait_ms=spec.wait * 1000))]
-        order = (ImportOrder.BEFORE_PATCH if spec.import_order == "before"
-                 else ImportOrder.AFTER_PATCH)
-        plain = self._child(spec, services, modules, order, None)
-        always = spec.measure_remedies == "always" or bool(
-            getattr(self.request, "all_remedies", False))
-        remedies = self._each(lambda remedy: self._child(spec, services, modules, order, remedy),
-                              remedies_to_try(spec, plain, native_libraries, always=always))
-        outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
-                                 remedies=remedies, order=order)]
-        if spec.import_order == "both":
-            before = self._child(spec, services, modules, ImportOrder.BEFORE_PATCH, None)
-            outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin, plain=before,
-                                         order=ImportOrder.BEFORE_PATCH))
+        order = _plain_order(spec)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-order") as pool:
+            # The other order does not depend on the plain run: it queues beside it.
+            before = (pool.submit(self._child, spec, services, modules,
+                                  ImportOrder.BEFORE_PATCH, None)
+                      if spec.import_order == "both" else None)
+            plain = self._child(spec, services, modules, order, None)
+            always = spec.measure_remedies == "always" or bool(
+                getattr(self.request, "all_remedies", False))
+            remedies = self._each(
+                lambda remedy: self._child(spec, services, modules, order, remedy),
+                remedies_to_try(spec, plain, native_libraries, always=always))
+            outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
+                                     remedies=remedies, order=order)]
+            if before is not None:
+                outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin,
+                                             plain=before.result(),
+                                             order=ImportOrder.BEFORE_PATCH))
         return outcomes
 
     @staticmethod
@@ -319,6 +444,7 @@ class ProbeRunner:
                 results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
         """Every probe of every distribution: one thread per probe, the children they start
         limited by the scan's slots (``probe_slots``), plain runs in plan order."""
+        self.await_services()
         out: dict[str, list[ProbeOutcome]] = {}
         jobs = []
         # The progress counts distributions: one is done when its last probe is.
