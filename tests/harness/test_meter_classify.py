@@ -120,3 +120,33 @@ def test_the_hub_ran_since_means_no_beat_gap_that_long():
     beat.beats = [b for b in beat.beats if not now - 0.6 < b < now - 0.3]  # a 300 ms stall
     assert not beat.ran_since(now - 0.8, stall=0.1)
     assert beat.ran_since(now - 0.25, stall=0.1)  # the window after the stall
+
+
+def _beats(beats, queued):
+    heartbeat = pc_meter._Heartbeat()
+    heartbeat.beats[:] = beats
+    heartbeat.queued[:] = queued
+    return heartbeat
+
+
+def test_a_gap_spent_waiting_for_a_cpu_is_not_a_stall():
+    # 300 ms without a beat, 290 ms of it in the run queue: the hub had a CPU for 10 ms
+    starved = _beats([0.0, 0.002, 0.302, 0.304], [0.0, 0.0, 0.29, 0.29])
+    assert starved.max_gap(0.0, 0.304) == pytest.approx(0.300)
+    assert starved.max_gap_unstarved(0.0, 0.304) == pytest.approx(0.010)
+    # the same gap with the hub thread never queued: a stall of its own
+    blocked = _beats([0.0, 0.002, 0.302, 0.304], [0.0, 0.0, 0.001, 0.001])
+    assert blocked.max_gap_unstarved(0.0, 0.304) == pytest.approx(0.299)
+
+
+def test_the_unstarved_gap_clips_to_the_window_and_counts_an_open_tail_whole():
+    heartbeat = _beats([0.0, 0.1, 0.2], [0.0, 0.0, 0.09])
+    # [0.15, 0.2] of the 0.1..0.2 gap: 50 ms, less at most what it measures (its 90 ms wait)
+    assert heartbeat.max_gap_unstarved(0.15, 0.2) == pytest.approx(0.0)
+    # no beat after 0.2 yet: the tail to 0.5 is not known to be waiting, so it counts
+    assert heartbeat.max_gap_unstarved(0.15, 0.5) == pytest.approx(0.3)
+
+
+def test_without_schedstat_the_unstarved_gap_is_the_gap():
+    heartbeat = _beats([0.0, 0.3], [])
+    assert heartbeat.max_gap_unstarved(0.0, 0.3) == heartbeat.max_gap(0.0, 0.3)
