@@ -114,6 +114,10 @@ def measurement_phrase(m: Measurement) -> str:
 
 def _probe_problem(m: Measurement) -> str:
     """``probe problem in the call: the call did not wait on the peer: …``."""
+    if m.starved:  # not the probe's problem: the machine's (runner/probing.starved_twice)
+        queued = "" if m.run_queue_ms is None else f" {ms(m.run_queue_ms)}"
+        return (f"not measured: the machine was too busy (the hub thread waited{queued} "
+                f"for a CPU, twice)")
     where = f" in the {m.phase.value}" if m.phase is not None else ""
     return f"probe problem{where}: {error_headline(m.error or '') or 'no error text'}"
 
@@ -129,9 +133,11 @@ def measurement_sentence(m: Measurement) -> str:
     if m.outcome is Outcome.NOT_TRIED:
         return f"not tried: {not_tried_phrase(m)}"
     waits = f"{m.concurrency} × {ms(m.wait_ms)} waits" if m.concurrency else "waits"
+    again = (", measured again with nothing else running (the first run waited for a CPU)"
+             if m.measured_alone else "")
     return (
         f"{m.outcome}: {waits} took {ms(m.elapsed_ms)} (ratio {ratio(m.ratio)}), "
-        f"hub stalled up to {ms(m.max_gap_ms)}, cpu {ms(m.cpu_ms)}"
+        f"hub stalled up to {ms(m.max_gap_ms)}, cpu {ms(m.cpu_ms)}{again}"
     )
 
 

@@ -50,3 +50,17 @@ def test_details_show_not_tried_and_the_lines_to_add() -> None:
     assert "not tried: psycogreen is not installed (pip install psycogreen)" in text
     assert "to apply greenify.patch_lib(libx), add after patch_all():" in text
     assert all(f"  {line}" in text for line in LINES)
+
+
+def test_a_run_starved_twice_is_the_machines_problem_not_the_probes() -> None:
+    from patchcheck.reporters._sentences import measurement_phrase, measurement_sentence
+
+    starved = Measurement(outcome=Outcome.INCONCLUSIVE, error="the hub thread waited …",
+                          starved=True, measured_alone=True, run_queue_ms=249.6)
+    assert measurement_phrase(starved) == (
+        "not measured: the machine was too busy (the hub thread waited 250 ms for a CPU, "
+        "twice)")
+    again = Measurement(outcome=Outcome.BLOCKS, concurrency=3, wait_ms=300, elapsed_ms=910,
+                        ratio=3.0, max_gap_ms=301, cpu_ms=4, measured_alone=True)
+    assert measurement_sentence(again).endswith(
+        "measured again with nothing else running (the first run waited for a CPU)")
