@@ -230,6 +230,17 @@ class ResultCache:
         """Store an ``info`` task's data under ``key``; False when it cannot be written."""
         return self._aux_put("inspection", key, "info", info)
 
+    def get_durations(self, key: str) -> dict[str, float]:
+        """How long each probe took last time in this environment (seconds, by probe name):
+        only the order the probes start in (``runner/probing.py``), never a result."""
+        found = self._aux_get("durations", key, "seconds", dict) or {}
+        return {str(k): float(v) for k, v in found.items() if isinstance(v, (int, float))}
+
+    def put_durations(self, key: str, seconds: Mapping[str, float]) -> bool:
+        """Store the probes' durations under ``key``; False when it cannot be written."""
+        return self._aux_put("durations", key, "seconds",
+                             {k: round(v, 3) for k, v in sorted(seconds.items())})
+
     def clear(self) -> int:
         """Remove every entry; returns how many there were. Missing folder: 0."""
         count = sum(1 for _ in self._entries.glob("*/*.json")) if self._entries.is_dir() else 0

@@ -228,10 +228,19 @@ class Scan:
             return None
         from patchcheck.runner.probing import ProbeRunner
 
+        # Last time's durations set the start order only (longest first): read and kept even
+        # with --no-cache, since no result comes from them.
+        cache, key = self._cache(), self._durations_key()
         runner = stack.enter_context(ProbeRunner(self.request, pm, progress=self.progress,
-                                                 child_runner=self._runner))
+                                                 child_runner=self._runner,
+                                                 durations=cache.get_durations(key)))
+        stack.callback(_keep_durations, cache, key, runner.durations)
         runner.start_services(to_probe)
         return runner
+
+    def _durations_key(self) -> str:
+        return self._cache().key(kind="probe-durations", python=self.request.python,
+                                 patch_args=dict(self.request.patch_args or {}))
 
     def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
                      cached: Mapping[str, DistributionResult], runner: Any
@@ -400,6 +409,12 @@ class Scan:
 
         matched = matching_entries(entries, result)
         return replace(result, known=tuple(matched)) if matched else result
+
+
+def _keep_durations(cache: Any, key: str, measured: Mapping[str, float]) -> None:
+    """This scan's probe durations over last time's (a probe not run this time keeps its)."""
+    if measured:
+        cache.put_durations(key, {**cache.get_durations(key), **measured})
 
 
 def _probe_digests(probes: Sequence[Any]) -> dict[str, str]:

@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from patchcheck.model import (
     DistributionResult,
@@ -73,10 +74,18 @@ PROBE_SLOTS_MAX_PER_JOB = 4
 EXTRA_SLOT_SPACING_S = 0.03
 #: Slot priorities: a starved run measured again goes first, then a remedy of a probe whose
 #: plain run is known, before a probe not started yet, so a probe's chain of runs never waits
-#: behind the whole queue and ends the scan late. Plain runs of probes that declare remedies
-#: (a library known to need one: its run is likely followed by several more) start before the
-#: others, which fill the tail.
-_AGAIN, _FOLLOW_UP, _FIRST_WITH_REMEDIES, _FIRST = -1, 0, 1, 2
+#: behind the whole queue and ends the scan late. Plain runs go longest first (the scan ends
+#: with short runs filling the tail): by how long the probe took last time in this
+#: environment (``ProbeRunner(durations=...)``, from the cache folder; only the order, never a
+#: result), else by ``default_estimate``.
+_AGAIN, _FOLLOW_UP, _FIRST = -1, 0, 1
+#: A plain run of a probe that declares remedies, still running ``SPECULATE_AFTER_S`` (its
+#: start) + ``SPECULATE_FACTOR`` × K × S after it got its slot, will not cooperate on time (a
+#: cooperating run takes about S, a blocking one K × S): its remedies and the threadpool start
+#: then, beside it, rather than after it — a hang (grpc's ``channel_ready_future``) otherwise
+#: costs its whole bound twice in a row. What the plain run then does not call for is dropped.
+SPECULATE_AFTER_S = 0.5
+SPECULATE_FACTOR = 1.5
 
 
 def probe_slots(jobs: int) -> int:
@@ -110,10 +119,10 @@ def _cpu_free() -> bool:
 
 class _Slots:
     """The scan's limit on probe children running at once: a semaphore whose waiters are
-    served by (priority, arrival). ``base`` slots are always there; the next, up to ``limit``,
-    only while ``cpu_free()`` and one per ``EXTRA_SLOT_SPACING_S``. ``alone`` waits until no
-    other child runs and holds every slot. Threads only wait for a slot; a holder never waits
-    for another, so any number of threads may queue without deadlock."""
+    served by (priority, estimate, arrival). ``base`` slots are always there; the next, up to
+    ``limit``, only while ``cpu_free()`` and one per ``EXTRA_SLOT_SPACING_S``. ``alone`` waits
+    until no other child runs and holds every slot. Threads only wait for a slot; a holder
+    never waits for another, so any number of threads may queue without deadlock."""
 
     def __init__(self, base: int, limit: int | None = None,
                  cpu_free: Any = _cpu_free) -> None:
@@ -124,7 +133,7 @@ class _Slots:
         self._alone = False
         self._last_extra = 0.0
         self._cond = threading.Condition()
-        self._queue: list[tuple[int, int, bool]] = []
+        self._queue: list[tuple[int, float, int, bool]] = []
         self._arrival = itertools.count()
         #: the most children that ran at once (bench/probe_scan.py prints it)
         self.peak = 0
@@ -147,8 +156,11 @@ class _Slots:
         return None
 
     @contextmanager
-    def held(self, priority: int, *, alone: bool = False) -> Iterator[None]:
-        ticket = (priority, next(self._arrival), alone)
+    def held(self, priority: int, *, alone: bool = False,
+             estimate: float = 0.0) -> Iterator[None]:
+        """Hold a slot; waiters go by ``priority``, then the longest ``estimate`` (seconds
+        the run and what follows it will take), then arrival."""
+        ticket = (priority, -estimate, next(self._arrival), alone)
         with self._cond:
             heapq.heappush(self._queue, ticket)
             while True:
@@ -247,6 +259,28 @@ def child_modules(spec: ProbeSpec, modules: Sequence[str], order: ImportOrder
     return (*modules, *(m for m in spec.before_imports if m not in modules))
 
 
+def default_estimate(spec: ProbeSpec) -> float:
+    """Seconds a probe's runs take, before it was ever timed: a blocking run (K × S) plus a
+    start-up, twice for a probe that declares remedies (a library known to need one: its
+    plain run is likely followed by more)."""
+    one = 0.5 + spec.wait * max(1, spec.concurrency)
+    return 2 * one if spec.remedies else one
+
+
+def speculate_after(spec: ProbeSpec) -> float:
+    """Seconds after which a plain run still running will not cooperate on time, so that a
+    probe's remedies start beside it (``SPECULATE_*``)."""
+    return SPECULATE_AFTER_S + SPECULATE_FACTOR * spec.wait * max(1, spec.concurrency)
+
+
+def _finished(run: Future[Measurement], within: float) -> bool:
+    try:
+        run.result(timeout=within)
+    except FuturesTimeout:
+        return False
+    return True
+
+
 def _plain_order(spec: ProbeSpec) -> ImportOrder:
     """The order of a probe's first (plain) run."""
     return ImportOrder.BEFORE_PATCH if spec.import_order == "before" else ImportOrder.AFTER_PATCH
@@ -269,7 +303,8 @@ class ProbeRunner:
     """Owns the services for one scan's probes; runs probes, remedies and controls."""
 
     def __init__(self, request: Any, pm: Any, *, progress: ProgressSink | None = None,
-                 child_runner: Runner | None = None) -> None:
+                 child_runner: Runner | None = None,
+                 durations: Mapping[str, float] | None = None) -> None:
         self.request = request
         self.pm = pm
         self.progress: ProgressSink = progress or NoProgress()
@@ -280,6 +315,9 @@ class ProbeRunner:
         jobs = int(getattr(request, "jobs", 1) or 1)
         self._slots = _Slots(probe_slots(jobs), probe_slots_max(jobs))
         self._services: Future[None] | None = None
+        #: how long each probe took last time (the start order), and this time (to keep)
+        self._hints = dict(durations or {})
+        self.durations: dict[str, float] = {}
         self._services_detail = ""
 
     def __enter__(self) -> ProbeRunner:
@@ -373,24 +411,31 @@ class ProbeRunner:
         return endpoints, missing
 
     def _child(self, spec: ProbeSpec, services: Mapping[str, Any], modules: Sequence[str],
-               order: ImportOrder, remedy: RemedySpec | None) -> Measurement:
+               order: ImportOrder, remedy: RemedySpec | None, *,
+               on_start: Callable[[], object] | None = None) -> Measurement:
         task = probe_task(spec, services, child_modules(spec, modules, order),
                           _CHILD_ORDER[order], remedy, patch_args=self.request.patch_args)
         # A hang is a verdict: the budget covers K sequential waits plus start-up, not more.
         budget = min(self.request.timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        # The plain runs of each probe (both orders, queued together) in plan order, those
-        # with remedies first; a remedy, started once the plain run is known, before them.
-        priority = (_FOLLOW_UP if remedy is not None
-                    else _FIRST_WITH_REMEDIES if spec.remedies else _FIRST)
+        # The plain runs of each probe (both orders, queued together) longest first; a
+        # remedy, started once the plain run is known, before them.
+        priority = _FIRST if remedy is None else _FOLLOW_UP
+        estimate = self._hints.get(spec.name, default_estimate(spec)) if remedy is None else 0.0
         return self._measured(task, priority, timeout=budget, wait=spec.wait,
                               concurrency=spec.concurrency,
-                              remedy=None if remedy is None else remedy.label)
+                              remedy=None if remedy is None else remedy.label,
+                              on_start=on_start, estimate=estimate)
 
     def _measured(self, task: ProbeTask | ControlTask, priority: int, *, timeout: float,
-                  wait: float, concurrency: int, remedy: str | None = None) -> Measurement:
-        """Run ``task`` in a slot; a starved measurement (the hub thread waited for a CPU,
-        not on the library) is taken again alone, and starved twice is inconclusive."""
-        with self._slots.held(priority):
+                  wait: float, concurrency: int, remedy: str | None = None,
+                  on_start: Callable[[], object] | None = None,
+                  estimate: float = 0.0) -> Measurement:
+        """Run ``task`` in a slot (``on_start`` called once it has one); a starved measurement
+        (the hub thread waited for a CPU, not on the library) is taken again alone, and
+        starved twice is inconclusive."""
+        with self._slots.held(priority, estimate=estimate):
+            if on_start is not None:
+                on_start()
             res = self.child_runner.run(task, timeout=timeout)
         first = measurement_of(res, wait=wait, concurrency=concurrency, remedy=remedy)
         if not first.starved:
@@ -411,34 +456,48 @@ class ProbeRunner:
                                  plain=Measurement(outcome=Outcome.SKIPPED, error=why,
                                                    wait_ms=spec.wait * 1000))]
         order = _plain_order(spec)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-order") as pool:
+        always = spec.measure_remedies == "always" or bool(
+            getattr(self.request, "all_remedies", False))
+
+        def remedy_run(remedy: RemedySpec) -> Measurement:
+            return self._child(spec, services, modules, order, remedy)
+
+        started = threading.Event()
+        began: list[float] = []
+        with ThreadPoolExecutor(max_workers=len(spec.remedies) + 6,
+                                thread_name_prefix="patchcheck-run") as pool:
             # The other order does not depend on the plain run: it queues beside it.
             before = (pool.submit(self._child, spec, services, modules,
                                   ImportOrder.BEFORE_PATCH, None)
                       if spec.import_order == "both" else None)
-            plain = self._child(spec, services, modules, order, None)
-            always = spec.measure_remedies == "always" or bool(
-                getattr(self.request, "all_remedies", False))
-            remedies = self._each(
-                lambda remedy: self._child(spec, services, modules, order, remedy),
-                remedies_to_try(spec, plain, native_libraries, always=always))
+            def on_start() -> None:
+                began.append(time.monotonic())
+                started.set()
+
+            plain_run = pool.submit(self._child, spec, services, modules, order, None,
+                                    on_start=on_start)
+            early = {}
+            if spec.remedies and not always and started.wait(self.request.timeout) \
+                    and not _finished(plain_run, speculate_after(spec)):
+                # Overdue: it will not cooperate on time. Its remedies start now, beside it.
+                early = {r: pool.submit(remedy_run, r)
+                         for r in (*spec.remedies, THREADPOOL_REMEDY)}
+            plain = plain_run.result()
+            wanted = remedies_to_try(spec, plain, native_libraries, always=always)
+            runs = [early.get(r) or pool.submit(remedy_run, r) for r in wanted]
+            for remedy, run in early.items():
+                if remedy not in wanted:
+                    run.cancel()  # the plain run cooperated after all: not needed
             outcomes = [ProbeOutcome(probe=spec.name, origin=spec.origin, plain=plain,
-                                     remedies=remedies, order=order)]
+                                     remedies=tuple(run.result() for run in runs),
+                                     order=order)]
             if before is not None:
                 outcomes.append(ProbeOutcome(probe=spec.name, origin=spec.origin,
                                              plain=before.result(),
                                              order=ImportOrder.BEFORE_PATCH))
+        if began:
+            self.durations[spec.name] = time.monotonic() - began[0]
         return outcomes
-
-    @staticmethod
-    def _each(run: Any, remedies: Sequence[RemedySpec]) -> tuple[Measurement, ...]:
-        """Measure each remedy, all started at once as soon as the plain run is known (each
-        waits for a slot of its own)."""
-        if len(remedies) <= 1:
-            return tuple(run(remedy) for remedy in remedies)
-        with ThreadPoolExecutor(max_workers=len(remedies),
-                                thread_name_prefix="patchcheck-remedy") as pool:
-            return tuple(pool.map(run, remedies))
 
     def run_all(self, probes: Mapping[str, Sequence[ProbeSpec]],
                 results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
