@@ -319,3 +319,15 @@ def test_a_cached_rescan_starts_no_plugin_inventory_child(tmp_path: Path) -> Non
     _plugin_dist(site, "rt_plugin_b", tmp_path / "loaded_by_b")
     run_patchcheck(*args, cwd=tmp_path, env=env)
     assert len(marker.read_text().split()) > len(loads)  # a new inventory loaded both
+
+
+def test_probe_durations_round_trip_and_ignore_garbage(cache: ResultCache) -> None:
+    key = cache.key(kind="probe-durations", python="/usr/bin/python3")
+    assert cache.get_durations(key) == {}
+    assert cache.put_durations(key, {"grpcio.channel_ready": 7.71234, "redis.blpop": 0.5})
+    assert cache.get_durations(key) == {"grpcio.channel_ready": 7.712, "redis.blpop": 0.5}
+    assert cache.get_durations(cache.key(kind="probe-durations", python="/other")) == {}
+    path = cache._aux_path("durations", key)
+    path.write_text(json.dumps({"schema": json.loads(path.read_text())["schema"], "key": key,
+                                "seconds": {"a": "slow", "b": 1}}))
+    assert cache.get_durations(key) == {"b": 1.0}

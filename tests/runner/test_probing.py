@@ -29,6 +29,9 @@ PROBE_FILE = """
             while True:
                 pass
         return call
+    def nothing():
+        pass
+
     def hangs_holding_the_gil(ctx):
         import ctypes
         # PyDLL keeps the GIL through the C call: no thread of the child can run, so only the
@@ -107,3 +110,49 @@ def test_the_controls_measure_as_the_shared_table_says(runner: ProbeRunner) -> N
     assert [c.probe for c in controls] == [f"control:{name}" for name in CONTROLS]
     assert all(runner.control_ok(c) for c in controls), [
         (c.probe, c.plain.outcome, c.plain.error) for c in controls]
+
+
+def test_the_remedies_of_an_overdue_plain_run_start_beside_it(probe_file: str) -> None:
+    from patchcheck.runner.forkserver import make_runner
+    from patchcheck.spec import THREADPOOL_REMEDY, RemedySpec
+
+    spans: dict[str, list[float]] = {}
+    real = make_runner(sys.executable)
+
+    class Recording:
+        """The real runner, noting when each child starts and ends (the order of events)."""
+
+        def run(self, task, *, timeout):
+            import time
+
+            label = task.remedy.label if task.remedy is not None else "plain"
+            spans[label] = [time.monotonic()]
+            try:
+                return real.run(task, timeout=timeout)
+            finally:
+                spans[label].append(time.monotonic())
+
+        def close(self) -> None:
+            real.close()
+
+    # 3 fixed slots: the spinning children keep both CPUs busy, so no extra slot is given
+    request = ScanRequest(python=sys.executable, timeout=8.0, jobs=3, use_cache=False)
+    spec = _probe(probe_file, "hangs", remedies=(RemedySpec("nothing", "nothing"),))
+    with ProbeRunner(request, make_plugin_manager(), child_runner=Recording()) as runner:
+        (outcome,) = runner.run_probe(spec, ())
+    real.close()
+    assert outcome.plain.hung
+    # what a hang calls for: the declared remedy and the threadpool, each measured once
+    assert [m.remedy for m in outcome.remedies] == ["nothing", THREADPOOL_REMEDY.label]
+    assert all(m.hung for m in outcome.remedies)
+    # both began while the plain run (2.4 s to its hang) was still running
+    plain_end = spans["plain"][1]
+    assert spans["nothing"][0] < plain_end and spans[THREADPOOL_REMEDY.label][0] < plain_end
+    assert runner.durations[spec.name] > 0
+
+
+def test_a_probe_without_remedies_is_not_speculated_on(runner: ProbeRunner,
+                                                       probe_file: str) -> None:
+    (outcome,) = runner.run_probe(_probe(probe_file, "hangs"), ())
+    # a hang still gets the threadpool, once the plain run is known
+    assert [m.remedy for m in outcome.remedies] == ["gevent.get_hub().threadpool.apply(call)"]

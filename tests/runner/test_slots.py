@@ -78,3 +78,30 @@ def test_priority_then_arrival() -> None:
     for t in (holder, *late):
         t.join(10)
     assert started == ["holder", "remedy", "plain-1", "plain-2"]
+
+
+def test_the_longest_estimate_goes_first_within_a_priority() -> None:
+    slots = _Slots(1, 1, cpu_free=lambda: False)
+    gate, go, started = threading.Event(), threading.Event(), []
+    holder = _hold(slots, 0, started, "holder", gate)
+    assert _until(lambda: started == ["holder"])
+    waiting = []
+    for name, estimate in (("short", 0.4), ("long", 3.9), ("middle", 1.0)):
+        thread = threading.Thread(target=lambda n=name, e=estimate: _estimated(slots, n, e,
+                                                                                started, go),
+                                  daemon=True)
+        thread.start()
+        waiting.append(thread)
+        assert _until(lambda: len(slots._queue) == len(waiting))
+    go.set()
+    gate.set()
+    for t in (holder, *waiting):
+        t.join(10)
+    assert started == ["holder", "long", "middle", "short"]
+
+
+def _estimated(slots: _Slots, name: str, estimate: float, started: list[str],
+               release: threading.Event) -> None:
+    with slots.held(1, estimate=estimate):
+        started.append(name)
+        release.wait(10)
