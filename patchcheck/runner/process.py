@@ -294,6 +294,7 @@ def sweep_marked(token: str, *, exclude_group: int | None = None) -> tuple[str, 
     """
     needle = f"{CHECK_TOKEN_ENV}={token}".encode()
     found: list[str] = []
+    killed: list[int] = []
     try:
         names = [n for n in os.listdir("/proc") if n.isdigit()]
     except OSError:
@@ -314,8 +315,30 @@ def sweep_marked(token: str, *, exclude_group: int | None = None) -> tuple[str, 
             os.kill(pid, signal.SIGKILL)
         except (OSError, IndexError, ValueError):
             continue
+        killed.append(pid)
         found.append(command.strip()[:200])
+    _await_death(killed)
     return tuple(found)
+
+
+#: how long a SIGKILLed process may take to die (it must be scheduled once to exit)
+DEATH_WAIT_S = 2.0
+
+
+def _await_death(pids: list[int]) -> None:
+    """Return once every one of ``pids`` is gone or a zombie (or after ``DEATH_WAIT_S``): a
+    check's result says its leftovers were killed, so they must be dead when it is read — on
+    a loaded machine a SIGKILLed process can still run for a few milliseconds."""
+    deadline = time.monotonic() + DEATH_WAIT_S
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as fh:
+                    if fh.read().rpartition(b")")[2].split()[0] == b"Z":
+                        break
+            except (OSError, IndexError):
+                break
+            time.sleep(0.005)
 
 
 def _scratch() -> tempfile.TemporaryDirectory[str]:
