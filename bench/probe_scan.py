@@ -112,8 +112,6 @@ def install_timers(tl: Timeline) -> list[tuple[Any, str, Any]]:
          tl.phase("probe phase (all)", engine_mod.Scan._probe_phase))
     wrap(probing_mod.ProbeRunner, "await_services",
          tl.phase("  services (left to wait for)", probing_mod.ProbeRunner.await_services))
-    wrap(probing_mod.ProbeRunner, "run_controls",
-         tl.phase("  controls", probing_mod.ProbeRunner.run_controls))
     wrap(probing_mod.ProbeRunner, "run_all",
          tl.phase("  probes + remedies", probing_mod.ProbeRunner.run_all))
     for cls in (forkserver_mod.ForkRunner, forkserver_mod.SpawnRunner):
@@ -169,6 +167,11 @@ def print_run(total: float, code: int, tl: Timeline, load0: tuple[float, ...],
             running += step
             peak = max(peak, running)
         print(f"  most children at once: {peak}")
+        controls = [(s, e) for label, s, e in kids if label.startswith("control:")]
+        if controls:
+            # the probes start beside the controls: their span, not a phase of its own
+            print(f"  controls: {len(controls)} children in [{min(s for s, _ in controls):6.2f}"
+                  f" .. {max(e for _, e in controls):6.2f}]")
         print(f"  longest children (of {len(kids)}):")
         for label, s, e in sorted(kids, key=lambda c: c[1] - c[2])[:top]:
             print(f"    {e - s:6.2f} s  [{s:6.2f} .. {e:6.2f}]  {label}")

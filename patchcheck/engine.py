@@ -252,7 +252,11 @@ class Scan:
                     for item in plan.installed if item.probes and item.key not in cached}
         if not to_probe or runner is None:
             return ()
-        controls = runner.run_controls()
+        # The probes start beside the controls (theirs go first) and count only if the
+        # controls measured what they must.
+        controls_done = runner.start_controls()
+        measured = runner.run_all(to_probe, results)
+        controls = controls_done()
         bad = [c for c in controls if not runner.control_ok(c)]
         if bad:
             self.problems.append(
@@ -261,7 +265,6 @@ class Scan:
                 + " (run 'patchcheck doctor' for details)")
             return controls
         self._meter_ok = True
-        measured = runner.run_all(to_probe, results)
         for key, outcomes in measured.items():
             results[key] = with_probes(results[key], outcomes)
         return controls

@@ -72,13 +72,14 @@ PROBE_SLOTS_MAX_PER_JOB = 4
 #: An extra slot is given at most this often (s): the child just started must have shown up
 #: in the run queue before the next look at it.
 EXTRA_SLOT_SPACING_S = 0.03
-#: Slot priorities: a starved run measured again goes first, then a remedy of a probe whose
+#: Slot priorities: the controls go first (the probes start beside them), then a starved run
+#: measured again, then a remedy of a probe whose
 #: plain run is known, before a probe not started yet, so a probe's chain of runs never waits
 #: behind the whole queue and ends the scan late. Plain runs go longest first (the scan ends
 #: with short runs filling the tail): by how long the probe took last time in this
 #: environment (``ProbeRunner(durations=...)``, from the cache folder; only the order, never a
 #: result), else by ``default_estimate``.
-_AGAIN, _FOLLOW_UP, _FIRST = -1, 0, 1
+_CONTROL, _AGAIN, _FOLLOW_UP, _FIRST = -2, -1, 0, 1
 #: A plain run of a probe that declares remedies, still running ``SPECULATE_AFTER_S`` (its
 #: start) + ``SPECULATE_FACTOR`` × K × S after it got its slot, will not cooperate on time (a
 #: cooperating run takes about S, a blocking one K × S): its remedies and the threadpool start
@@ -375,7 +376,14 @@ class ProbeRunner:
 
     # -- controls -------------------------------------------------------------------------
     def run_controls(self) -> tuple[ProbeOutcome, ...]:
+        return self.start_controls()()
+
+    def start_controls(self) -> Callable[[], tuple[ProbeOutcome, ...]]:
+        """Start the controls (after the services); returns the call that waits for them.
+        Their runs go before any probe's (``_CONTROL``), so probes may start meanwhile: they
+        are judged only if every control measured what it must (``control_ok``)."""
         self.await_services()
+
         def one(name: str) -> ProbeOutcome:
             services, missing = self._endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
             if missing:
@@ -384,14 +392,17 @@ class ProbeRunner:
                 # The controls measure the meter at the probes' concurrency (same slots).
                 m = self._measured(
                     ControlTask(control=name, wait=CONTROL_WAIT_S, services=services),
-                    _FOLLOW_UP, timeout=min(self.request.timeout, 30.0),
+                    _CONTROL, timeout=min(self.request.timeout, 30.0),
                     wait=CONTROL_WAIT_S, concurrency=0)
             return ProbeOutcome(probe=f"control:{name}", origin="builtin", plain=m,
                                 expected=Outcome(CONTROLS[name]))
 
         self.progress.phase(ScanPhase.CONTROLS, detail=f"{len(CONTROLS)} controls")
-        with ThreadPoolExecutor(max_workers=len(CONTROLS) or 1) as pool:
-            return tuple(pool.map(one, CONTROLS))
+        pool = ThreadPoolExecutor(max_workers=len(CONTROLS) or 1,
+                                  thread_name_prefix="patchcheck-control")
+        runs = [pool.submit(one, name) for name in CONTROLS]
+        pool.shutdown(wait=False)
+        return lambda: tuple(run.result() for run in runs)
 
     @staticmethod
     def control_ok(outcome: ProbeOutcome) -> bool:
