@@ -474,17 +474,18 @@ class ProbeRunner:
             return self._child(spec, services, modules, order, remedy)
 
         started = threading.Event()
-        began: list[float] = []
+        began: list[float] = []  # when the plain run got its slot: the probe's duration
+
+        def on_start() -> None:
+            began.append(time.monotonic())
+            started.set()
+
         with ThreadPoolExecutor(max_workers=len(spec.remedies) + 6,
                                 thread_name_prefix="patchcheck-run") as pool:
             # The other order does not depend on the plain run: it queues beside it.
             before = (pool.submit(self._child, spec, services, modules,
                                   ImportOrder.BEFORE_PATCH, None)
                       if spec.import_order == "both" else None)
-            def on_start() -> None:
-                began.append(time.monotonic())
-                started.set()
-
             plain_run = pool.submit(self._child, spec, services, modules, order, None,
                                     on_start=on_start)
             early = {}
