@@ -62,7 +62,9 @@ class Timeline:
     def stop(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(registry: Any, handle: Any) -> Any:
             # the name before stopping: a stopped fixture has no endpoint
-            name = str(getattr(handle, "name", "") or type(handle).__name__)
+            endpoint = getattr(handle, "endpoint", None)
+            name = str(getattr(handle, "name", "") or getattr(endpoint, "name", "")
+                       or type(handle).__name__)
             start = time.monotonic()
             try:
                 return fn(registry, handle)
