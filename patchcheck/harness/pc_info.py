@@ -47,8 +47,9 @@ def marker_environment():
     }
 
 
-def _import_names(dist):
-    """Every top-level import name: top_level.txt, else RECORD's first path components.
+def _import_names(dist, files):
+    """Every top-level import name: top_level.txt, else RECORD's first path components
+    (``files``: ``dist.files``, read once by the caller).
 
     All of them, test suites and private modules included: which ones are import targets is
     decided on the tool side (patchcheck/targets/modules.py), where the config can change it.
@@ -63,7 +64,7 @@ def _import_names(dist):
         names = [n.strip().replace("/", ".") for n in text.splitlines() if n.strip()]
     if not names:
         seen = set()
-        for f in dist.files or ():
+        for f in files:
             parts = f.parts
             if not parts:
                 continue
@@ -100,37 +101,43 @@ def _is_extension(filename):
 
 
 def _describe(dist, requested):
+    # dist.files parses RECORD into a path object per line, and every dist.metadata (and
+    # dist.version, dist.requires) parses METADATA again: each once per distribution here,
+    # as this child is the serial start of every scan (1.8 s for 140 distributions before).
+    record = dist.files or ()
+    meta = dist.metadata
     files = []
     native = []
-    for f in dist.files or ():
+    for f in record:
         files.append(str(f))
         if _is_extension(f.name):
             try:
                 native.append(str(dist.locate_file(f)))
             except Exception:
                 pass
-    hashes = sorted("%s=%s" % (f, f.hash.value) for f in (dist.files or ()) if f.hash)
-    name = dist.metadata["Name"] or requested
+    hashes = sorted("%s=%s" % (f, f.hash.value) for f in record if f.hash)
+    name = meta["Name"] or requested
     return {
         "requested": requested,
         "installed": True,
         "name": name,
-        "version": dist.version,
-        "import_names": _import_names(dist),
+        "version": meta["Version"],
+        "import_names": _import_names(dist, record),
         "native_files": native,
         "files_digest": _digest("\n".join(hashes) or "\n".join(files)),
-        "requires": list(dist.requires or ()),
-        "requires_python": dist.metadata["Requires-Python"] or "",
-        "python_classifiers": _python_classifiers(dist),
+        # Requires-Dist, else what dist.requires reads besides (an egg's requires.txt)
+        "requires": list(meta.get_all("Requires-Dist") or dist.requires or ()),
+        "requires_python": meta["Requires-Python"] or "",
+        "python_classifiers": _python_classifiers(meta),
         "location": str(dist.locate_file("")),
     }
 
 
-def _python_classifiers(dist):
+def _python_classifiers(meta):
     """"Programming Language :: Python :: 3.11" → "3.11" (the Python versions it claims)."""
     prefix = "Programming Language :: Python :: "
     out = []
-    for c in dist.metadata.get_all("Classifier") or ():
+    for c in meta.get_all("Classifier") or ():
         version = c[len(prefix):] if c.startswith(prefix) else ""
         if version.count(".") == 1 and version.replace(".", "").isdigit():
             out.append(version)
@@ -248,6 +255,8 @@ def run(task):
     }
     dists = []
     names = list(task.distributions)
+    #: the first distribution of each name on sys.path, as _find() would find it again
+    found = {}
     if task.all_installed:
         seen = set()
         for dist in _md.distributions():
@@ -255,8 +264,9 @@ def run(task):
             if n and _normalize(n) not in seen:
                 seen.add(_normalize(n))
                 names.append(n)
+                found[n] = dist
     for name in names:
-        dist = _find(name)
+        dist = found.get(name) or _find(name)
         if dist is None:
             dists.append({"requested": name, "installed": False})
             continue
