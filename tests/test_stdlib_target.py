@@ -76,6 +76,19 @@ def test_stdlib_probes_measure_what_gevent_does(stdlib_scan: dict) -> None:
         assert plain["elapsed_ms"] < 10_000 and "Pool() did not return" in plain["error"]
 
 
+def test_the_scan_keeps_how_long_each_probe_took_for_the_next_scans_order(
+        stdlib_scan: dict, cache_env: dict[str, str]) -> None:
+    # One file for this interpreter, beside the results; only the next scan's start order
+    # reads it (runner/probing.py), never a verdict.
+    (kept,) = Path(cache_env["PATCHCHECK_CACHE_DIR"]).glob("results/durations/*/*.json")
+    seconds = json.loads(kept.read_text())["seconds"]
+    measured = {p["probe"] for p in stdlib_scan["results"][0]["probes"]}
+    assert measured <= set(seconds), (measured - set(seconds), seconds)
+    assert all(value > 0 for value in seconds.values()), seconds
+    # a hang and its remedies take longer than a call that cooperates
+    assert seconds["stdlib.multiprocessing.pool"] > seconds["stdlib.time.sleep"], seconds
+
+
 def test_a_teams_own_stdlib_probe_runs_in_the_stdlib_row(stdlib_scan: dict) -> None:
     (row,) = stdlib_scan["results"]
     (team,) = [p for p in row["probes"] if p["probe"] == "stdlib.sqlite3.team_update"]
