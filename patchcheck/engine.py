@@ -230,17 +230,15 @@ class Scan:
 
         # Last time's durations set the start order only (longest first): read and kept even
         # with --no-cache, since no result comes from them.
-        cache, key = self._cache(), self._durations_key()
+        cache = self._cache()
+        key = cache.key(kind="probe-durations", python=self.request.python,
+                        patch_args=dict(self.request.patch_args or {}))
         runner = stack.enter_context(ProbeRunner(self.request, pm, progress=self.progress,
                                                  child_runner=self._runner,
                                                  durations=cache.get_durations(key)))
         stack.callback(_keep_durations, cache, key, runner.durations)
         runner.start_services(to_probe)
         return runner
-
-    def _durations_key(self) -> str:
-        return self._cache().key(kind="probe-durations", python=self.request.python,
-                                 patch_args=dict(self.request.patch_args or {}))
 
     def _probe_phase(self, plan: Plan, results: dict[str, DistributionResult],
                      cached: Mapping[str, DistributionResult], runner: Any

@@ -420,19 +420,14 @@ class _Heartbeat:
         append = self.beats.append
         now = time.perf_counter
         waited = run_queue_clock()  # opened here: in the hub's thread
-        if waited is None:
-            append(now())
-            while self.running:
-                gevent.sleep(HEARTBEAT_S)
-                append(now())
-            return
         queue = self.queued.append
-        queue(waited())
-        append(now())
-        while self.running:
-            gevent.sleep(HEARTBEAT_S)
-            queue(waited())
+        while True:
+            if waited is not None:
+                queue(waited())
             append(now())
+            if not self.running:
+                return
+            gevent.sleep(HEARTBEAT_S)
 
     def last(self) -> float:
         return self.beats[-1] if self.beats else 0.0

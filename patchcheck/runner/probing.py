@@ -5,6 +5,7 @@ to the child in its spec, and the child's measurement comes back as ``Measuremen
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import os
@@ -73,9 +74,9 @@ PROBE_SLOTS_MAX_PER_JOB = 4
 #: in the run queue before the next look at it.
 EXTRA_SLOT_SPACING_S = 0.03
 #: Slot priorities: the controls go first (the probes start beside them), then a starved run
-#: measured again, then a remedy of a probe whose
-#: plain run is known, before a probe not started yet, so a probe's chain of runs never waits
-#: behind the whole queue and ends the scan late. Plain runs go longest first (the scan ends
+#: measured again, then a remedy of a probe whose plain run is known, before a probe not
+#: started yet, so a probe's chain of runs never waits behind the whole queue and ends the
+#: scan late. Plain runs go longest first (the scan ends
 #: with short runs filling the tail): by how long the probe took last time in this
 #: environment (``ProbeRunner(durations=...)``, from the cache folder; only the order, never a
 #: result), else by ``default_estimate``.
@@ -99,7 +100,9 @@ def probe_slots_max(jobs: int) -> int:
     return max(1, jobs) * PROBE_SLOTS_MAX_PER_JOB
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_count() -> int:
+    """This process's CPUs (read once: ``_cpu_free`` asks every few milliseconds)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux

@@ -305,8 +305,7 @@ def sweep_marked(token: str, *, exclude_group: int | None = None) -> tuple[str, 
             with open(f"/proc/{pid}/environ", "rb") as fh:
                 if needle not in fh.read().split(b"\0"):
                     continue
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                fields = fh.read().rpartition(b")")[2].split()
+            fields = _proc_stat(pid)
             if fields[0] == b"Z" or (exclude_group is not None
                                      and int(fields[2]) == exclude_group):
                 continue
@@ -333,12 +332,17 @@ def _await_death(pids: list[int]) -> None:
     for pid in pids:
         while time.monotonic() < deadline:
             try:
-                with open(f"/proc/{pid}/stat", "rb") as fh:
-                    if fh.read().rpartition(b")")[2].split()[0] == b"Z":
-                        break
+                if _proc_stat(pid)[0] == b"Z":
+                    break
             except (OSError, IndexError):
                 break
             time.sleep(0.005)
+
+
+def _proc_stat(pid: int) -> list[bytes]:
+    """``/proc/PID/stat`` after the command name: state, ppid, pgrp, … (OSError if gone)."""
+    with open(f"/proc/{pid}/stat", "rb") as fh:
+        return fh.read().rpartition(b")")[2].split()
 
 
 def _scratch() -> tempfile.TemporaryDirectory[str]:
