@@ -134,13 +134,17 @@ class _PluginLookup:
     ``importlib.metadata.entry_points(group=...)``, which reads the metadata of *every*
     installed distribution: half a second per child with 160 of them, more than most libraries
     take to import. The set of entry points cannot change during one call, so the first
-    reading (or the zygote's, ``prepare()``, if the environment is unchanged since) answers
-    every group. The plugins themselves are still loaded and called by gevent inside this
-    ``patch_all()``, as without patchcheck; outside it ``entry_points`` is the original.
+    reading (or the zygote's, ``prepare()``/``prepare_data()``, if the environment is unchanged
+    since) answers every group, each group selected once. The plugins themselves are still
+    loaded and called by gevent inside this ``patch_all()``, as without patchcheck; outside it
+    ``entry_points`` is the original.
     """
 
     #: (freshness key, entry points) read by ``prepare()`` in the zygote before it forks.
     prepared = None
+    #: (freshness key, ((name, value, group), ...)) read for a zygote that must not import
+    #: ``importlib.metadata`` itself (``prepare_data()``).
+    prepared_data = None
 
     @staticmethod
     def _freshness():
@@ -161,17 +165,69 @@ class _PluginLookup:
 
         cls.prepared = (cls._freshness(), metadata.entry_points())
 
+    @classmethod
+    def prepare_data(cls):
+        """``prepare()`` for the import-before zygote, which must not load
+        ``importlib.metadata`` (nor what it imports) before the library: a forked helper reads
+        the entry points and sends them back as plain strings (``marshal``, loaded in every
+        interpreter). Nothing is read if the helper fails: the children then read them."""
+        import marshal
+
+        key = cls._freshness()
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper: never returns into the zygote's code
+            status = 1
+            try:
+                os.close(rfd)
+                from importlib import metadata
+
+                rows = tuple((ep.name, ep.value, ep.group) for ep in _all_entry_points(metadata))
+                data = marshal.dumps(rows)
+                while data:
+                    data = data[os.write(wfd, data):]
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(wfd)
+        chunks = []
+        try:
+            while True:
+                chunk = os.read(rfd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(rfd)
+            _, status = os.waitpid(pid, 0)
+        if status == 0:
+            cls.prepared_data = (key, marshal.loads(b"".join(chunks)))
+
     def __init__(self):
         self._metadata = None
         self._original = None
         self._memo = {}
+        self._selected = {}
+
+    def _prepared_for(self, metadata):
+        """The zygote's reading, if the environment is the one it was taken of."""
+        key = None
+        if _PluginLookup.prepared is not None:
+            key = self._freshness()
+            if _PluginLookup.prepared[0] == key:
+                return _PluginLookup.prepared[1]
+        if _PluginLookup.prepared_data is not None:
+            key = key or self._freshness()
+            if _PluginLookup.prepared_data[0] == key:
+                return _entry_points_of(metadata, _PluginLookup.prepared_data[1])
+        return None
 
     def __enter__(self):
         from importlib import metadata
 
-        prepared = _PluginLookup.prepared
-        if prepared is not None and prepared[0] == self._freshness():
-            self._memo[tuple(sys.path)] = prepared[1]
+        prepared = self._prepared_for(metadata)
+        if prepared is not None:
+            self._memo[tuple(sys.path)] = prepared
         self._metadata = metadata
         self._original = original = metadata.entry_points
 
@@ -185,7 +241,11 @@ class _PluginLookup:
                 return found  # Python 3.9: gevent selects from the plain dict itself
             if not hasattr(found, "select"):  # pragma: no cover - 3.9 takes no params
                 return original(**params)
-            return found.select(**params)
+            chosen = (key, tuple(sorted(params.items())))
+            selected = self._selected.get(chosen)
+            if selected is None:
+                selected = self._selected[chosen] = found.select(**params)
+            return selected
 
         metadata.entry_points = entry_points
         return self
@@ -193,6 +253,27 @@ class _PluginLookup:
     def __exit__(self, *exc):
         self._metadata.entry_points = self._original
         return False
+
+
+def _all_entry_points(metadata):
+    """Every entry point, as ``entry_points()`` lists them (before 3.12: a dict of groups)."""
+    found = metadata.entry_points()
+    if isinstance(found, dict):
+        return [ep for group in found.values() for ep in group]
+    return list(found)
+
+
+def _entry_points_of(metadata, rows):
+    """``entry_points()``'s answer rebuilt from ``(name, value, group)`` rows (gevent only
+    ``load()``s what it selects, which needs no more than these)."""
+    eps = [metadata.EntryPoint(name=name, value=value, group=group)
+           for name, value, group in rows]
+    if hasattr(metadata, "EntryPoints"):
+        return metadata.EntryPoints(eps)
+    groups = {}  # pragma: no cover - Python 3.9: a plain dict of tuples
+    for ep in eps:  # pragma: no cover
+        groups.setdefault(ep.group, []).append(ep)
+    return {group: tuple(items) for group, items in groups.items()}  # pragma: no cover
 
 
 def plugin_lookup():
@@ -203,8 +284,15 @@ def plugin_lookup():
 def prepare_plugin_lookup():
     """Zygote preload (``runner/forkserver.py: preload_for``): read gevent's plugins once for
     every child it forks. Only where the children patch before anything else: in the
-    import-before zygote it would import ``importlib.metadata`` before the library."""
+    import-before zygote it would import ``importlib.metadata`` before the library
+    (``prepare_plugin_data`` is that zygote's)."""
     _PluginLookup.prepare()
+
+
+def prepare_plugin_data():
+    """Zygote preload of the import-before checks: gevent's plugins read by a forked helper,
+    so that the zygote's modules stay those of a fresh process."""
+    _PluginLookup.prepare_data()
 
 
 #: ``(patch_args, outcome)`` of the zygote's own ``patch_all()`` (``patch_in_zygote``).

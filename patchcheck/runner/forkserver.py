@@ -141,8 +141,7 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
     one zygote per set of them). If patching there would not carry over to forked children
     (it started a thread or the hub), the next zygote only reads gevent's plugins
     (``importlib.metadata`` entry points, which ``patch_all()`` looks up before it patches
-    anything) and each child patches. An import check before patching gets ``pc_imports``
-    only.
+    anything) and each child patches.
 
     A probe or control that patches first (``import_order`` after) would import ``pc_probe``
     (with ``pc_meter``) and then ``gevent.monkey`` before anything else; its zygote imports
@@ -150,8 +149,9 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
     there: nothing is patched and no hub exists, so each child
     patches, builds its hub, heartbeat and watchdog thread itself, as a fresh one does. A run
     that imports the library *before* patching gets no gevent in its zygote (a library may look
-    at ``sys.modules`` for gevent when it is imported); the rest get nothing beyond
-    ``pc_child``.
+    at ``sys.modules`` for gevent when it is imported): an import check before patching gets
+    the plugins read by a helper forked from its zygote (``pc_imports:prepare_plugin_data``:
+    the zygote imports nothing for it); the rest get nothing beyond ``pc_child``.
     """
     if isinstance(task, ImportTask):
         if task.order == "after":
@@ -160,7 +160,8 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
             return (Preload(base + (f"pc_imports:patch_in_zygote={args}",),
                             does_check_work=True),
                     Preload(base + ("pc_imports:prepare_plugin_lookup",)))
-        return (Preload(("pc_imports",)),)
+        return (Preload(("pc_imports", "pc_imports:prepare_plugin_data")),
+                Preload(("pc_imports",)))
     if isinstance(task, ControlTask) or (isinstance(task, ProbeTask)
                                          and task.import_order == "after"):
         return (Preload(("pc_probe", "gevent.monkey", "pc_imports:prepare_plugin_lookup")),

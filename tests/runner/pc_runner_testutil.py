@@ -53,6 +53,9 @@ MODULES = {
             json.dump({
                 "gevent": "gevent" in sys.modules,
                 "select": "select" in sys.modules,
+                # the standard library a library finds loaded (the harness's own aside)
+                "modules": sorted(m for m in sys.modules
+                                  if not m.startswith(("pc_", "__main__", "rt_"))),
                 "argv0": os.path.basename(sys.argv[0]),
                 "argc": len(sys.argv),
                 "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),

@@ -88,7 +88,9 @@ def test_environment_variable_turns_the_fork_server_off(monkeypatch: pytest.Monk
 def test_preload_follows_what_a_fresh_child_imports_first() -> None:
     after = preload_for(ImportTask(("x",), order="after", patch_args={"thread": False}))
     assert after == ("pc_imports", "gevent.monkey", 'pc_imports:patch_in_zygote={"thread":false}')
-    assert preload_for(ImportTask(("x",), order="before")) == ("pc_imports",)
+    # gevent's plugins read by a helper it forks: the zygote itself imports nothing more
+    assert preload_for(ImportTask(("x",), order="before")) == (
+        "pc_imports", "pc_imports:prepare_plugin_data")
     assert preload_for(InfoTask()) == ()
 
 
@@ -167,3 +169,36 @@ def test_other_patch_arguments_fork_from_the_zygote_that_did_not_patch(
             assert res.data is not None and res.data["patch"]["ok"], res
         steps = sorted(s.preload[-1] for s in runner._servers.values())
     assert steps == ["pc_imports:patch_in_zygote={}", "pc_imports:prepare_plugin_lookup"]
+
+
+@needs_fork
+def test_import_before_children_use_the_plugins_their_zygote_read(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # The import-before zygote may not import importlib.metadata (the library would find it
+    # loaded); a forked helper reads the entry points for it. Its children patch with that
+    # reading, and take a fresh one once a distribution is installed (the folder's mtime).
+    marker = tmp_path / "plugin_ran"
+    site = _plugin_site(tmp_path, f"with open({str(marker)!r}, 'a') as f:\n"
+                                  f"    f.write('first\\n')")
+    with open(site / "rt_plugin.py", "a") as f:
+        f.write(f"\ndef edited(event):\n    with open({str(marker)!r}, 'a') as f:\n"
+                f"        f.write('edited\\n')\n")
+    env = _with_site(child_env, site)
+    task = ImportTask(modules=("rt_ok",), order="before")
+    with SpawnRunner(sys.executable, env=env) as fresh:
+        spawned = fresh.run(task, timeout=60)
+    with ForkRunner(sys.executable, env=env) as forked:
+        first = forked.run(task, timeout=60)
+        assert forked._servers[preload_for(task)].available()
+        assert preload_for(task)[-1] == "pc_imports:prepare_plugin_data"
+        # Edited in place (the folder's mtime stays): a child that read the entry points
+        # itself would call ``edited``; one answered from the zygote's reading calls the first.
+        points = site / "rt_plugin-1.0.dist-info" / "entry_points.txt"
+        points.write_text(points.read_text().replace(":will_patch_all", ":edited"))
+        second = forked.run(task, timeout=60)
+        (site / "rt_other-1.0.dist-info").mkdir()  # an installation: a fresh reading
+        third = forked.run(task, timeout=60)
+    for res in (spawned, first, second, third):
+        assert res.data is not None and res.data["patch"]["ok"], res
+        assert res.data["patch"] == spawned.data["patch"]
+    assert marker.read_text().split() == ["first", "first", "first", "edited"]
