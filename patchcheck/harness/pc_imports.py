@@ -333,17 +333,24 @@ def patch_in_zygote(patch_args_json):
     _patched_in_zygote = (patch_args, outcome)
 
 
+def zygote_patch_outcome(patch_args=None):
+    """The outcome of the zygote's own ``patch_all()`` (``patch_in_zygote``), or None if it
+    did not patch. With ``patch_args``, which must be the ones it patched with."""
+    if _patched_in_zygote is None:
+        return None
+    done_args, outcome = _patched_in_zygote
+    if patch_args is not None and done_args != dict(patch_args):
+        # The runner keys zygotes by the patch arguments; patching again would be a second
+        # patch_all() with other arguments, not the check that was asked for.
+        raise RuntimeError("the zygote patched with %r, the task asks for %r"
+                           % (done_args, dict(patch_args)))
+    return outcome
+
+
 def _patch_once(patch_args):
     """The child's ``patch_all()``, or the zygote's (``patch_in_zygote``) when it did."""
-    if _patched_in_zygote is not None:
-        done_args, outcome = _patched_in_zygote
-        if done_args != dict(patch_args):
-            # The runner keys zygotes by the patch arguments; patching again would be a second
-            # patch_all() with other arguments, not the check that was asked for.
-            raise RuntimeError("the zygote patched with %r, the task asks for %r"
-                               % (done_args, dict(patch_args)))
-        return outcome
-    return _patch(patch_args)
+    outcome = zygote_patch_outcome(patch_args)
+    return outcome if outcome is not None else _patch(patch_args)
 
 
 def _patch(patch_args):

@@ -39,7 +39,22 @@ DEFAULT_WAIT = 0.3
 DEFAULT_CONCURRENCY = 3
 
 
+def patch_in_zygote(patch_args_json: str) -> None:
+    """Zygote preload of the probes and controls that patch first (``runner/forkserver.py``):
+    ``patch_all()`` once before the zygote forks, on the import checks' conditions
+    (``pc_imports.patch_in_zygote``: no native thread, no hub). Only a ``patch_all()`` that
+    returned without a warning is kept: a child then has nothing of its own to report about
+    it (a fresh one's warning goes to its stderr, its exception ends the run); otherwise the
+    zygote gives way and each child patches itself."""
+    pc_imports.patch_in_zygote(patch_args_json)
+    outcome = pc_imports.zygote_patch_outcome()
+    if outcome is None or not outcome["ok"] or outcome["warnings"]:
+        raise pc_imports.ZygoteCannotPatch("patch_all() raised or warned: each child patches")
+
+
 def _patch(patch_args: Mapping[str, Any] | None) -> None:
+    if pc_imports.zygote_patch_outcome(dict(patch_args or {})) is not None:
+        return  # this child's zygote patched with these arguments (patch_in_zygote)
     from gevent import monkey
 
     # gevent's ~25 plugin look-ups inside patch_all() answered from one reading of the entry

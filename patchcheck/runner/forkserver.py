@@ -124,6 +124,9 @@ class Preload:
     #: It runs part of the check itself (``patch_all()``, where a gevent plugin may hang), so
     #: it gets no longer to start than the check would.
     does_check_work: bool = False
+    #: Which children it serves ("imports", "probes"): one zygote that does check work per
+    #: family and runner (``ForkRunner._may_start``).
+    family: str = ""
 
 
 def preload_for(task: Task) -> tuple[str, ...]:
@@ -144,10 +147,12 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
     anything) and each child patches.
 
     A probe or control that patches first (``import_order`` after) would import ``pc_probe``
-    (with ``pc_meter``) and then ``gevent.monkey`` before anything else; its zygote imports
-    them, in that order, reads gevent's plugins (as ``patch_all()`` would first) and stops
-    there: nothing is patched and no hub exists, so each child
-    patches, builds its hub, heartbeat and watchdog thread itself, as a fresh one does. A run
+    (with ``pc_meter``), then ``gevent.monkey`` and call ``patch_all()`` before anything else;
+    its zygote does all three (``pc_probe:patch_in_zygote``, one zygote per set of patch
+    arguments, with the import checks' conditions, and only if ``patch_all()`` neither raised
+    nor warned) and stops there: no hub exists, so each child builds its hub, heartbeat and
+    watchdog thread itself, as a fresh one does. If it cannot, the next zygote only reads
+    gevent's plugins and each child patches. A run
     that imports the library *before* patching gets no gevent in its zygote (a library may look
     at ``sys.modules`` for gevent when it is imported): an import check before patching gets
     the plugins read by a helper forked from its zygote (``pc_imports:prepare_plugin_data``:
@@ -158,13 +163,17 @@ def preloads_for(task: Task) -> tuple[Preload, ...]:
             args = json.dumps(dict(task.patch_args), sort_keys=True, separators=(",", ":"))
             base = ("pc_imports", "gevent.monkey")
             return (Preload(base + (f"pc_imports:patch_in_zygote={args}",),
-                            does_check_work=True),
+                            does_check_work=True, family="imports"),
                     Preload(base + ("pc_imports:prepare_plugin_lookup",)))
         return (Preload(("pc_imports", "pc_imports:prepare_plugin_data")),
                 Preload(("pc_imports",)))
     if isinstance(task, ControlTask) or (isinstance(task, ProbeTask)
                                          and task.import_order == "after"):
-        return (Preload(("pc_probe", "gevent.monkey", "pc_imports:prepare_plugin_lookup")),
+        args = json.dumps(dict(task.patch_args), sort_keys=True, separators=(",", ":"))
+        base = ("pc_probe", "gevent.monkey")
+        return (Preload(base + (f"pc_probe:patch_in_zygote={args}",),
+                        does_check_work=True, family="probes"),
+                Preload(base + ("pc_imports:prepare_plugin_lookup",)),
                 Preload())
     return (Preload(),)
 
@@ -189,14 +198,16 @@ class ForkRunner:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _may_start(self, preload: Preload) -> bool:
-        """One zygote that does check work per runner: the scan's own patch arguments (the
-        first asked for). A bisection tries many others, each a handful of times: those
-        children patch themselves rather than each start an interpreter of its own."""
+        """One zygote that does check work per runner and family (import checks, probes):
+        the scan's own patch arguments (the first asked for). A bisection tries many others,
+        each a handful of times: those children patch themselves rather than each start an
+        interpreter of its own."""
         if not preload.does_check_work:
             return True
         with self._lock:
             return preload.steps in self._servers or not any(
-                server.does_check_work for server in self._servers.values())
+                server.does_check_work and server.family == preload.family
+                for server in self._servers.values())
 
     def _server(self, preload: Preload, timeout: float) -> ForkServer:
         with self._lock:
@@ -207,6 +218,7 @@ class ForkRunner:
                 server = self._servers[preload.steps] = ForkServer(
                     self.python, self.env, preload=preload.steps, startup_timeout=startup)
                 server.does_check_work = preload.does_check_work
+                server.family = preload.family
             return server
 
     def close(self) -> None:
@@ -367,6 +379,7 @@ class ForkServer:
         self.preload = tuple(preload)
         self.startup_timeout = startup_timeout
         self.does_check_work = False  # set by ForkRunner (Preload.does_check_work)
+        self.family = ""  # set by ForkRunner (Preload.family)
         #: Why runs fall back to fresh processes, once they do (for ``doctor``/debugging).
         self.fallback_reason: str | None = None
         self._zygote_proc: _Zygote | None = None

@@ -23,7 +23,7 @@ from patchcheck.runner.forkserver import (
     make_runner,
     preload_for,
 )
-from patchcheck.runner.protocol import ImportTask, InfoTask
+from patchcheck.runner.protocol import ControlTask, ImportTask, InfoTask
 
 # -- fork server only --------------------------------------------------------------------
 needs_fork = pytest.mark.skipif(not fork_supported(), reason="no fork server on this platform")
@@ -202,3 +202,51 @@ def test_import_before_children_use_the_plugins_their_zygote_read(
         assert res.data is not None and res.data["patch"]["ok"], res
         assert res.data["patch"] == spawned.data["patch"]
     assert marker.read_text().split() == ["first", "first", "first", "edited"]
+
+
+# -- the zygote that patches for the probes and controls ---------------------------------------
+@needs_fork
+def test_probe_children_of_the_patched_zygote_measure_what_fresh_ones_do(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # patch_all() runs once in the probe zygote; each child still builds its own hub and
+    # meter, and an original sleep still blocks it while a patched one cooperates.
+    marker = tmp_path / "plugin_ran_in"
+    site = _plugin_site(tmp_path, f"with open({str(marker)!r}, 'a') as f:\n"
+                                  f"    f.write('%d\\n' % os.getpid())")
+    env = _with_site(child_env, site)
+    tasks = [ControlTask(control=name, wait=0.1) for name in ("sleep-original", "sleep-patched")]
+    with ForkRunner(sys.executable, env=env) as forked:
+        results = [forked.run(task, timeout=60) for task in tasks * 2]
+        patched = forked._servers[preload_for(tasks[0])]
+        assert patched.available() and patched.fallback_reason is None
+    assert preload_for(tasks[0])[-1] == "pc_probe:patch_in_zygote={}"
+    assert [r.data and r.data["outcome"] for r in results] == ["blocks", "cooperates"] * 2
+    assert len(marker.read_text().split()) == 1  # patched once, in the zygote
+
+
+@needs_fork
+def test_a_plugin_that_warns_makes_probe_children_patch_themselves(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # A fresh child's patch_all() warning lands on its own stderr: kept so, each child
+    # patching itself in the zygote that only read the plugins.
+    site = _plugin_site(tmp_path, "warnings.warn('rt plugin was here')")
+    task = ControlTask(control="sleep-patched", wait=0.1)
+    with ForkRunner(sys.executable, env=_with_site(child_env, site)) as runner:
+        res = runner.run(task, timeout=60)
+        patched = runner._servers[preload_for(task)]
+        assert patched.fallback_reason and "warned" in patched.fallback_reason
+        assert [s.preload[-1] for s in runner._servers.values()
+                if s.available()] == ["pc_imports:prepare_plugin_lookup"]
+    assert res.data is not None and res.data["outcome"] == "cooperates", res
+    assert "rt plugin was here" in res.stderr_tail
+
+
+@needs_fork
+def test_import_checks_and_probes_each_get_their_patched_zygote(
+        child_env: dict[str, str]) -> None:
+    with ForkRunner(sys.executable, env=child_env) as runner:
+        imported = runner.run(ImportTask(modules=("rt_ok",), order="after"), timeout=60)
+        measured = runner.run(ControlTask(control="sleep-patched", wait=0.1), timeout=60)
+        steps = sorted(s.preload[-1] for s in runner._servers.values() if s.available())
+    assert imported.data is not None and measured.data is not None
+    assert steps == ["pc_imports:patch_in_zygote={}", "pc_probe:patch_in_zygote={}"]
