@@ -68,11 +68,8 @@ CONTROL_WAIT_S = 0.3
 #: a CPU, not on the library) is taken again with no other child running (``_Slots.alone``).
 #: Once 2 fixed slots per job were tried: faster, but a full 2-core machine starved a psycopg
 #: run (433 ms stall, 18 ms CPU: ``blocks``) with nothing to tell it from a real stall.
-#: Up to 6 per job since the probe children stopped patching each (their zygote does): the
-#: example's hanging grpc, amqp and kombu runs held 6 of 8 slots while a CPU idled (15.4-15.8 s
-#: against 16.3-16.8 s in turns; bench/meter_stability.py --jobs 12 --fork: 0 flaps in 520).
 PROBE_SLOTS_PER_JOB = 1
-PROBE_SLOTS_MAX_PER_JOB = 6
+PROBE_SLOTS_MAX_PER_JOB = 4
 #: An extra slot is given at most this often (s): the child just started must have shown up
 #: in the run queue before the next look at it.
 EXTRA_SLOT_SPACING_S = 0.03
