@@ -198,10 +198,12 @@ def scan_request(audit: AuditRequest, *, note: NoteFn | None = None) -> ScanRequ
 
 
 def scan_report(request: ScanRequest, *, plugin_manager: Any = None,
-                progress: ProgressSink | None = None) -> ScanReport:
+                progress: ProgressSink | None = None, follow_up: Any = None) -> ScanReport:
     """Run the scan (child processes, never this process): the report before any waiver,
-    with the conflicts ``--install`` found among the requirements."""
-    report = scan(request, progress=progress, plugin_manager=plugin_manager)
+    with the conflicts ``--install`` found among the requirements. ``follow_up``: see
+    ``engine.FollowUp``."""
+    report = scan(request, progress=progress, plugin_manager=plugin_manager,
+                  follow_up=follow_up)
     if request.install_conflicts:
         report = replace(report, conflicts=report.conflicts + tuple(request.install_conflicts))
     return report
@@ -344,11 +346,15 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     baseline = load_audit_baseline(audit)
     stalls = load_audit_stalls(audit)
     request = scan_request(audit, note=note)
-    report = scan_report(request, plugin_manager=plugin_manager, progress=progress)
-    from patchcheck.bisect.run import bisect_results
+    from patchcheck.bisect.run import BisectAhead, bisect_results
 
+    # A distribution is bisected as soon as its probes are measured, while the scan goes on.
+    ahead = (None if audit.bisect is False or not request.run_probes
+             else BisectAhead(request, plugin_manager, audit.bisect))
+    report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
+                         follow_up=ahead)
     report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
-                            progress=note)
+                            progress=note, ahead=ahead)
     knowledge = None
     if plugin_manager is not None and audit.source_dir is not None:
         from patchcheck.knowledge import all_entries

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from patchcheck.model import (
     DistributionResult,
@@ -52,7 +52,19 @@ from patchcheck.verdicts.fold import (
     with_probes,
 )
 
-__all__ = ["INSTRUMENT", "ScanRequest", "Scan", "scan", "outcome_of"]
+__all__ = ["INSTRUMENT", "FollowUp", "ScanRequest", "Scan", "scan", "outcome_of"]
+
+
+class FollowUp(Protocol):
+    """Work a caller starts on a distribution's result while the scan still measures others
+    (patch bisection: ``bisect.run.BisectAhead``). ``offer`` gets each probed distribution's
+    result once its probes are measured and the controls passed, with the scan's
+    ``ProbeRunner`` (its services and slots), and must not block; ``drain`` waits for what it
+    started, before that runner closes."""
+
+    def offer(self, result: DistributionResult, probes: Any) -> None: ...
+
+    def drain(self) -> None: ...
 
 
 def outcome_of(res: ChildResult) -> CheckOutcome:
@@ -85,10 +97,11 @@ class Scan:
     """One scan. ``run()`` returns the report; patchcheck's own failures become ``problems``."""
 
     def __init__(self, request: ScanRequest, *, progress: ProgressSink | None = None,
-                 plugin_manager: Any = None) -> None:
+                 plugin_manager: Any = None, follow_up: FollowUp | None = None) -> None:
         self.request = request
         self.progress: ProgressSink = progress or NoProgress()
         self._pm = plugin_manager
+        self._follow_up = follow_up
         self.problems: list[str] = []
         self.notes: list[str] = list(request.notes)
         #: distributions whose checks hit a patchcheck problem: never cached
@@ -237,6 +250,8 @@ class Scan:
                                                  child_runner=self._runner,
                                                  durations=cache.get_durations(key)))
         stack.callback(_keep_durations, cache, key, runner.durations)
+        if self._follow_up is not None:
+            stack.callback(self._follow_up.drain)  # unwound first: the runner is still open
         runner.start_services(to_probe)
         return runner
 
@@ -253,7 +268,8 @@ class Scan:
         # The probes start beside the controls (theirs go first) and count only if the
         # controls measured what they must.
         controls_done = runner.start_controls()
-        measured = runner.run_all(to_probe, results)
+        measured = runner.run_all(to_probe, results,
+                                  on_measured=self._offer(results, runner, controls_done))
         controls = controls_done()
         bad = [c for c in controls if not runner.control_ok(c)]
         if bad:
@@ -266,6 +282,22 @@ class Scan:
         for key, outcomes in measured.items():
             results[key] = with_probes(results[key], outcomes)
         return controls
+
+    def _offer(self, results: Mapping[str, DistributionResult], runner: Any,
+               controls_done: Any) -> Any:
+        """``run_all``'s hook: a measured distribution's result to the follow-up, if the
+        controls passed (else the probes are not judged at all)."""
+        follow_up = self._follow_up
+        if follow_up is None:
+            return None
+
+        def measured(key: str, outcomes: list[ProbeOutcome]) -> None:
+            try:
+                if all(runner.control_ok(c) for c in controls_done()):
+                    follow_up.offer(with_probes(results[key], outcomes), runner)
+            except Exception as exc:  # the follow-up's failure never loses a measurement
+                self.problems.append(f"{results[key].name}: follow-up failed: {exc}")
+        return measured
 
     # -- cache --------------------------------------------------------------------------
     def _cache(self) -> Any:
@@ -445,5 +477,6 @@ def _cacheable(item: PlannedDistribution, result: DistributionResult, meter_ok: 
 
 
 def scan(request: ScanRequest, *, progress: ProgressSink | None = None,
-         plugin_manager: Any = None) -> ScanReport:
-    return Scan(request, progress=progress, plugin_manager=plugin_manager).run()
+         plugin_manager: Any = None, follow_up: FollowUp | None = None) -> ScanReport:
+    return Scan(request, progress=progress, plugin_manager=plugin_manager,
+                follow_up=follow_up).run()

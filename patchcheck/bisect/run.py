@@ -11,9 +11,10 @@ distributions it examined (``bisect_results``). It never patches the tool proces
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -91,14 +92,29 @@ def wants_bisect(report: ScanReport, flag: bool | None) -> list[DistributionResu
     # nothing to explain.
     judged = [r for r in report.results if not r.implicit]
     if flag:
-        return [r for r in judged if r.verdict in (Verdict.BREAKS, Verdict.BLOCKS)]
+        return [r for r in judged if _bisectable(r, flag)]
     breaking = [r for r in judged if r.verdict is Verdict.BREAKS]
     if len(breaking) > DEFAULT_MAX_DISTRIBUTIONS:
         return []
-    return [r for r in breaking
-            if not any(f.code in HANG_CODES for f in r.findings)
+    return [r for r in breaking if _bisectable(r, flag)]
+
+
+def _bisectable(result: DistributionResult, flag: bool | None) -> bool:
+    """Whether ``wants_bisect`` takes this result, but for the count of the default rule."""
+    if flag is False or result.implicit:
+        return False
+    if flag:
+        return result.verdict in (Verdict.BREAKS, Verdict.BLOCKS)
+    return (result.verdict is Verdict.BREAKS
+            and not any(f.code in HANG_CODES for f in result.findings)
             and not any(p.plain.outcome == "breaks" and p.plain.elapsed_ms > HANG_PROBE_MS
-                        for p in r.probes)]
+                        for p in result.probes))
+
+
+def _same_input(early: DistributionResult, final: DistributionResult) -> bool:
+    """The result a bisection started from is the report's (knowledge aside)."""
+    return ((early.key, early.verdict, early.findings, early.probes, early.modules)
+            == (final.key, final.verdict, final.findings, final.probes, final.modules))
 
 
 class _Check:
@@ -144,34 +160,44 @@ class Bisector:
     """One bisection session: a child runner, the probes and services, the signature."""
 
     def __init__(self, request: Any, plugin_manager: Any, runner: Any, *,
-                 max_runs: int = MAX_RUNS, progress: ProgressFn | None = None) -> None:
+                 max_runs: int = MAX_RUNS, progress: ProgressFn | None = None,
+                 probe_runner: Any = None) -> None:
         self.request = request
         self.runner = runner
         self.max_runs = max_runs
         self.progress = progress or (lambda text: None)
         self.probes = {p.name: p for p in collect_probes(plugin_manager)}
-        from patchcheck.runner.probing import ProbeRunner
+        #: set to give up: the next run raises (``BisectAhead`` once the result is unwanted)
+        self.abandoned = threading.Event()
+        # The scan's ProbeRunner while the scan runs (its services and slots), else our own.
+        self._own_probe_runner = probe_runner is None
+        if probe_runner is None:
+            from patchcheck.runner.probing import ProbeRunner
 
-        self._probe_runner = ProbeRunner(request, plugin_manager, child_runner=runner)
-        self._probe_runner.__enter__()
+            probe_runner = ProbeRunner(request, plugin_manager, child_runner=runner)
+            probe_runner.__enter__()
+        self._probe_runner = probe_runner
         self.params = patch_signature(runner, min(request.timeout, 60.0))
 
     def close(self) -> None:
-        self._probe_runner.__exit__(None, None, None)
+        if self._own_probe_runner:
+            self._probe_runner.__exit__(None, None, None)
 
     def probe_outcome(self, spec: Any, modules: Sequence[str], patch_args: Mapping[str, Any],
                       timeout: float) -> Any:
         from patchcheck.model import Measurement, Outcome
-        from patchcheck.runner.probing import measurement_of, probe_task
+        from patchcheck.runner.probing import probe_task
 
-        services, missing = self._probe_runner._endpoints(spec.services, spec.wait)
+        services, missing = self._probe_runner.endpoints(spec.services, spec.wait)
         if missing:
             return Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
         order = "before" if spec.import_order == "before" else "after"
         task = probe_task(spec, services, modules, order, patch_args=patch_args)
         budget = min(timeout, 20.0 + spec.wait * spec.concurrency * 4)
-        res = self.runner.run(task, timeout=budget)
-        return measurement_of(res, wait=spec.wait, concurrency=spec.concurrency)
+        # In a slot, starved runs taken again alone: a run starved of CPU by the scan's other
+        # children must not read "blocks" and move the culprits.
+        return self._probe_runner.measure(task, timeout=budget, wait=spec.wait,
+                                          concurrency=spec.concurrency)
 
     def _cost_probes(self, culprits: Sequence[str]) -> tuple[list[tuple[str, Any]], list[str]]:
         by_name = {p.name: p for p in self.params}
@@ -206,6 +232,8 @@ class Bisector:
             return {**base, **{name: False for name in subset}}
 
         def test(subset: tuple[str, ...]) -> bool:
+            if self.abandoned.is_set():
+                raise _Abandoned(result.name)
             t0 = time.monotonic()
             got = check.outcome(off(subset), timeout[0])
             if len(subset) == len(candidates):
@@ -255,18 +283,122 @@ class Bisector:
             unmeasured=tuple(unmeasured), alternatives=tuple(alternatives))
 
 
+class _Abandoned(Exception):
+    """A bisection given up because its result is no longer wanted."""
+
+
+class BisectAhead:
+    """Bisections started during the scan (``engine.FollowUp``): a distribution is bisected
+    as soon as its probes are measured, with the scan's ProbeRunner, while the scan measures
+    the others, rather than after the scan (grpcio's takes 1.3 s). ``bisect_results`` takes
+    a result from here when the report picks the distribution and the bisection started
+    from the report's own result; otherwise it is dropped. Once more distributions break
+    than the default rule bisects, nothing more is started and what runs is given up."""
+
+    def __init__(self, request: Any, plugin_manager: Any, flag: bool | None) -> None:
+        self.request = request
+        self.plugin_manager = plugin_manager
+        self.flag = flag
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-bisect")
+        self._started: dict[str, tuple[DistributionResult, Future[_Early]]] = {}
+        self._breaking = 0
+        self._gave_up = False
+        self._closed = False
+        self._bisector: Bisector | None = None
+
+    def offer(self, result: DistributionResult, probes: Any) -> None:
+        if self.flag is None and result.verdict is Verdict.BREAKS and not result.implicit:
+            with self._lock:
+                self._breaking += 1
+                if self._breaking > DEFAULT_MAX_DISTRIBUTIONS:
+                    self._give_up()  # the default rule will bisect none of them
+                    return
+        if not _bisectable(result, self.flag):
+            return
+        with self._lock:
+            if self._gave_up or self._closed or result.key in self._started:
+                return
+            self._started[result.key] = (result, self._pool.submit(self._bisect, result, probes))
+
+    def _give_up(self) -> None:
+        self._gave_up = True
+        for _, future in self._started.values():
+            future.cancel()
+        if self._bisector is not None:
+            self._bisector.abandoned.set()
+
+    def _bisect(self, result: DistributionResult, probes: Any) -> _Early:
+        said: list[str] = []
+        try:
+            if self._bisector is None:
+                self._bisector = Bisector(self.request, self.plugin_manager or probes.pm,
+                                          probes.child_runner, probe_runner=probes,
+                                          progress=said.append)
+            self._bisector.progress = said.append
+            return _Early(self._bisector.bisect(result), tuple(said), None)
+        except Exception as exc:  # reported if the report wants this one
+            return _Early(None, tuple(said), exc)
+
+    def drain(self) -> None:
+        """Wait for the bisections started (the scan's services are still up)."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=True)
+        if self._bisector is not None:
+            self._bisector.close()
+
+    def take(self, result: DistributionResult) -> _Early | None:
+        """What the bisection of ``result`` found, if one ran from this very result."""
+        with self._lock:
+            started = None if self._gave_up else self._started.get(result.key)
+        if started is None or not _same_input(started[0], result):
+            return None
+        future = started[1]
+        if future.cancelled():
+            return None
+        return future.result()
+
+
+@dataclass(frozen=True)
+class _Early:
+    found: BisectResult | None
+    said: tuple[str, ...]  # its progress lines, shown when the report takes it
+    error: Exception | None
+
+
 def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any = None,
                    flag: bool | None = None, runner: Any = None,
-                   progress: ProgressFn | None = None) -> ScanReport:
+                   progress: ProgressFn | None = None,
+                   ahead: BisectAhead | None = None) -> ScanReport:
     """The report with ``bisect`` set on the distributions that ``wants_bisect`` picks.
 
     ``request`` is the scan's ``ScanRequest`` (python, patch_args, timeout, jobs, probe_paths,
     services); ``flag`` is ``--bisect`` (True), ``--no-bisect`` (False) or unset (None). The
-    verdicts are not changed: bisection explains, the audit still judges.
+    verdicts are not changed: bisection explains, the audit still judges. ``ahead``: the
+    bisections the scan already ran (``BisectAhead``); the others run here.
     """
     todo = wants_bisect(report, flag)
     if not todo:
         return report
+    problems = list(report.problems)
+    done: dict[str, BisectResult] = {}
+    if ahead is not None:
+        left = []
+        for result in todo:
+            early = ahead.take(result)
+            if early is None:
+                left.append(result)
+                continue
+            for line in early.said:
+                (progress or (lambda text: None))(line)
+            if early.error is not None:
+                problems.append(f"{result.name}: patch bisection failed: {early.error}")
+            elif early.found is not None:
+                done[result.key] = early.found
+        todo = left
+        if not todo:
+            return _with_bisections(report, done, problems)
     if plugin_manager is None:
         from patchcheck.plugins import make_plugin_manager
 
@@ -276,8 +408,6 @@ def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any = No
         from patchcheck.runner.forkserver import make_runner
 
         runner = make_runner(request.python)
-    problems = list(report.problems)
-    done: dict[str, BisectResult] = {}
     try:
         bisector = Bisector(request, plugin_manager, runner, progress=progress)
         try:
@@ -296,6 +426,11 @@ def bisect_results(report: ScanReport, request: Any, *, plugin_manager: Any = No
     finally:
         if own:
             runner.close()
+    return _with_bisections(report, done, problems)
+
+
+def _with_bisections(report: ScanReport, done: Mapping[str, BisectResult],
+                     problems: Sequence[str]) -> ScanReport:
     results = tuple(replace(r, bisect=done[r.key]) if r.key in done else r
                     for r in report.results)
     return replace(report, results=results, problems=tuple(problems))

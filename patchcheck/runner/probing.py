@@ -415,6 +415,18 @@ class ProbeRunner:
         return outcome.as_expected
 
     # -- probes ---------------------------------------------------------------------------
+    def endpoints(self, names: Sequence[str], delay: float
+                  ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
+        """The services' endpoints for a probe (started on first use), and those missing."""
+        return self._endpoints(names, delay)
+
+    def measure(self, task: ProbeTask, *, timeout: float, wait: float,
+                concurrency: int) -> Measurement:
+        """One more run of a probe (patch bisection's): in a slot, before probes not started
+        yet, and taken again alone if it starved, like the scan's own runs."""
+        return self._measured(task, _FOLLOW_UP, timeout=timeout, wait=wait,
+                              concurrency=concurrency)
+
     def _endpoints(self, names: Sequence[str], delay: float
                    ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
         endpoints: dict[str, Any] = {}
@@ -518,27 +530,39 @@ class ProbeRunner:
         return outcomes
 
     def run_all(self, probes: Mapping[str, Sequence[ProbeSpec]],
-                results: Mapping[str, DistributionResult]) -> dict[str, list[ProbeOutcome]]:
+                results: Mapping[str, DistributionResult], *,
+                on_measured: Callable[[str, list[ProbeOutcome]], object] | None = None
+                ) -> dict[str, list[ProbeOutcome]]:
         """Every probe of every distribution: one thread per probe, the children they start
-        limited by the scan's slots (``probe_slots``), plain runs in plan order."""
+        limited by the scan's slots (``probe_slots``), plain runs in plan order.
+        ``on_measured(key, outcomes)`` is called (on a probe thread) as soon as the last probe
+        of a distribution ends, with its outcomes in the order returned."""
         self.await_services()
         out: dict[str, list[ProbeOutcome]] = {}
         jobs = []
         # The progress counts distributions: one is done when its last probe is.
         left = {key: len(specs) for key, specs in probes.items()}
+        ended: dict[str, dict[int, list[ProbeOutcome]]] = {key: {} for key in probes}
         lock = threading.Lock()
         self.progress.phase(ScanPhase.PROBES, total=sum(1 for n in left.values() if n))
 
-        def one(key: str, spec: ProbeSpec, modules: Sequence[str],
+        def one(key: str, index: int, spec: ProbeSpec, modules: Sequence[str],
                 libraries: Sequence[str]) -> list[ProbeOutcome]:
+            outcomes: list[ProbeOutcome] | None = None
             try:
-                return self.run_probe(spec, modules, libraries)
+                outcomes = self.run_probe(spec, modules, libraries)
+                return outcomes
             finally:
                 with lock:
                     left[key] -= 1
                     done = left[key] == 0
+                    if outcomes is not None:
+                        ended[key][index] = outcomes
+                    complete = len(ended[key]) == len(probes[key])
                 if done:
                     self.progress.advance(results[key].name)
+                    if on_measured is not None and complete:
+                        on_measured(key, [o for i in sorted(ended[key]) for o in ended[key][i]])
 
         count = sum(len(specs) for specs in probes.values())
         with ThreadPoolExecutor(max_workers=max(1, count),
@@ -546,8 +570,8 @@ class ProbeRunner:
             for key, specs in probes.items():
                 modules = results[key].modules
                 libraries = client_libraries(results[key])
-                for spec in specs:
-                    jobs.append((key, pool.submit(one, key, spec, modules, libraries)))
+                for index, spec in enumerate(specs):
+                    jobs.append((key, pool.submit(one, key, index, spec, modules, libraries)))
             for key, fut in jobs:
                 out.setdefault(normalize_name(key), []).extend(fut.result())
         return out
