@@ -106,6 +106,9 @@ class SpawnRunner:
     def run(self, task: Task, *, timeout: float) -> ChildResult:
         return run_child(self.python, task, timeout=timeout, env=self.env)
 
+    def prepare(self, task: Task, *, timeout: float) -> None:
+        """Nothing to start ahead: every run is a fresh interpreter."""
+
     def close(self) -> None:
         pass
 
@@ -196,6 +199,13 @@ class ForkRunner:
             if preload == choices[-1] or server.available():
                 return server.run(task, timeout=timeout)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def prepare(self, task: Task, *, timeout: float) -> None:
+        """Start the zygote ``task`` would fork from, ahead of its first run: the probes'
+        zygote patches, ~0.3 s that would otherwise delay the first control."""
+        for preload in [p for p in preloads_for(task) if self._may_start(p)]:
+            if self._server(preload, timeout).available():
+                return
 
     def _may_start(self, preload: Preload) -> bool:
         """One zygote that does check work per runner and family (import checks, probes):

@@ -361,11 +361,20 @@ class ProbeRunner:
             dict.fromkeys(name.removeprefix(PROXY_PREFIX) for name, _ in wanted))
 
         def start_all() -> None:
-            with ThreadPoolExecutor(max_workers=max(1, self.request.jobs)) as pool:
+            with ThreadPoolExecutor(max_workers=max(1, self.request.jobs) + 1) as pool:
+                # The controls' zygote starts beside the services (the first control would
+                # otherwise wait for it), on a thread of its own.
+                prepare = getattr(self.child_runner, "prepare", None)
+                zygote = (pool.submit(prepare, ControlTask(control=next(iter(CONTROLS)),
+                                                           wait=CONTROL_WAIT_S),
+                                      timeout=self.request.timeout)
+                          if prepare is not None and CONTROLS else None)
                 # A service that cannot start is an answer (ServiceUnavailable) its probes
                 # report.
                 list(pool.map(lambda key: self.registry.endpoint(key[0], delay=key[1]),
                               wanted))
+                if zygote is not None:
+                    zygote.exception()  # a zygote that cannot start: the runs fall back
 
         starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patchcheck-services")
         self._services = starter.submit(start_all)

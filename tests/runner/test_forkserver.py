@@ -250,3 +250,18 @@ def test_import_checks_and_probes_each_get_their_patched_zygote(
         steps = sorted(s.preload[-1] for s in runner._servers.values() if s.available())
     assert imported.data is not None and measured.data is not None
     assert steps == ["pc_imports:patch_in_zygote={}", "pc_probe:patch_in_zygote={}"]
+
+
+@needs_fork
+def test_prepare_starts_the_zygote_a_task_forks_from(child_env: dict[str, str]) -> None:
+    task = ControlTask(control="sleep-patched", wait=0.1)
+    with ForkRunner(sys.executable, env=child_env) as runner:
+        runner.prepare(task, timeout=60)
+        (server,) = runner._servers.values()
+        zygote = server._zygote_proc
+        assert zygote is not None and server.preload == preload_for(task)
+        res = runner.run(task, timeout=60)
+        assert server._zygote_proc is zygote  # the run forked from it
+    assert res.data is not None and res.data["outcome"] == "cooperates", res
+    with SpawnRunner(sys.executable, env=child_env) as fresh:
+        fresh.prepare(task, timeout=60)  # nothing to start
