@@ -316,7 +316,10 @@ class Measurement:
     # None where unknown. ``starved``: a blocks/cpu-bound run whose stall was mostly that
     # wait, not the library (harness/pc_meter.py); ``measured_alone``: the runner measured it
     # again with no other check running, and this is that second measurement.
+    # ``max_gap_unstarved_ms``: the largest gap less the run-queue wait inside it (the stall
+    # the hub thread caused while it had a CPU), None where unknown.
     run_queue_ms: float | None = None
+    max_gap_unstarved_ms: float | None = None
     starved: bool = False
     measured_alone: bool = False
 
@@ -344,6 +347,8 @@ class Measurement:
             "install": self.install,
             "remedy_lines": list(self.remedy_lines),
             "run_queue_ms": None if self.run_queue_ms is None else round(self.run_queue_ms, 1),
+            "max_gap_unstarved_ms": None if self.max_gap_unstarved_ms is None
+            else round(self.max_gap_unstarved_ms, 1),
             "starved": self.starved,
             "measured_alone": self.measured_alone,
         }
@@ -374,6 +379,8 @@ class Measurement:
             remedy_lines=tuple(data.get("remedy_lines") or ()),
             run_queue_ms=None if data.get("run_queue_ms") is None
             else float(data["run_queue_ms"]),
+            max_gap_unstarved_ms=None if data.get("max_gap_unstarved_ms") is None
+            else float(data["max_gap_unstarved_ms"]),
             starved=bool(data.get("starved", False)),
             measured_alone=bool(data.get("measured_alone", False)),
         )

@@ -166,13 +166,14 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
                 remedy: str | None = None, hung: bool = False,
                 phase: str | None = None,
                 heartbeat: Sequence[Sequence[float]] = (), starved: bool = False,
-                run_queue_s: float | None = None) -> dict[str, Any]:
+                run_queue_s: float | None = None,
+                max_gap_unstarved_s: float | None = None) -> dict[str, Any]:
     """A dict in ``Measurement.to_json()`` shape (times in ms). ``hung``: calls never
     returned (the tool side reports PC203 from it, not from the error text); ``phase``:
     where the run ended early (one of ``PHASES``); ``heartbeat``: ``_Heartbeat.series()``,
     left out when empty; ``starved``: a ``blocks``/``cpu-bound`` run whose stall was mostly
     the hub thread waiting for a CPU; ``run_queue_s``: that wait over the calls (schedstat),
-    None where unknown."""
+    None where unknown; ``max_gap_unstarved_s``: the largest gap less that wait inside it."""
     data: dict[str, Any] = {
         "outcome": outcome,
         "hung": hung,
@@ -191,6 +192,8 @@ def result_dict(outcome: str, *, wait_s: float = 0.0, concurrency: int = 0,
         "remedy_lines": [],
         "starved": starved,
         "run_queue_ms": None if run_queue_s is None else round(run_queue_s * 1000.0, 1),
+        "max_gap_unstarved_ms": None if max_gap_unstarved_s is None
+        else round(max_gap_unstarved_s * 1000.0, 1),
         "measured_alone": False,  # the tool's to say (runner/probing.py)
     }
     if heartbeat:
@@ -728,10 +731,12 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         max_gap = heartbeat.max_gap(t_release, t_end)
         cpu = cpu1 - cpu0
         ratio = elapsed / per_call if per_call > 0 else 0.0
+        unstarved = (None if stat0 is None or stat1 is None
+                     else heartbeat.max_gap_unstarved(t_release, t_end))
         numbers = dict(elapsed_s=elapsed, ratio=ratio, max_gap_s=max_gap, cpu_s=cpu,
                        heartbeat=heartbeat.series(t_release, t_end),
                        run_queue_s=None if stat0 is None or stat1 is None
-                       else stat1[1] - stat0[1])
+                       else stat1[1] - stat0[1], max_gap_unstarved_s=unstarved)
         if call_errors:
             i, exc, tb = call_errors[0]
             return finished(result_dict("breaks", phase="call", error=describe_exception(exc),
@@ -744,7 +749,7 @@ def measure(factory: Callable[[int], Callable[[], Any]], *, wait: float, concurr
         # checks) is not the library's: the tool measures such a run again alone.
         starved = outcome in ("blocks", "cpu-bound") and classify(
             concurrency=k, per_call_s=per_call, elapsed_s=elapsed,
-            max_gap_s=heartbeat.max_gap_unstarved(t_release, t_end),
+            max_gap_s=max_gap if unstarved is None else unstarved,
             cpu_s=busy) == "cooperates"
         if outcome == "cooperates" and per_call < NO_WAIT_FRACTION * s:
             # Decided from the measured T against S: the call did not wait on the peer, so

@@ -149,8 +149,9 @@ CASES = [
 
 def explain(m: Mapping[str, Any]) -> str:
     return (f"{m.get('remedy') or 'plain'}: outcome={m['outcome']} ratio={m['ratio']} "
-            f"stall={m['max_gap_ms']}ms elapsed={m['elapsed_ms']}ms cpu={m['cpu_ms']}ms "
-            f"error={m['error']} stack={m['stack'][-6:]}")
+            f"stall={m['max_gap_ms']}ms (with a CPU: {m.get('max_gap_unstarved_ms')}ms, "
+            f"waiting for one {m.get('run_queue_ms')}ms) elapsed={m['elapsed_ms']}ms "
+            f"cpu={m['cpu_ms']}ms error={m['error']} stack={m['stack'][-6:]}")
 
 
 def check_measured(m: Mapping[str, Any], outcome: str) -> None:
@@ -161,7 +162,12 @@ def check_measured(m: Mapping[str, Any], outcome: str) -> None:
         assert m["error"] is None, explain(m)  # also: not "inconclusive", it really waited
         assert m["elapsed_ms"] >= WAIT_MS * 0.9, explain(m)
     if outcome == "cooperates":
-        assert m["ratio"] < RATIO_SPLIT and m["max_gap_ms"] < STALL_SPLIT_MS, explain(m)
+        # The stall the hub thread caused while it had a CPU: on a loaded machine (the suite's
+        # other worker) the wait for one stretches a gap (boto3's first call, ~90 ms of CPU on
+        # the hub, read 161 ms that way), which is the machine's, not the library's.
+        stall = m["max_gap_ms"] if m.get("max_gap_unstarved_ms") is None \
+            else m["max_gap_unstarved_ms"]
+        assert m["ratio"] < RATIO_SPLIT and stall < STALL_SPLIT_MS, explain(m)
     elif outcome == "blocks":
         assert m["ratio"] >= RATIO_SPLIT and m["max_gap_ms"] >= STALL_SPLIT_MS, explain(m)
         assert m["stack"], "a blocking measurement names the blocking stack"
