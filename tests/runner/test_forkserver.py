@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pc_runner_testutil import import_task as _import
@@ -110,8 +111,27 @@ def _plugin_site(root: Path, body: str) -> Path:
     return site
 
 
+def _marking_plugin_site(root: Path, line: str) -> tuple[Path, Path]:
+    """``_plugin_site`` whose plugin appends ``line`` (an expression) to a marker file."""
+    marker = root / "plugin_ran"
+    site = _plugin_site(root, f"with open({str(marker)!r}, 'a') as f:\n"
+                              f"    f.write({line} + '\\n')")
+    return site, marker
+
+
 def _with_site(child_env: dict[str, str], site: Path) -> dict[str, str]:
     return dict(child_env, PYTHONPATH=os.pathsep.join([str(site), child_env["PYTHONPATH"]]))
+
+
+def _run_where_the_patched_zygote_refuses(child_env: dict[str, str], site: Path,
+                                          task: Any) -> tuple[Any, str | None, list[str]]:
+    """Run ``task`` with the plugin at ``site``: its result, why the zygote that patches
+    gave way, and the last preload step of each zygote that serves runs."""
+    with ForkRunner(sys.executable, env=_with_site(child_env, site)) as runner:
+        res = runner.run(task, timeout=60)
+        why = runner._servers[preload_for(task)].fallback_reason
+        serving = [s.preload[-1] for s in runner._servers.values() if s.available()]
+    return res, why, serving
 
 
 @needs_fork
@@ -148,12 +168,8 @@ def test_a_plugin_that_starts_a_thread_makes_the_children_patch_themselves(
     # in a child of the zygote that only read the plugins, patching (and starting it) itself.
     site = _plugin_site(tmp_path, "_thread.start_new_thread(time.sleep, (120,))")
     task = ImportTask(modules=("rt_ok",), order="after")
-    with ForkRunner(sys.executable, env=_with_site(child_env, site)) as runner:
-        res = runner.run(task, timeout=60)
-        patched = runner._servers[preload_for(task)]
-        assert patched.fallback_reason and "native thread" in patched.fallback_reason
-        assert [s.preload[-1] for s in runner._servers.values()
-                if s.available()] == ["pc_imports:prepare_plugin_lookup"]
+    res, why, serving = _run_where_the_patched_zygote_refuses(child_env, site, task)
+    assert why and "native thread" in why and serving == ["pc_imports:prepare_plugin_lookup"]
     assert res.data is not None and res.data["patch"]["ok"], res
     assert res.data["modules"] == [{"module": "rt_ok", "ok": True, "warnings": []}]
 
@@ -177,9 +193,7 @@ def test_import_before_children_use_the_plugins_their_zygote_read(
     # The import-before zygote may not import importlib.metadata (the library would find it
     # loaded); a forked helper reads the entry points for it. Its children patch with that
     # reading, and take a fresh one once a distribution is installed (the folder's mtime).
-    marker = tmp_path / "plugin_ran"
-    site = _plugin_site(tmp_path, f"with open({str(marker)!r}, 'a') as f:\n"
-                                  f"    f.write('first\\n')")
+    site, marker = _marking_plugin_site(tmp_path, "'first'")
     with open(site / "rt_plugin.py", "a") as f:
         f.write(f"\ndef edited(event):\n    with open({str(marker)!r}, 'a') as f:\n"
                 f"        f.write('edited\\n')\n")
@@ -210,9 +224,7 @@ def test_probe_children_of_the_patched_zygote_measure_what_fresh_ones_do(
         child_env: dict[str, str], tmp_path: Path) -> None:
     # patch_all() runs once in the probe zygote; each child still builds its own hub and
     # meter, and an original sleep still blocks it while a patched one cooperates.
-    marker = tmp_path / "plugin_ran_in"
-    site = _plugin_site(tmp_path, f"with open({str(marker)!r}, 'a') as f:\n"
-                                  f"    f.write('%d\\n' % os.getpid())")
+    site, marker = _marking_plugin_site(tmp_path, "str(os.getpid())")
     env = _with_site(child_env, site)
     tasks = [ControlTask(control=name, wait=0.1) for name in ("sleep-original", "sleep-patched")]
     with ForkRunner(sys.executable, env=env) as forked:
@@ -231,12 +243,8 @@ def test_a_plugin_that_warns_makes_probe_children_patch_themselves(
     # patching itself in the zygote that only read the plugins.
     site = _plugin_site(tmp_path, "warnings.warn('rt plugin was here')")
     task = ControlTask(control="sleep-patched", wait=0.1)
-    with ForkRunner(sys.executable, env=_with_site(child_env, site)) as runner:
-        res = runner.run(task, timeout=60)
-        patched = runner._servers[preload_for(task)]
-        assert patched.fallback_reason and "warned" in patched.fallback_reason
-        assert [s.preload[-1] for s in runner._servers.values()
-                if s.available()] == ["pc_imports:prepare_plugin_lookup"]
+    res, why, serving = _run_where_the_patched_zygote_refuses(child_env, site, task)
+    assert why and "warned" in why and serving == ["pc_imports:prepare_plugin_lookup"]
     assert res.data is not None and res.data["outcome"] == "cooperates", res
     assert "rt plugin was here" in res.stderr_tail
 
