@@ -68,12 +68,12 @@ CONTROL_WAIT_S = 0.3
 #: a CPU, not on the library) is taken again with no other child running (``_Slots.alone``).
 #: Once 2 fixed slots per job were tried: faster, but a full 2-core machine starved a psycopg
 #: run (433 ms stall, 18 ms CPU: ``blocks``) with nothing to tell it from a real stall.
-#: 6 per job measured 15.4-15.8 s against 16.3-16.8 s on the example (the hanging grpc, amqp
-#: and kombu runs hold most of 8 slots while a CPU idles), and bench/meter_stability.py
-#: --jobs 12 --fork gave 0 flaps in 520 runs; not yet run through the whole suite on a loaded
-#: machine, so 4 stays.
+#: 6 per job since the probe children stopped patching each (their zygote does): with 4 the
+#: example's hanging grpc, amqp and kombu runs held most of the 8 slots while a CPU idled;
+#: 6 measured 15.4-15.8 s against 16.3-16.8 s in turns, and bench/meter_stability.py
+#: --jobs 12 --fork gave 0 flaps in 520 runs.
 PROBE_SLOTS_PER_JOB = 1
-PROBE_SLOTS_MAX_PER_JOB = 4
+PROBE_SLOTS_MAX_PER_JOB = 6
 #: An extra slot is given at most this often (s): the child just started must have shown up
 #: in the run queue before the next look at it.
 EXTRA_SLOT_SPACING_S = 0.03
