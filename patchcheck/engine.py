@@ -8,7 +8,7 @@ It never imports a target library and never patches the tool process.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import replace
@@ -284,7 +284,8 @@ class Scan:
         return controls
 
     def _offer(self, results: Mapping[str, DistributionResult], runner: Any,
-               controls_done: Any) -> Any:
+               controls_done: Callable[[], tuple[ProbeOutcome, ...]]
+               ) -> Callable[[str, list[ProbeOutcome]], None] | None:
         """``run_all``'s hook: a measured distribution's result to the follow-up, if the
         controls passed (else the probes are not judged at all)."""
         follow_up = self._follow_up

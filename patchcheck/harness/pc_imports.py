@@ -211,15 +211,14 @@ class _PluginLookup:
 
     def _prepared_for(self, metadata):
         """The zygote's reading, if the environment is the one it was taken of."""
-        key = None
-        if _PluginLookup.prepared is not None:
-            key = self._freshness()
-            if _PluginLookup.prepared[0] == key:
-                return _PluginLookup.prepared[1]
-        if _PluginLookup.prepared_data is not None:
-            key = key or self._freshness()
-            if _PluginLookup.prepared_data[0] == key:
-                return _entry_points_of(metadata, _PluginLookup.prepared_data[1])
+        prepared, data = _PluginLookup.prepared, _PluginLookup.prepared_data
+        if prepared is None and data is None:
+            return None
+        key = self._freshness()
+        if prepared is not None and prepared[0] == key:
+            return prepared[1]
+        if data is not None and data[0] == key:
+            return _entry_points_of(metadata, data[1])
         return None
 
     def __enter__(self):

@@ -401,7 +401,7 @@ class ProbeRunner:
         self.await_services()
 
         def one(name: str) -> ProbeOutcome:
-            services, missing = self._endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
+            services, missing = self.endpoints(CONTROL_SERVICES.get(name, ()), CONTROL_WAIT_S)
             if missing:
                 m = Measurement(outcome=Outcome.SKIPPED, error=missing[0].reason)
             else:
@@ -425,11 +425,6 @@ class ProbeRunner:
         return outcome.as_expected
 
     # -- probes ---------------------------------------------------------------------------
-    def endpoints(self, names: Sequence[str], delay: float
-                  ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
-        """The services' endpoints for a probe (started on first use), and those missing."""
-        return self._endpoints(names, delay)
-
     def measure(self, task: ProbeTask, *, timeout: float, wait: float,
                 concurrency: int) -> Measurement:
         """One more run of a probe (patch bisection's): in a slot, before probes not started
@@ -437,8 +432,9 @@ class ProbeRunner:
         return self._measured(task, _FOLLOW_UP, timeout=timeout, wait=wait,
                               concurrency=concurrency)
 
-    def _endpoints(self, names: Sequence[str], delay: float
-                   ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
+    def endpoints(self, names: Sequence[str], delay: float
+                  ) -> tuple[dict[str, Any], list[ServiceUnavailable]]:
+        """The services' endpoints for a probe (started on first use), and those missing."""
         endpoints: dict[str, Any] = {}
         missing: list[ServiceUnavailable] = []
         for name in names:
@@ -487,7 +483,7 @@ class ProbeRunner:
 
     def run_probe(self, spec: ProbeSpec, modules: Sequence[str],
                   native_libraries: Sequence[str] = ()) -> list[ProbeOutcome]:
-        services, missing = self._endpoints(spec.services, spec.wait)
+        services, missing = self.endpoints(spec.services, spec.wait)
         if missing:
             why = "; ".join(f"{m.name}: {m.reason}" + (f" (install: {m.install_hint})"
                                                        if m.install_hint else "") for m in missing)
