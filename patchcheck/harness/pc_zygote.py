@@ -96,14 +96,32 @@ def main(argv):
     _original("signal", "signal")(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
 
+    tool_gone = []
+
     def send(doc):
-        _write_all(proto_out, pc_protocol.encode_line(doc))
+        # A kill -9 of the tool shows first as EPIPE here as often as EOF on stdin (its
+        # checks die with it, and their exit is the next thing we say): either way, clean up.
+        if tool_gone:
+            return
+        try:
+            _write_all(proto_out, pc_protocol.encode_line(doc))
+        except OSError:
+            tool_gone.append(True)
 
     send(pc_protocol.zygote_ready(os.getpid(), preload))
     live = {}  # pid -> request id
+    try:
+        _serve_until_closed(select_fds, proto_in, wake_r, send, tool_gone, live, pc_child,
+                            devnull, drop)
+    finally:
+        _end(send, live)
+    return 0
+
+
+def _serve_until_closed(select_fds, proto_in, wake_r, send, tool_gone, live, pc_child, devnull,
+                        drop):
     buf = b""
-    eof = False
-    while not eof:
+    while not tool_gone:
         try:
             readable, _, _ = select_fds([proto_in, wake_r], [], [], 1.0)
         except InterruptedError:  # pragma: no cover - PEP 475 retries
@@ -117,15 +135,22 @@ def main(argv):
         if proto_in in readable:
             chunk = os.read(proto_in, 65536)
             if not chunk:
-                eof = True
+                return
             buf += chunk
-            while b"\n" in buf:
+            while b"\n" in buf and not tool_gone:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
                     _serve(pc_protocol.read_zygote_request(line), send, live, pc_child,
                            devnull, drop)
         _reap(send, live)
-    # The tool closed us (or went away): leave nothing behind, and say how each child ended.
+
+
+def _end(send, live):
+    """The tool closed us (or went away): leave nothing behind, say how each child ended."""
+    import signal
+
+    import pc_contain
+
     for pid in list(live):
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -136,12 +161,8 @@ def main(argv):
             _, status = _waitpid(pid, 0)
         except ChildProcessError:
             continue
-        try:
-            send(pc_protocol.zygote_exited(req_id, pid, status))
-        except OSError:
-            pass
+        send(pc_protocol.zygote_exited(req_id, pid, status))
     pc_contain.sweep()  # whatever detached from any check
-    return 0
 
 
 def _reap(send, live):
@@ -176,6 +197,7 @@ def _serve(req, send, live, pc_child, devnull, drop):
         fds += [ready_r, ready_w]
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # never let a child inherit (and repeat) buffered output
+        zygote_pid = os.getpid()
         pid = _fork()
     except Exception as exc:
         for fd in fds:
@@ -183,7 +205,7 @@ def _serve(req, send, live, pc_child, devnull, drop):
         send(pc_protocol.zygote_refused(req_id, "%s: %s" % (type(exc).__name__, exc)))
         return
     if pid == 0:
-        _child(argv, fds[0], fds[1], ready_w, devnull, pc_child, drop)
+        _child(argv, fds[0], fds[1], ready_w, devnull, pc_child, drop, zygote_pid)
         os._exit(70)  # pragma: no cover - _child never returns
     for fd in fds:
         if fd != ready_r:
@@ -197,13 +219,20 @@ def _serve(req, send, live, pc_child, devnull, drop):
     send(pc_protocol.zygote_started(req_id, pid))
 
 
-def _child(argv, out_fd, err_fd, ready_w, devnull, pc_child, drop):
+def _child(argv, out_fd, err_fd, ready_w, devnull, pc_child, drop, zygote_pid):
     code = 1
     try:
         os.setsid()
-        os.write(ready_w, b"x")
         import signal
 
+        import pc_contain
+
+        # As early as can be (pc_child sets it again): a zygote that dies from here on takes
+        # the check with it; one that died before this line left us orphaned already.
+        pc_contain.set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != zygote_pid:
+            os._exit(1)
+        os.write(ready_w, b"x")
         signal.set_wakeup_fd(-1)
         _original("signal", "signal")(signal.SIGCHLD, signal.SIG_DFL)
         os.dup2(devnull, 0)

@@ -33,6 +33,16 @@ MODULES = {
         with open(os.environ["RT_PIDFILE"], "w") as f:
             f.write(str(p.pid))
     """,
+    # A daemon in a session of its own, then a wait: "daemon-pid parent-pid" in RT_PIDFILE.
+    "rt_daemon_then_hang": """
+        import os, subprocess, sys, time
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
+                             start_new_session=True)
+        with open(os.environ["RT_PIDFILE"], "w") as f:
+            f.write("%d %d" % (p.pid, os.getppid()))
+        while True:
+            time.sleep(0.05)
+    """,
     # A library that scribbles over the result file (sys.argv[2] of pc_child) and leaves.
     "rt_bad_result": """
         import os, sys

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pc_runner_testutil import gone
 from pc_runner_testutil import import_task as _import
 
 from patchcheck.runner.forkserver import (
@@ -77,6 +80,62 @@ def test_closing_kills_live_children(child_env: dict[str, str]) -> None:
     t.join(60)
     assert time.monotonic() - started < 30
     assert box["res"].signal == signal.SIGKILL or box["res"].problem
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+
+
+def _state(pid: int) -> str | None:
+    fields = _stat(pid)
+    return fields[0] if fields else None
+
+
+@needs_fork
+def test_a_request_the_tool_sent_just_before_kill_9_still_ends_in_a_sweep(
+        child_env: dict[str, str], tmp_path: Path) -> None:
+    # The tool asks for a second check and dies before the zygote reads the request (held
+    # stopped till then): the zygote's first word to the dead tool, the refusal, meets EPIPE.
+    # It must still kill the live check and the daemon that check left, not die of it.
+    tool = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import os, signal, sys, threading, time
+        sys.path[:0] = sys.argv[1:3]
+        from pc_runner_testutil import import_task
+        from patchcheck.runner.forkserver import ForkServer
+        server = ForkServer(sys.executable)
+        threading.Thread(target=server.run, args=(import_task("rt_daemon_then_hang"),),
+                         kwargs={"timeout": 300}, daemon=True).start()
+        while not os.path.exists(os.environ["RT_PIDFILE"]):
+            time.sleep(0.02)
+        os.kill(server._zygote_proc.proc.pid, signal.SIGSTOP)
+        threading.Thread(target=server.run, args=(import_task("rt_ok"),),
+                         kwargs={"timeout": 300}, daemon=True).start()
+        time.sleep(1.0)  # the request is in the zygote's stdin
+        os.kill(os.getpid(), signal.SIGKILL)
+    """), str(Path(__file__).parent), str(Path(__file__).parents[2])],
+        env={**os.environ, **child_env})
+    pidfile = Path(child_env["RT_PIDFILE"])
+    zygote = 0
+    try:
+        assert tool.wait(120) == -signal.SIGKILL
+        daemon, zygote = map(int, pidfile.read_text().split())
+        assert _state(zygote) == "T" and not gone(daemon)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+        if zygote:
+            os.kill(zygote, signal.SIGCONT)
+    deadline = time.monotonic() + 10
+    while not (gone(daemon) and gone(zygote)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not gone(daemon):
+        os.kill(daemon, signal.SIGKILL)
+        pytest.fail("the daemon outlived the tool and its zygote")
+    assert gone(zygote)
 
 
 def test_environment_variable_turns_the_fork_server_off(monkeypatch: pytest.MonkeyPatch) -> None:
