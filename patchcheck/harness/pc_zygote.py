@@ -21,8 +21,8 @@ stray print never corrupts it), built and read by ``pc_protocol`` here and
 The child gets exactly what ``pc_child.py``'s ``__main__`` block does in a fresh process:
 fds 0/1/2 on /dev/null and the two FIFOs (the tool drains them like pipes), default signal
 handling, no other fds, ``sys.argv`` of pc_child, and ``sys.modules`` without the zygote's own
-helpers. EOF on stdin (the tool closed it, or died): kill every live child's process group and every
-descendant, and exit. The zygote is a subreaper (``pc_contain``): a check's descendants that
+helpers. EOF on stdin (the tool closed it, or died) or a broken pipe on stdout (it died): kill
+every live child's process group and every descendant, and exit. The zygote is a subreaper (``pc_contain``): a check's descendants that
 outlive it, however they detached, become the zygote's children and are killed as the check
 ends.
 """
