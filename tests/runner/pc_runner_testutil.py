@@ -43,6 +43,16 @@ MODULES = {
         while True:
             time.sleep(0.05)
     """,
+    # What the collector holds at the library's import: "gc" is not loaded before it, as in
+    # a fresh interpreter, and what the zygote loaded is frozen (it never walks those pages).
+    "rt_gc": """
+        import json, os, sys
+        loaded = "gc" in sys.modules
+        import gc
+        with open(os.environ["RT_ENVIRON"], "w") as f:
+            json.dump({"gc_loaded": loaded, "frozen": gc.get_freeze_count(),
+                       "tracked": len(gc.get_objects())}, f)
+    """,
     # A library that scribbles over the result file (sys.argv[2] of pc_child) and leaves.
     "rt_bad_result": """
         import os, sys
