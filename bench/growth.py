@@ -8,10 +8,16 @@ for each N: wall time, CPU time (user + sys of the tool and every child), both p
 distribution, the tool process's peak RSS (VmHWM) and the peak RSS of the whole process tree
 (tool + zygotes + checks, sampled every 50 ms). Per-distribution figures that climb with N
 mean per-distribution work that grows with the scan. Then one ``scan --all`` (the goal: <= 10 s
-without probes). Nothing is asserted; the load average is printed with every line.
+without probes), then, over the distributions it imported, one fresh process each, serial
+(``--no-floor`` skips them): the naive loop of both orders (``python -c "import
+gevent.monkey; gevent.monkey.patch_all(); import M..."`` and the library first), and the
+floor any faithful scan stands on, the libraries' own imports in both orders (each process's
+CPU less that of the same process without the library), spread over the machine's cores.
+Nothing is asserted; the load average is printed with every line. ``--baseline-src DIR``
+scans with the patchcheck whose source tree is DIR (``git archive REV | tar -x -C DIR``).
 
 Usage: python bench/growth.py [-n 10 50 150] [--seed S] [--python PATH] [--no-all]
-                              [--save-all REPORT.json]
+                              [--no-floor] [--save-all REPORT.json] [--baseline-src DIR]
 """
 from __future__ import annotations
 
@@ -87,13 +93,17 @@ class Sampler(threading.Thread):
                                                  for p in _tree(self.pid)))
 
 
-def scan(python: str, args: list[str]) -> tuple[float, float, int, int, dict]:
+def scan(python: str, args: list[str],
+         src: str | None = None) -> tuple[float, float, int, int, dict]:
     argv = [sys.executable, "-m", "patchcheck", "scan", *args, "--python", python,
             "--no-probes", "--no-cache", "--format", "json", "--fail-on", "never"]
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     cpu, start = _children_cpu(), time.perf_counter()
     # Not from a checkout: ``-m`` would import the working directory's patchcheck.
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tempfile.gettempdir())
+                            cwd=tempfile.gettempdir(), env=env)
     sampler = Sampler(proc.pid)
     sampler.start()
     out, err = proc.communicate(timeout=3600)
@@ -103,6 +113,44 @@ def scan(python: str, args: list[str]) -> tuple[float, float, int, int, dict]:
     if not out.strip():
         raise SystemExit(f"the scan printed no report (exit {proc.returncode}): {err.strip()}")
     return wall, _children_cpu() - cpu, sampler.tool_kb, sampler.tree_kb, json.loads(out)
+
+
+def _guarded(modules: list[str]) -> str:
+    return "".join(f"try:\n import {m}\nexcept BaseException:\n pass\n" for m in modules)
+
+
+def _cpu_of(python: str, code: str) -> float:
+    before = _children_cpu()
+    subprocess.run([python, "-c", code], capture_output=True, timeout=300,
+                   cwd=tempfile.gettempdir())
+    return _children_cpu() - before
+
+
+def naive_and_floor(python: str, report: dict) -> dict[str, float]:
+    """CPU of the naive loops over the report's distributions, one fresh process each, serial.
+
+    ``first``/``after``: patch first, or after the import (what a user's loop costs: gevent's
+    import, its ~25 plugin look-ups over every installed distribution and ``patch_all()``).
+    ``floor``: the libraries' own imports in both orders, nothing else: each process's CPU
+    less that of the same process without the library (``pass``, or just patching).
+    """
+    patch = "import gevent.monkey\ngevent.monkey.patch_all()\n"
+    empty = min(_cpu_of(python, "pass") for _ in range(5))
+    patched = min(_cpu_of(python, patch) for _ in range(5))
+    cpu = {"first": 0.0, "after": 0.0, "floor": 0.0, "count": 0.0}
+    start = time.perf_counter()
+    for result in report.get("results", ()):
+        modules = [m for m in result["modules"] if isinstance(m, str)]
+        if not modules:
+            continue
+        cpu["count"] += 1
+        first = _cpu_of(python, patch + _guarded(modules))
+        cpu["first"] += first
+        cpu["after"] += _cpu_of(python, _guarded(modules) + patch)
+        alone = _cpu_of(python, _guarded(modules))
+        cpu["floor"] += max(0.0, alone - empty) + max(0.0, first - patched)
+    cpu["wall"] = time.perf_counter() - start
+    return cpu
 
 
 def _load() -> str:
@@ -115,7 +163,11 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--no-all", action="store_true", help="skip the final scan --all")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the naive both-orders loop after --all")
     ap.add_argument("--save-all", metavar="PATH", help="write the --all scan's JSON report here")
+    ap.add_argument("--baseline-src", metavar="DIR",
+                    help="scan with the patchcheck of this source tree")
     args = ap.parse_args()
     names = installed(args.python)
     random.Random(args.seed).shuffle(names)
@@ -127,7 +179,7 @@ def main() -> None:
     if not args.no_all:
         runs.append(("--all", ["--all"]))
     for label, scan_args in runs:
-        wall, cpu, tool_kb, tree_kb, report = scan(args.python, scan_args)
+        wall, cpu, tool_kb, tree_kb, report = scan(args.python, scan_args, args.baseline_src)
         if label == "--all" and args.save_all:
             with open(args.save_all, "w", encoding="utf-8") as f:
                 json.dump(report, f)
@@ -135,7 +187,17 @@ def main() -> None:
         print(f"{label:>5} {wall:8.2f} {wall / count:7.3f} {cpu:8.2f} {cpu / count:7.3f} "
               f"{tool_kb / 1024:8.1f} {tree_kb / 1024:8.1f}  {_load()}"
               + (f"  ({count} distributions)" if label == "--all" else ""), flush=True)
-
+        if label == "--all" and not args.no_floor:
+            naive = naive_and_floor(args.python, report)
+            cores = os.cpu_count() or 1
+            loop = naive["first"] + naive["after"]
+            print(f"naive loop, both orders, {int(naive['count'])} distributions, serial: "
+                  f"{loop:.2f} s CPU (patch first {naive['first']:.2f} s, after the import "
+                  f"{naive['after']:.2f} s); --all used {cpu / loop:.2f}x its CPU")
+            print(f"floor, the libraries' own imports in both orders: {naive['floor']:.2f} s "
+                  f"CPU = {naive['floor'] / cores:.2f} s on {cores} cores; --all used "
+                  f"{(cpu - naive['floor']) / count:.3f} s CPU per distribution above it  "
+                  f"{_load()}", flush=True)
 
 if __name__ == "__main__":
     main()
