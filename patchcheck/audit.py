@@ -224,10 +224,12 @@ def load_audit_baseline(audit: AuditRequest) -> _baseline.Baseline | None:
 def load_audit_stalls(audit: AuditRequest) -> SuiteStallsReport | None:
     """The team's test-suite stalls (``settings.stalls``), read before scanning so a missing or
     malformed file fails at once. :raises UsageError: naming the file."""
+    path = audit.stalls_path
+    if path is None:
+        return None
     from patchcheck.suitestalls import load_stalls
 
-    path = audit.stalls_path
-    return None if path is None else load_stalls(path)
+    return load_stalls(path)
 
 
 def add_suite_evidence(report: ScanReport, stalls: SuiteStallsReport | None) -> ScanReport:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,17 +59,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from patchcheck.hookspecs import hookimpl
-from patchcheck.services.fake_http_apis import FakeElasticsearchServer, FakeS3Server
-from patchcheck.services.fake_mongo import FakeMongoServer
-from patchcheck.services.fake_websocket import FakeWebSocketServer
-from patchcheck.services.fixtures import (
-    LatencyProxy,
-    SilentServer,
-    SlowDNSServer,
-    SlowHTTPServer,
-    SlowTCPServer,
-    SlowTLSServer,
-)
 from patchcheck.services.real import REAL_SERVICES, reach_or_start
 from patchcheck.spec import Endpoint, ServiceSpec, ServiceUnavailable
 
@@ -93,23 +83,46 @@ def proxy_address(text: str) -> tuple[str, int] | None:
         return None  # an IPv6 address must be bracketed: [::1]:6380
     return host, int(port)
 
-_FIXTURES: Mapping[str, tuple[type, str]] = {
-    "slow_tcp": (SlowTCPServer, "TCP echo that answers each request after the delay"),
-    "slow_http": (SlowHTTPServer, "HTTP/1.1 keep-alive server answering after the delay "
-                                  "(?delay= overrides, /status/NNN)"),
-    "slow_tls": (SlowTLSServer, "the slow HTTP server over TLS with a generated CA "
-                                "(extra: cafile)"),
-    "slow_dns": (SlowDNSServer, "UDP DNS answering A queries with 127.0.0.1 after the delay"),
-    "silent": (SilentServer, "accepts connections and never answers"),
-    "fake_mongo": (FakeMongoServer, "a fake mongod (OP_MSG): handshakes at once, other "
-                                    "commands after the delay"),
-    "fake_s3": (FakeS3Server, "a fake S3 (path-style, any credentials) answering after the "
-                              "delay"),
-    "fake_elasticsearch": (FakeElasticsearchServer, "a fake Elasticsearch node (product "
-                                                    "header) answering after the delay"),
-    "slow_websocket": (FakeWebSocketServer, "a websocket server echoing each message after "
-                                            "the delay"),
+#: name -> (module, class, description). The classes load when a fixture first starts: a scan
+#: without probes (or a cached one) never pays for the servers' modules (ssl among them).
+_FIXTURES: Mapping[str, tuple[str, str, str]] = {
+    "slow_tcp": ("fixtures", "SlowTCPServer", "TCP echo that answers each request after the "
+                                              "delay"),
+    "slow_http": ("fixtures", "SlowHTTPServer", "HTTP/1.1 keep-alive server answering after "
+                                                "the delay (?delay= overrides, /status/NNN)"),
+    "slow_tls": ("fixtures", "SlowTLSServer", "the slow HTTP server over TLS with a generated "
+                                              "CA (extra: cafile)"),
+    "slow_dns": ("fixtures", "SlowDNSServer", "UDP DNS answering A queries with 127.0.0.1 "
+                                              "after the delay"),
+    "silent": ("fixtures", "SilentServer", "accepts connections and never answers"),
+    "fake_mongo": ("fake_mongo", "FakeMongoServer", "a fake mongod (OP_MSG): handshakes at "
+                                                    "once, other commands after the delay"),
+    "fake_s3": ("fake_http_apis", "FakeS3Server", "a fake S3 (path-style, any credentials) "
+                                                  "answering after the delay"),
+    "fake_elasticsearch": ("fake_http_apis", "FakeElasticsearchServer", "a fake Elasticsearch "
+                           "node (product header) answering after the delay"),
+    "slow_websocket": ("fake_websocket", "FakeWebSocketServer", "a websocket server echoing "
+                                                                "each message after the delay"),
 }
+
+
+def _latency_proxy() -> type:
+    return _fixture_class("fixtures.proxy", "LatencyProxy")
+
+
+def _is_latency_proxy(handle: Any) -> bool:
+    # Not loaded means none was started: closing a scan must not load the servers' modules.
+    module = sys.modules.get("patchcheck.services.fixtures.proxy")
+    return module is not None and isinstance(handle, module.LatencyProxy)
+
+
+def _fixture_class(module: str, name: str) -> type:
+    import importlib
+
+    cls: type = getattr(importlib.import_module(f"patchcheck.services.{module}"), name)
+    return cls
+
+
 _REAL_DESCRIPTIONS: Mapping[str, str] = {
     "redis": "a Redis server (PATCHCHECK_REDIS_URL, redis-server, or 127.0.0.1:6379)",
     "memcached": "a memcached server (PATCHCHECK_MEMCACHED_URL, memcached, or :11211)",
@@ -127,8 +140,9 @@ def builtin_services(env: Mapping[str, str] | None = None,
     and ``PATH``; ``urls`` are URLs from configuration (``[tool.patchcheck] services``),
     used when the environment names none."""
     specs = []
-    for name, (cls, description) in _FIXTURES.items():
-        specs.append(ServiceSpec(name=name, start=_fixture_starter(cls), description=description))
+    for name, (module, cls, description) in _FIXTURES.items():
+        specs.append(ServiceSpec(name=name, start=_fixture_starter(module, cls),
+                                 description=description))
     for name in REAL_SERVICES:
         specs.append(ServiceSpec(name=name, start=_real_starter(name, env, urls),
                                  description=_REAL_DESCRIPTIONS[name], uses_delay=False))
@@ -146,9 +160,9 @@ def patchcheck_add_services() -> Sequence[ServiceSpec]:
     return builtin_services()
 
 
-def _fixture_starter(cls: type) -> Any:
+def _fixture_starter(module: str, cls: str) -> Any:
     def start(delay: float) -> Any:
-        return cls(delay).start()
+        return _fixture_class(module, cls)(delay).start()
     return start
 
 
@@ -277,7 +291,7 @@ class ServiceRegistry:
             if address is None:
                 return ServiceUnavailable(spec.name, f"services.{spec.name} = {url!r} needs "
                                                      "host:port after proxy://")
-            return LatencyProxy(address[0], address[1], delay, name=spec.name).start()
+            return _latency_proxy()(address[0], address[1], delay, name=spec.name).start()
         if spec.name in REAL_SERVICES and spec.origin == "builtin":
             return reach_or_start(spec.name, os.environ if self._env is None else self._env,
                                   url=url)
@@ -290,7 +304,7 @@ class ServiceRegistry:
             return ServiceUnavailable(name, f"{base} is unavailable: {inner.reason}",
                                       inner.install_hint), None
         try:
-            proxy = LatencyProxy(inner.host, inner.port, delay, name=name).start()
+            proxy = _latency_proxy()(inner.host, inner.port, delay, name=name).start()
         except (OSError, ValueError) as exc:
             return ServiceUnavailable(name, f"cannot proxy {base}: {exc}"), None
         return _proxied_endpoint(name, inner, proxy.port, delay), proxy
@@ -298,7 +312,7 @@ class ServiceRegistry:
     def _start_address_proxy(self, name: str, address: tuple[str, int],
                              delay: float) -> tuple[Endpoint | ServiceUnavailable, Any]:
         try:
-            proxy = LatencyProxy(address[0], address[1], delay, name=name).start()
+            proxy = _latency_proxy()(address[0], address[1], delay, name=name).start()
         except (OSError, ValueError) as exc:
             return ServiceUnavailable(name, f"cannot proxy {address[0]}:{address[1]}: {exc}",
                                       install_hint="only loopback addresses may be proxied"
@@ -313,7 +327,7 @@ class ServiceRegistry:
         with self._lock:
             self._closed = True
             order, self._order = self._order, []
-        proxies = [slot for slot in order if isinstance(slot.handle, LatencyProxy)]
+        proxies = [slot for slot in order if _is_latency_proxy(slot.handle)]
         rest = [slot for slot in reversed(order) if slot not in proxies]
         for wave in (proxies, rest):
             if len(wave) <= 1:

@@ -55,6 +55,24 @@ def test_builtin_services_names_and_plugin_hook():
     assert set(BUILTIN) <= set(hooked)
 
 
+def test_listing_and_closing_services_loads_no_server_module():
+    # A scan without probes (or a cached one) lists the services and closes the registry:
+    # the servers' modules (ssl, the fakes) load only when a fixture starts.
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from patchcheck.services import ServiceRegistry, builtin_services\n"
+            "ServiceRegistry(builtin_services()).close()\n"
+            "print(sorted(m for m in sys.modules if m.startswith('patchcheck.services.f')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    with ServiceRegistry(builtin_services()) as registry:
+        endpoint = registry.get("slow_tcp", 0.0)
+    assert isinstance(endpoint, Endpoint) and endpoint.port > 0
+
+
 def test_started_once_per_name_and_delay_then_closed():
     with ServiceRegistry(builtin_services(ENV)) as registry:
         a = registry.endpoint("slow_tcp", 0.2)
