@@ -340,6 +340,11 @@ def check_scanned_something(report: ScanReport) -> None:
                               "that has them")
 
 
+def _may_bisect(result: DistributionResult) -> bool:
+    """A result ``bisect.run.wants_bisect`` could pick, whatever the flag and the count."""
+    return not result.implicit and result.verdict in (Verdict.BREAKS, Verdict.BLOCKS)
+
+
 def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn | None = None,
               progress: ProgressSink | None = None,
               today: _dt.date | None = None) -> AuditResult:
@@ -348,15 +353,20 @@ def run_audit(audit: AuditRequest, *, plugin_manager: Any = None, note: NoteFn |
     baseline = load_audit_baseline(audit)
     stalls = load_audit_stalls(audit)
     request = scan_request(audit, note=note)
-    from patchcheck.bisect.run import BisectAhead, bisect_results
+    ahead = None
+    if audit.bisect is not False and request.run_probes:
+        from patchcheck.bisect.run import BisectAhead
 
-    # A distribution is bisected as soon as its probes are measured, while the scan goes on.
-    ahead = (None if audit.bisect is False or not request.run_probes
-             else BisectAhead(request, plugin_manager, audit.bisect))
+        # A distribution is bisected as soon as its probes are measured, while the scan goes on.
+        ahead = BisectAhead(request, plugin_manager, audit.bisect)
     report = scan_report(request, plugin_manager=plugin_manager, progress=progress,
                          follow_up=ahead)
-    report = bisect_results(report, request, plugin_manager=plugin_manager, flag=audit.bisect,
-                            progress=note, ahead=ahead)
+    if audit.bisect is not False and any(_may_bisect(r) for r in report.results):
+        # (only then: a clean or cached scan does not load the bisection)
+        from patchcheck.bisect.run import bisect_results
+
+        report = bisect_results(report, request, plugin_manager=plugin_manager,
+                                flag=audit.bisect, progress=note, ahead=ahead)
     knowledge = None
     if plugin_manager is not None and audit.source_dir is not None:
         from patchcheck.knowledge import all_entries

@@ -40,8 +40,6 @@ T = TypeVar("T")
 def make_plugin_manager(probe_paths: Iterable[str | os.PathLike[str]] = ()) -> pluggy.PluginManager:
     import importlib
 
-    from patchcheck.probeloader import LocalProbes
-
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for modname in BUILTIN_PLUGINS:
@@ -50,6 +48,8 @@ def make_plugin_manager(probe_paths: Iterable[str | os.PathLike[str]] = ()) -> p
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
     paths = [Path(p) for p in probe_paths]
     if paths:
+        from patchcheck.probeloader import LocalProbes
+
         pm.register(LocalProbes(paths), name="patchcheck.local-probes")
     pm.check_pending()
     return pm

@@ -72,3 +72,25 @@ def test_pytest_plugin_fails_the_scan_items_with_the_same_message(
         "installed in *",
         "hint: scan with --install*",
     ])
+
+
+def test_a_scan_without_probes_loads_no_probe_bisection_or_server_code(tmp_path) -> None:
+    # A plain or cached import scan (the most common run, and goal 4 of issue #13) pays only
+    # for what it uses: the probe files, the bisection and the loopback servers load on demand.
+    import os
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys\n"
+            "from patchcheck.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    rc = main(['scan', 'pluggy', '--no-probes', '--format', 'json'])\n"
+            "print(int(rc), sorted(m for m in sys.modules if m.startswith(("
+            "'patchcheck.bisect', 'patchcheck.probeloader', 'patchcheck.services.f',"
+            " 'patchcheck.suitestalls'))))\n")
+    env = {**os.environ, "PATCHCHECK_CACHE_DIR": str(tmp_path / "cache")}
+    for run in ("measured", "cached"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split(None, 1) == ["0", "[]\n"], (run, out.stdout, out.stderr)
