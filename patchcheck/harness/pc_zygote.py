@@ -24,8 +24,7 @@ handling, no other fds, ``sys.argv`` of pc_child, and ``sys.modules`` without th
 helpers. EOF on stdin (the tool closed it, or died) or a broken pipe on stdout (it died): kill
 every live child's process group and every descendant, and exit. The zygote is a subreaper
 (``pc_contain``): a check's descendants that outlive it, however they detached, become the
-zygote's children and are killed as the check ends. What the zygote loaded is frozen
-(``gc.freeze()``) before it forks: a child's collections walk only what the child made.
+zygote's children and are killed as the check ends.
 """
 import os
 import sys
@@ -87,14 +86,10 @@ def main(argv):
     pc_contain.set_subreaper()
     # Modules the zygote itself needs from here on are dropped again in each child.
     keep = frozenset(sys.modules)
-    import gc
     import signal
 
     select_fds = _original("select", "select")
     drop = [name for name in sys.modules if name not in keep]
-    # Everything loaded so far is the children's inheritance: out of the collector's sight,
-    # a child's collections never walk (and copy-on-write) the pages it shares with us.
-    gc.freeze()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)

@@ -118,24 +118,6 @@ def test_info_task(runner: SpawnRunner | ForkRunner) -> None:
 
 @pytest.mark.skipif(not fork_supported(), reason="no fork server on this platform")
 @pytest.mark.parametrize("order", ["before", "after"])
-def test_what_a_forked_child_inherits_is_frozen_out_of_the_collectors_walks(
-        child_env: dict[str, str], order: str) -> None:
-    seen = {}
-    for backend in ("spawn", "fork"):
-        with make_runner(sys.executable, use_fork=backend == "fork", env=child_env) as r:
-            res = r.run(_import("rt_gc", order), timeout=60)
-        assert res.data is not None, res
-        seen[backend] = json.loads(Path(child_env["RT_ENVIRON"]).read_text())
-    assert seen["spawn"]["frozen"] == 0
-    assert seen["fork"]["frozen"] > 1000
-    # Not loaded before the library unless patch_all() loaded it (gevent looks for locks)
-    assert seen["fork"]["gc_loaded"] is seen["spawn"]["gc_loaded"] is (order == "after")
-    # A collection walks what the child itself made, not its zygote's inheritance.
-    assert seen["fork"]["tracked"] < seen["spawn"]["tracked"]
-
-
-@pytest.mark.skipif(not fork_supported(), reason="no fork server on this platform")
-@pytest.mark.parametrize("order", ["before", "after"])
 def test_a_forked_child_looks_like_a_fresh_one(child_env: dict[str, str], order: str) -> None:
     seen = {}
     for backend in ("spawn", "fork"):
