@@ -96,32 +96,39 @@ def main(argv):
     _original("signal", "signal")(signal.SIGCHLD, lambda signum, frame: None)
     signal.set_wakeup_fd(wake_w)
 
-    tool_gone = []
-
-    def send(doc):
-        # A kill -9 of the tool shows first as EPIPE here as often as EOF on stdin (its
-        # checks die with it, and their exit is the next thing we say): either way, clean up.
-        if tool_gone:
-            return
-        try:
-            _write_all(proto_out, pc_protocol.encode_line(doc))
-        except OSError:
-            tool_gone.append(True)
-
+    replies = _Replies(proto_out)
+    send = replies.send
     send(pc_protocol.zygote_ready(os.getpid(), preload))
     live = {}  # pid -> request id
     try:
-        _serve_until_closed(select_fds, proto_in, wake_r, send, tool_gone, live, pc_child,
-                            devnull, drop)
+        _serve_until_closed(select_fds, proto_in, wake_r, replies, live, pc_child, devnull, drop)
     finally:
         _end(send, live)
     return 0
 
 
-def _serve_until_closed(select_fds, proto_in, wake_r, send, tool_gone, live, pc_child, devnull,
-                        drop):
+class _Replies:
+    """The reply pipe to the tool. A kill -9 of the tool shows first as EPIPE here as often as
+    EOF on stdin (its checks die with it, and their exit is the next thing we say): then
+    ``gone`` is set, nothing more is sent, and the zygote cleans up as at EOF."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.gone = False
+
+    def send(self, doc):
+        if self.gone:
+            return
+        try:
+            _write_all(self.fd, pc_protocol.encode_line(doc))
+        except OSError:
+            self.gone = True
+
+
+def _serve_until_closed(select_fds, proto_in, wake_r, replies, live, pc_child, devnull, drop):
+    send = replies.send
     buf = b""
-    while not tool_gone:
+    while not replies.gone:
         try:
             readable, _, _ = select_fds([proto_in, wake_r], [], [], 1.0)
         except InterruptedError:  # pragma: no cover - PEP 475 retries
@@ -137,7 +144,7 @@ def _serve_until_closed(select_fds, proto_in, wake_r, send, tool_gone, live, pc_
             if not chunk:
                 return
             buf += chunk
-            while b"\n" in buf and not tool_gone:
+            while b"\n" in buf and not replies.gone:
                 line, buf = buf.split(b"\n", 1)
                 if line.strip():
                     _serve(pc_protocol.read_zygote_request(line), send, live, pc_child,

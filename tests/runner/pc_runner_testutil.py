@@ -96,10 +96,15 @@ def import_task(module: str, order: str = "before") -> ImportTask:
     return ImportTask(modules=(module,), order=order)
 
 
-def gone(pid: int) -> bool:
-    """Whether process ``pid`` is dead (a zombie counts as dead)."""
+def state(pid: int) -> str | None:
+    """Process ``pid``'s state letter in /proc (``R``, ``S``, ``T``, ``Z``…), None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            return f.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
-        return True
+        return None
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` is dead (a zombie counts as dead)."""
+    return state(pid) in ("Z", None)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pc_runner_testutil import gone
+from pc_runner_testutil import gone, state
 from pc_runner_testutil import import_task as _import
 
 from patchcheck.runner.forkserver import (
@@ -82,19 +82,6 @@ def test_closing_kills_live_children(child_env: dict[str, str]) -> None:
     assert box["res"].signal == signal.SIGKILL or box["res"].problem
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return None
-
-
-def _state(pid: int) -> str | None:
-    fields = _stat(pid)
-    return fields[0] if fields else None
-
-
 @needs_fork
 def test_a_request_the_tool_sent_just_before_kill_9_still_ends_in_a_sweep(
         child_env: dict[str, str], tmp_path: Path) -> None:
@@ -123,7 +110,7 @@ def test_a_request_the_tool_sent_just_before_kill_9_still_ends_in_a_sweep(
     try:
         assert tool.wait(120) == -signal.SIGKILL
         daemon, zygote = map(int, pidfile.read_text().split())
-        assert _state(zygote) == "T" and not gone(daemon)
+        assert state(zygote) == "T" and not gone(daemon)
     finally:
         if tool.poll() is None:
             tool.kill()
